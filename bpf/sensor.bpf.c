@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Mamori's kernel sensor: process lifecycle (tp_btf sched_*), TCP state (inet_sock_set_state)
+ * and a few syscalls of interest (sys_enter/sys_exit filtered by id). Records go to one ring
+ * buffer; wake-ups are batched (user space drains on a timer unless the buffer fills), and every
+ * record that cannot be sent is counted in a per-CPU drop array. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "sensor.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define S_ISUID 04000
+#define PTRACE_ATTACH 16
+#define PTRACE_SEIZE 0x4206
+#define BPF_PROG_LOAD_CMD 5
+
+/* x86_64 syscall numbers. */
+#define NR_ptrace 101
+#define NR_setuid 105
+#define NR_setgid 106
+#define NR_setreuid 113
+#define NR_setregid 114
+#define NR_setresuid 117
+#define NR_setresgid 119
+#define NR_setfsuid 122
+#define NR_setfsgid 123
+#define NR_init_module 175
+#define NR_finit_module 313
+#define NR_memfd_create 319
+#define NR_bpf 321
+
+const volatile __u32 agent_tgid = 0;
+const volatile __u64 wakeup_bytes = 256 * 1024;
+const volatile bool ignore_comm_enabled = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WIRE_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Per-CPU record under construction: exec records are too large for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wire_exec);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[WIRE_COMM_LEN]);
+	__type(value, __u8);
+} ignore_comm SEC(".maps");
+
+struct sock_owner {
+	struct wire_hdr h;
+	__u64 since_ns;
+	__u16 sport; /* at established time: a closing socket may have given its port back */
+	__u8 outgoing;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct sock_owner);
+} socks SEC(".maps");
+
+struct listen_key {
+	__u16 family;
+	__u16 port;
+	__u32 netns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct listen_key);
+	__type(value, struct wire_hdr);
+} listeners SEC(".maps");
+
+struct cred_before {
+	__u32 uid, euid, gid, egid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, struct cred_before);
+} cred_pending SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&counters, &which);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline __u64 wake_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(void *rec, __u64 size)
+{
+	__u32 type = ((struct wire_hdr *)rec)->type & 15;
+
+	if (bpf_ringbuf_output(&events, rec, size, wake_flags()))
+		count(WIRE_CNT_DROPPED(type));
+	else
+		count(WIRE_CNT_SENT(type));
+}
+
+static __always_inline bool is_ignored(struct task_struct *task)
+{
+	char comm[WIRE_COMM_LEN];
+
+	if (!ignore_comm_enabled)
+		return false;
+	__builtin_memset(comm, 0, sizeof(comm));
+	bpf_probe_read_kernel_str(comm, sizeof(comm), task->comm);
+	return bpf_map_lookup_elem(&ignore_comm, comm) != NULL;
+}
+
+static __always_inline void fill_hdr(struct wire_hdr *h, __u32 type, struct task_struct *task)
+{
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	h->type = type;
+	h->pid = BPF_CORE_READ(task, tgid);
+	h->tid = BPF_CORE_READ(task, pid);
+	h->uid = BPF_CORE_READ(cred, uid.val);
+	h->euid = BPF_CORE_READ(cred, euid.val);
+	h->gid = BPF_CORE_READ(cred, gid.val);
+	h->egid = BPF_CORE_READ(cred, egid.val);
+	h->pad = 0;
+	h->ts_boot_ns = bpf_ktime_get_boot_ns();
+	h->start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
+struct path_walk {
+	char *buf;
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	__u32 off;
+	__u32 flags;
+};
+
+/* One step of the walk from a dentry up to the root, as a bpf_loop() callback so the verifier
+ * checks the body once instead of once per unrolled iteration. */
+static long path_step(__u64 index, void *data)
+{
+	struct path_walk *w = data;
+	/* Copied to locals: CO-RE reads must start from kernel types, not from path_walk. */
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	const unsigned char *name;
+	long n;
+
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (dentry != mnt_root || mnt == mnt_parent) {
+			/* The namespace root, or an internal mount (memfd, pipe) whose lone
+			 * dentry name is all there is. */
+			if (w->off == 0 && dentry != parent) {
+				name = BPF_CORE_READ(dentry, d_name.name);
+				n = bpf_probe_read_kernel_str(w->buf, WIRE_NAME_READ, name);
+				if (n > 1)
+					w->off = (__u32)n;
+			}
+			w->flags &= ~WIRE_EXEC_PATH_TRUNCATED;
+			return 1;
+		}
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mnt_parent;
+		w->vfsmnt = &mnt_parent->mnt;
+		return 0;
+	}
+	name = BPF_CORE_READ(dentry, d_name.name);
+	n = bpf_probe_read_kernel_str(w->buf + (w->off & (WIRE_PATH_BYTES - 1)), WIRE_NAME_READ,
+				      name);
+	if (n <= 0)
+		return 1;
+	w->off += (__u32)n;
+	if (w->off >= WIRE_PATH_BYTES) {
+		w->off = WIRE_PATH_BYTES;
+		return 1;
+	}
+	w->dentry = parent;
+	return 0;
+}
+
+/* Writes the path's components leaf first, each NUL-terminated, into buf (WIRE_PATH_BYTES plus
+ * WIRE_NAME_READ of slack); returns bytes used. Mount points are crossed through struct mount
+ * so the path is the one a user would see. */
+static __always_inline __u32 read_path(char *buf, struct dentry *dentry, struct vfsmount *vfsmnt,
+				       __u32 *flags)
+{
+	struct path_walk w = {
+		.buf = buf,
+		.dentry = dentry,
+		.vfsmnt = vfsmnt,
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.off = 0,
+		.flags = WIRE_EXEC_PATH_TRUNCATED,
+	};
+
+	bpf_loop(WIRE_PATH_DEPTH * 2, path_step, &w, 0);
+	*flags |= w.flags;
+	return w.off;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 zero = 0;
+	struct wire_exec *e;
+	struct file *exe;
+	struct inode *inode;
+	struct mm_struct *mm;
+	struct tty_struct *tty;
+	struct task_struct *parent;
+	unsigned long arg_start, arg_end, len;
+	__u64 size;
+
+	if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+		return 0;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e) {
+		count(WIRE_CNT_NO_SCRATCH);
+		return 0;
+	}
+	fill_hdr(&e->h, WIRE_EXEC, task);
+	parent = BPF_CORE_READ(task, real_parent);
+	e->ppid = BPF_CORE_READ(parent, tgid);
+	e->parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	e->auid = BPF_CORE_READ(task, loginuid.val);
+	e->sid = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
+	tty = BPF_CORE_READ(task, signal, tty);
+	if (tty) {
+		e->tty_major = BPF_CORE_READ(tty, driver, major);
+		e->tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	} else {
+		e->tty_major = 0;
+		e->tty_minor = 0;
+	}
+	e->argc = BPF_CORE_READ(bprm, argc);
+	e->flags = 0;
+
+	exe = BPF_CORE_READ(bprm, file);
+	inode = BPF_CORE_READ(exe, f_inode);
+	e->exe_mode = BPF_CORE_READ(inode, i_mode);
+	e->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->exe_ino = BPF_CORE_READ(inode, i_ino);
+	e->exe_size = BPF_CORE_READ(inode, i_size);
+	e->exe_mtime_ns = (__u64)BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ull +
+			  BPF_CORE_READ(inode, i_mtime_nsec);
+	if (BPF_CORE_READ(inode, __i_nlink) == 0)
+		e->flags |= WIRE_EXEC_DELETED;
+	e->exe_len = read_path(e->exe, BPF_CORE_READ(exe, f_path.dentry),
+			       BPF_CORE_READ(exe, f_path.mnt), &e->flags);
+	e->cwd_len = read_path(e->cwd, BPF_CORE_READ(task, fs, pwd.dentry),
+			       BPF_CORE_READ(task, fs, pwd.mnt), &e->flags);
+	{
+		const char *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
+		long n = bpf_probe_read_kernel_str(e->cgroup, sizeof(e->cgroup), cg);
+
+		e->cgroup_len = n > 0 ? (__u32)n : 0;
+	}
+
+	mm = BPF_CORE_READ(task, mm);
+	arg_start = BPF_CORE_READ(mm, arg_start);
+	arg_end = BPF_CORE_READ(mm, arg_end);
+	len = arg_end - arg_start;
+	if (len > WIRE_ARGS_BYTES) {
+		len = WIRE_ARGS_BYTES;
+		e->flags |= WIRE_EXEC_ARGS_TRUNCATED;
+	}
+	e->args_len = 0;
+	if (len > 0 && bpf_probe_read_user(e->args, len,
+					   (void *)arg_start) == 0)
+		e->args_len = (__u32)len;
+
+	size = __builtin_offsetof(struct wire_exec, args) + e->args_len;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	submit(e, size);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct wire_fork f;
+
+	/* Threads are not processes: only a new thread group is reported. */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	if (BPF_CORE_READ(parent, tgid) == agent_tgid || is_ignored(parent))
+		return 0;
+	fill_hdr(&f.h, WIRE_FORK, child);
+	f.h.start_boot_ns = BPF_CORE_READ(child, start_boottime);
+	f.ppid = BPF_CORE_READ(parent, tgid);
+	f.pad = 0;
+	f.parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	submit(&f, sizeof(f));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *task)
+{
+	struct wire_exit x;
+
+	/* Report the process, not each thread: only when the last thread leaves. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+		return 0;
+	fill_hdr(&x.h, WIRE_EXIT, task);
+	x.exit_code = BPF_CORE_READ(task, exit_code);
+	x.pad = 0;
+	submit(&x, sizeof(x));
+	return 0;
+}
+
+static __always_inline void sock_addrs(struct wire_sock *s, const struct sock *sk)
+{
+	__builtin_memset(s->saddr, 0, sizeof(s->saddr));
+	__builtin_memset(s->daddr, 0, sizeof(s->daddr));
+	s->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	s->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	s->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Explicit sizes: BPF_CORE_READ_INTO would size the read by the array's element. */
+	if (s->family == AF_INET) {
+		bpf_core_read(s->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(s->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(s->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(s->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct sock_owner *owner, o;
+	struct wire_sock s;
+	__u16 family;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+
+	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT) {
+		/* connect(): process context. Ports are not chosen yet; report when the
+		 * handshake ends, with the owner remembered now. */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+
+		if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+			return 0;
+		fill_hdr(&o.h, WIRE_CONNECT, task);
+		o.since_ns = o.h.ts_boot_ns;
+		o.sport = 0;
+		o.outgoing = 1;
+		if (bpf_map_update_elem(&socks, &key, &o, BPF_ANY))
+			count(WIRE_CNT_SOCKMAP_FULL);
+		return 0;
+	}
+	if (oldstate == TCP_SYN_SENT) {
+		owner = bpf_map_lookup_elem(&socks, &key);
+		if (!owner)
+			return 0;
+		s.h = owner->h;
+		s.h.type = WIRE_CONNECT;
+		s.h.ts_boot_ns = bpf_ktime_get_boot_ns();
+		sock_addrs(&s, sk);
+		s.ok = newstate == TCP_ESTABLISHED;
+		s.duration_ns = 0;
+		submit(&s, sizeof(s));
+		if (newstate == TCP_ESTABLISHED) {
+			owner->since_ns = s.h.ts_boot_ns;
+			owner->sport = s.sport;
+		} else {
+			bpf_map_delete_elem(&socks, &key);
+		}
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		/* Passive open, in softirq context: the owner is whoever listens on the port. */
+		struct listen_key lk = {};
+		struct wire_hdr *lh;
+
+		lk.family = family;
+		lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		lk.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		lh = bpf_map_lookup_elem(&listeners, &lk);
+		if (!lh)
+			return 0;
+		s.h = *lh;
+		s.h.type = WIRE_ACCEPT;
+		s.h.ts_boot_ns = bpf_ktime_get_boot_ns();
+		sock_addrs(&s, sk);
+		s.ok = 1;
+		s.duration_ns = 0;
+		submit(&s, sizeof(s));
+		o.h = s.h;
+		o.since_ns = s.h.ts_boot_ns;
+		o.sport = s.sport;
+		o.outgoing = 0;
+		if (bpf_map_update_elem(&socks, &key, &o, BPF_ANY))
+			count(WIRE_CNT_SOCKMAP_FULL);
+		return 0;
+	}
+	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+		struct listen_key lk = {};
+
+		if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+			return 0;
+		fill_hdr(&s.h, WIRE_LISTEN, task);
+		sock_addrs(&s, sk);
+		s.ok = 1;
+		s.duration_ns = 0;
+		lk.family = family;
+		lk.port = s.sport;
+		lk.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		bpf_map_update_elem(&listeners, &lk, &s.h, BPF_ANY);
+		submit(&s, sizeof(s));
+		return 0;
+	}
+	if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE) {
+		struct listen_key lk = {};
+
+		lk.family = family;
+		lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		lk.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+		bpf_map_delete_elem(&listeners, &lk);
+		return 0;
+	}
+	if (newstate == TCP_CLOSE) {
+		owner = bpf_map_lookup_elem(&socks, &key);
+		if (!owner)
+			return 0;
+		s.h = owner->h;
+		s.h.type = WIRE_CLOSE;
+		s.h.ts_boot_ns = bpf_ktime_get_boot_ns();
+		sock_addrs(&s, sk);
+		if (s.sport == 0)
+			s.sport = owner->sport;
+		s.ok = owner->outgoing;
+		s.duration_ns = s.h.ts_boot_ns - owner->since_ns;
+		bpf_map_delete_elem(&socks, &key);
+		submit(&s, sizeof(s));
+	}
+	return 0;
+}
+
+static __always_inline bool is_cred_call(long id)
+{
+	return id == NR_setuid || id == NR_setgid || id == NR_setreuid || id == NR_setregid ||
+	       id == NR_setresuid || id == NR_setresgid || id == NR_setfsuid || id == NR_setfsgid;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *task;
+	struct wire_syscall sc;
+	__u32 type;
+
+	if (id != NR_ptrace && id != NR_memfd_create && id != NR_init_module &&
+	    id != NR_finit_module && id != NR_bpf && !is_cred_call(id))
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task_btf();
+	if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+		return 0;
+	if (is_cred_call(id)) {
+		struct cred_before cb;
+		__u32 tid = BPF_CORE_READ(task, pid);
+		const struct cred *cred = BPF_CORE_READ(task, cred);
+
+		cb.uid = BPF_CORE_READ(cred, uid.val);
+		cb.euid = BPF_CORE_READ(cred, euid.val);
+		cb.gid = BPF_CORE_READ(cred, gid.val);
+		cb.egid = BPF_CORE_READ(cred, egid.val);
+		bpf_map_update_elem(&cred_pending, &tid, &cb, BPF_ANY);
+		return 0;
+	}
+	sc.arg0 = BPF_CORE_READ(regs, di);
+	sc.arg1 = BPF_CORE_READ(regs, si);
+	sc.name[0] = '\0';
+	sc.old_uid = sc.old_euid = sc.old_gid = sc.old_egid = 0;
+	if (id == NR_ptrace) {
+		if (sc.arg0 != PTRACE_ATTACH && sc.arg0 != PTRACE_SEIZE)
+			return 0;
+		type = WIRE_PTRACE;
+	} else if (id == NR_memfd_create) {
+		bpf_probe_read_user_str(sc.name, sizeof(sc.name), (const void *)sc.arg0);
+		type = WIRE_MEMFD;
+	} else if (id == NR_bpf) {
+		if (sc.arg0 != BPF_PROG_LOAD_CMD)
+			return 0;
+		/* union bpf_attr starts with prog_type for BPF_PROG_LOAD. */
+		__u32 prog_type = 0;
+
+		bpf_probe_read_user(&prog_type, sizeof(prog_type), (const void *)sc.arg1);
+		sc.arg1 = prog_type;
+		type = WIRE_BPF;
+	} else {
+		/* init_module(image, len, params) has no fd; finit_module(fd, ...) does. */
+		if (id == NR_init_module)
+			sc.arg0 = (__u64)-1;
+		type = WIRE_MODULE;
+	}
+	fill_hdr(&sc.h, type, task);
+	submit(&sc, sizeof(sc));
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct cred_before *cb;
+	struct wire_syscall sc;
+	__u32 tid;
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (!is_cred_call(id))
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task_btf();
+	tid = BPF_CORE_READ(task, pid);
+	cb = bpf_map_lookup_elem(&cred_pending, &tid);
+	if (!cb)
+		return 0;
+	fill_hdr(&sc.h, WIRE_CRED, task);
+	sc.old_uid = cb->uid;
+	sc.old_euid = cb->euid;
+	sc.old_gid = cb->gid;
+	sc.old_egid = cb->egid;
+	bpf_map_delete_elem(&cred_pending, &tid);
+	if (ret != 0 || (sc.old_uid == sc.h.uid && sc.old_euid == sc.h.euid &&
+			 sc.old_gid == sc.h.gid && sc.old_egid == sc.h.egid))
+		return 0;
+	sc.arg0 = id;
+	sc.arg1 = 0;
+	sc.name[0] = '\0';
+	submit(&sc, sizeof(sc));
+	return 0;
+}

@@ -1,0 +1,262 @@
+#include "agent.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/sha.h>
+
+#include "hashcache.h"
+#include "log.h"
+#include "output.h"
+#include "proctable.h"
+#include "sensitive.h"
+#include "source.h"
+
+#include "banned.h"
+
+uint64_t agent_now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t agent_now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* realtime - boottime, cached so that one process's start time reads the same in every event;
+ * resynchronised every 10 s, and only adopted when the clock really moved (over 1 ms). */
+static _Atomic int64_t boot_offset;
+static _Atomic uint64_t boot_offset_at;
+
+uint64_t agent_boot_to_real(uint64_t boot_ns)
+{
+	uint64_t now = agent_now_mono();
+
+	if (atomic_load(&boot_offset_at) == 0 ||
+	    now - atomic_load(&boot_offset_at) > 10000000000ull) {
+		struct timespec rt, bt;
+		int64_t off, old = atomic_load(&boot_offset);
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_BOOTTIME, &bt);
+		off = ((int64_t)rt.tv_sec - (int64_t)bt.tv_sec) * 1000000000ll +
+		      ((int64_t)rt.tv_nsec - (int64_t)bt.tv_nsec);
+		if (atomic_load(&boot_offset_at) == 0 || off - old > 1000000 || old - off > 1000000)
+			atomic_store(&boot_offset, off);
+		atomic_store(&boot_offset_at, now);
+	}
+	return (uint64_t)((int64_t)boot_ns + atomic_load(&boot_offset));
+}
+
+void agent_entity_id(const struct agent *ag, uint32_t pid, uint64_t start_ticks, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char in[96];
+	int n = snprintf(in, sizeof(in), "%s|%u|%llu", ag->boot_id, pid,
+			 (unsigned long long)start_ticks);
+
+	SHA256((const unsigned char *)in, (size_t)n, md);
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+size_t agent_source_names(const struct agent *ag, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ag->nsources && n < max; i++) {
+		if (ag->sources[i].active)
+			names[n++] = ag->sources[i].ops->name;
+	}
+	return n;
+}
+
+/* uid -> user name, a small direct-mapped cache in front of getpwuid_r. */
+static void user_name(uint32_t uid, char *out, size_t size)
+{
+	static struct {
+		uint32_t uid;
+		bool valid;
+		char name[EVENT_SHORT_LEN];
+		time_t at;
+	} cache[64];
+	unsigned s = uid % 64;
+	time_t now = time(NULL);
+
+	if (!cache[s].valid || cache[s].uid != uid || now - cache[s].at > 300) {
+		struct passwd pw, *res = NULL;
+		char buf[1024];
+
+		cache[s].uid = uid;
+		cache[s].valid = true;
+		cache[s].at = now;
+		cache[s].name[0] = '\0';
+		if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+			event_copy_str(cache[s].name, sizeof(cache[s].name), pw.pw_name,
+				       strlen(pw.pw_name));
+	}
+	event_copy_str(out, size, cache[s].name, strlen(cache[s].name));
+}
+
+static bool is_file_action(enum event_action a)
+{
+	return a == EVENT_ACTION_CREATION || a == EVENT_ACTION_MODIFICATION ||
+	       a == EVENT_ACTION_RENAME || a == EVENT_ACTION_DELETION ||
+	       a == EVENT_ACTION_ATTRIBUTES_MODIFICATION;
+}
+
+/* What to drop first when over budget: high-volume events with little detection value. A
+ * file event on a sensitive path is never shed. */
+static bool is_low_value(const struct event *ev, bool sensitive)
+{
+	switch (ev->action) {
+	case EVENT_ACTION_FORK:
+	case EVENT_ACTION_DISCONNECT_RECEIVED:
+		return true;
+	case EVENT_ACTION_MODIFICATION:
+	case EVENT_ACTION_ATTRIBUTES_MODIFICATION:
+		return !sensitive;
+	default:
+		return false;
+	}
+}
+
+/* Prefixes match whole path components: "/var/log" covers "/var/log/x", not "/var/logs". */
+static bool path_ignored(const struct agent_config *c, const char *path)
+{
+	for (size_t i = 0; i < c->ignore_path_prefix.n; i++) {
+		const char *p = c->ignore_path_prefix.items[i];
+		size_t n = strlen(p);
+
+		if (strncmp(path, p, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/' || (n && p[n - 1] == '/')))
+			return true;
+	}
+	return false;
+}
+
+static void write_out(struct agent *ag, const struct event *ev)
+{
+	if (output_event(ag->out, ev) == 0)
+		atomic_fetch_add(&ag->counters.emitted, 1);
+	else
+		atomic_fetch_add(&ag->counters.queue_dropped, 1);
+}
+
+/* Fills, attributes and filters; false when the event is dropped. */
+static bool prepare(struct agent *ag, struct event *ev)
+{
+	const struct agent_config *c = ag->config;
+	const char *klass = NULL;
+
+	if (ev->action == EVENT_ACTION_NONE)
+		return false;
+	if (!event_has(ev, EVF_TIMESTAMP)) {
+		ev->timestamp_ns = agent_now_real();
+		event_mark(ev, EVF_TIMESTAMP);
+	}
+	if (!ev->host_name[0])
+		event_copy_str(ev->host_name, sizeof(ev->host_name), ag->host_name,
+			       strlen(ag->host_name));
+	if (!ev->host_boot_id[0])
+		event_copy_str(ev->host_boot_id, sizeof(ev->host_boot_id), ag->boot_id,
+			       strlen(ag->boot_id));
+	if (ev->process.pid == (uint32_t)ag->self_pid && ev->action != EVENT_ACTION_AGENT_DROPS)
+		return false;
+
+	if (ag->procs && ev->process.pid) {
+		if (ev->action == EVENT_ACTION_FORK || ev->action == EVENT_ACTION_EXEC)
+			proctable_update(ag->procs, ev);
+		proctable_fill_process(ag->procs, ev);
+		proctable_fill_parent(ag->procs, ev);
+		if (ev->action == EVENT_ACTION_END)
+			proctable_update(ag->procs, ev);
+	}
+	if (event_has(ev, EVF_USER_ID) && !ev->user_name[0])
+		user_name(ev->process.euid, ev->user_name, sizeof(ev->user_name));
+
+	if (ev->process.executable[0] &&
+	    agent_config_list_has(&c->ignore_executable, ev->process.executable)) {
+		atomic_fetch_add(&ag->counters.ignored, 1);
+		return false;
+	}
+	if (is_file_action(ev->action)) {
+		/* A rename is dropped only when both ends are ignored: a file staged in an
+		 * ignored directory and moved into /etc/cron.d must still be seen. */
+		if (path_ignored(c, ev->file.path) &&
+		    (!ev->file.original_path[0] || path_ignored(c, ev->file.original_path))) {
+			atomic_fetch_add(&ag->counters.ignored, 1);
+			return false;
+		}
+		klass = sensitive_path_class(ev->file.path);
+		if (!klass && ev->file.original_path[0])
+			klass = sensitive_path_class(ev->file.original_path);
+		if (klass) {
+			event_list_add(ev->tags, sizeof(ev->tags), &ev->tags_len, "sensitive", 9);
+			event_list_add(ev->tags, sizeof(ev->tags), &ev->tags_len, klass,
+				       strlen(klass));
+		}
+	}
+	if (ag->shedding && is_low_value(ev, klass != NULL)) {
+		atomic_fetch_add(&ag->counters.shed, 1);
+		return false;
+	}
+	ev->sequence = ++ag->seq;
+	event_mark(ev, EVF_EVENT_SEQUENCE);
+	return true;
+}
+
+void agent_emit(struct agent *ag, struct event *ev)
+{
+	if (prepare(ag, ev))
+		write_out(ag, ev);
+}
+
+void agent_emit_exec(struct agent *ag, struct event *ev, uint32_t dev, uint64_t ino,
+		     uint64_t mtime_ns, uint64_t size)
+{
+	struct hashcache_key key = {dev, ino, mtime_ns, size};
+
+	/* The exe identity rode in file.*; an exec event has no file fields of its own. */
+	ev->file.inode = 0;
+	ev->file.size = 0;
+	ev->file.mode = 0;
+	if (!prepare(ag, ev))
+		return;
+	if (ag->hashes && ag->config->hash_executables &&
+	    !hashcache_lookup(ag->hashes, &key, ev->process.sha256)) {
+		if (hashcache_submit(ag->hashes, &key, ev))
+			return; /* written by the worker once hashed */
+		static struct log_rate full_rate;
+
+		log_ratelimited(&full_rate, 5, LOG_LEVEL_WARN, "agent",
+				"hash queue full: exec pid=%u written without hash",
+				ev->process.pid);
+	}
+	write_out(ag, ev);
+}
+
+void agent_emit_json(struct agent *ag, const char *json, size_t len)
+{
+	if (output_line(ag->out, json, len) == 0)
+		atomic_fetch_add(&ag->counters.emitted, 1);
+	else
+		atomic_fetch_add(&ag->counters.queue_dropped, 1);
+}
+
+void agent_hash_done(void *ctx, struct event *ev)
+{
+	write_out(ctx, ev);
+}

@@ -1,0 +1,62 @@
+/* The agent's configuration: defaults, a YAML file (/etc/mamori/agent.yml) and validation.
+ * Unknown or malformed keys are errors that name the key and line. */
+#ifndef MAMORI_AGENT_CONFIG_H
+#define MAMORI_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum source_mode { SOURCE_MODE_AUTO, SOURCE_MODE_ON, SOURCE_MODE_OFF };
+
+#define AGENT_CONFIG_LIST_MAX 64
+
+struct agent_config_list {
+	char *items[AGENT_CONFIG_LIST_MAX]; /* owned */
+	size_t n;
+};
+
+struct agent_config {
+	char *log_level;
+	char *host_name; /* empty: gethostname() */
+
+	enum source_mode src_ebpf, src_fanotify, src_netlink, src_audit, src_procfs,
+		src_inventory;
+	bool syscalls; /* eBPF sys_enter/exit hooks: ptrace, memfd, set*id, module, bpf */
+	bool dns;
+
+	struct agent_config_list ignore_comm;	     /* process names dropped in the kernel */
+	struct agent_config_list ignore_executable;  /* exact executable paths, dropped in user space */
+	struct agent_config_list ignore_path_prefix; /* file events under these prefixes */
+
+	bool file_writes;		 /* close_write via fanotify mount marks */
+	struct agent_config_list skip_fs; /* extra filesystem types to leave unwatched */
+
+	uint32_t args_max_count;
+	bool hash_executables;
+	uint64_t hash_max_bytes;
+
+	uint32_t ringbuf_kb;
+	uint32_t wakeup_ms;
+	uint32_t wakeup_bytes;
+
+	uint32_t budget_cpu_percent; /* of one core, averaged over 5 s */
+	uint32_t budget_memory_mb;   /* RSS */
+	uint32_t queue_events;	     /* events held for hashing before shedding */
+
+	uint32_t inventory_interval_s;
+	uint32_t stats_interval_s; /* drop/health counter events */
+	char *replay_path;	   /* replay source input ("-" for stdin); empty: off */
+};
+
+/* Fills defaults. */
+void agent_config_init(struct agent_config *c);
+void agent_config_release(struct agent_config *c);
+/* Loads a YAML file over the defaults. 0, or -EINVAL with "file:line: reason" in err. */
+int agent_config_load(struct agent_config *c, const char *path, char *err, size_t errlen);
+/* Same from memory (tests, fuzzing). */
+int agent_config_load_string(struct agent_config *c, const char *yaml, size_t len, const char *name,
+			     char *err, size_t errlen);
+bool agent_config_list_has(const struct agent_config_list *l, const char *s);
+
+#endif

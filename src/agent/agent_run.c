@@ -1,0 +1,339 @@
+#include "agent_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+
+#include "agent.h"
+#include "hashcache.h"
+#include "log.h"
+#include "output.h"
+#include "proctable.h"
+#include "source.h"
+
+#include "banned.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static const struct source_ops *const all_sources[] = {
+	&source_ebpf_ops,  &source_fanotify_ops, &source_netlink_ops, &source_audit_ops,
+	&source_procfs_ops, &source_inventory_ops,
+};
+#define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
+
+static enum source_mode mode_of(const struct agent_config *c, const struct source_ops *ops)
+{
+	if (ops == &source_ebpf_ops)
+		return c->src_ebpf;
+	if (ops == &source_fanotify_ops)
+		return c->src_fanotify;
+	if (ops == &source_netlink_ops)
+		return c->src_netlink;
+	if (ops == &source_audit_ops)
+		return c->src_audit;
+	if (ops == &source_procfs_ops)
+		return c->src_procfs;
+	return c->src_inventory;
+}
+
+/* What each fallback is there for: it starts only when that is still missing. */
+static unsigned fallback_for(const struct source_ops *ops)
+{
+	if (ops == &source_netlink_ops)
+		return SOURCE_COVER_PROCESS;
+	if (ops == &source_audit_ops)
+		return SOURCE_COVER_SYSCALLS;
+	if (ops == &source_procfs_ops)
+		return SOURCE_COVER_NETWORK;
+	return 0;
+}
+
+static void cover_names(unsigned cover, char *out, size_t size)
+{
+	static const char *const names[] = {"process", "network", "file",
+					    "syscalls", "dns",	   "inventory"};
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < 6; i++) {
+		if (cover & (1u << i))
+			o += (size_t)snprintf(out + o, size - o, "%s%s", o ? "," : "", names[i]);
+		if (o >= size)
+			break;
+	}
+}
+
+static void read_host(struct agent *ag)
+{
+	int fd;
+	ssize_t n;
+
+	if (ag->config->host_name[0])
+		event_copy_str(ag->host_name, sizeof(ag->host_name), ag->config->host_name,
+			       strlen(ag->config->host_name));
+	else if (gethostname(ag->host_name, sizeof(ag->host_name) - 1) != 0)
+		event_copy_str(ag->host_name, sizeof(ag->host_name), "localhost", 9);
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, ag->boot_id, sizeof(ag->boot_id) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	ag->boot_id[n > 0 ? n : 0] = '\0';
+	ag->boot_id[strcspn(ag->boot_id, "\n")] = '\0';
+}
+
+/* Opens the sources in order; returns -1 when a source set to "on" failed. */
+static int open_sources(struct agent *ag, struct source *srcs, bool replay)
+{
+	char why[256], cov[96];
+
+	if (replay) {
+		srcs[0] = (struct source){.ops = &source_replay_ops, .agent = ag};
+		ag->nsources = 1;
+		if (source_replay_ops.open(&srcs[0], ~0u, why, sizeof(why)) != 0) {
+			log_error("agent", "source replay failed: %s", why);
+			return -1;
+		}
+		srcs[0].active = true;
+		ag->cover = source_replay_ops.cover(&srcs[0]);
+		log_info("agent", "source replay active path=%s", ag->config->replay_path);
+		return 0;
+	}
+	for (size_t i = 0; i < NSOURCES; i++) {
+		const struct source_ops *ops = all_sources[i];
+		enum source_mode mode = mode_of(ag->config, ops);
+		unsigned need = fallback_for(ops);
+		struct source *s = &srcs[ag->nsources++];
+
+		*s = (struct source){.ops = ops, .agent = ag};
+		if (mode == SOURCE_MODE_OFF) {
+			log_info("agent", "source %s off by configuration", ops->name);
+			continue;
+		}
+		if (mode == SOURCE_MODE_AUTO && need && (ag->cover & need) == need) {
+			log_info("agent", "source %s not needed: its events come from a primary source",
+				 ops->name);
+			continue;
+		}
+		why[0] = '\0';
+		if (ops->open(s, ~ag->cover, why, sizeof(why)) != 0) {
+			if (mode == SOURCE_MODE_ON) {
+				log_error("agent", "source %s required but failed: %s", ops->name, why);
+				return -1;
+			}
+			log_warn("agent", "source %s inactive: %s", ops->name, why);
+			continue;
+		}
+		s->active = true;
+		ag->cover |= ops->cover(s);
+		cover_names(ops->cover(s), cov, sizeof(cov));
+		log_info("agent", "source %s active cover=%s", ops->name, cov);
+	}
+	cover_names(ag->cover, cov, sizeof(cov));
+	log_info("agent", "telemetry cover=%s", cov);
+	return 0;
+}
+
+static void emit_stats(struct agent *ag)
+{
+	static struct event ev;
+
+	event_reset(&ev);
+	ev.action = EVENT_ACTION_AGENT_DROPS;
+	event_copy_str(ev.mamori_source, sizeof(ev.mamori_source), "agent", 5);
+	ev.drops_kernel = atomic_load(&ag->counters.kernel_dropped);
+	ev.drops_queue = atomic_load(&ag->counters.queue_dropped);
+	ev.drops_shed = atomic_load(&ag->counters.shed);
+	ev.events_total = atomic_load(&ag->counters.emitted);
+	event_mark(&ev, EVF_MAMORI_DROPS_KERNEL);
+	event_mark(&ev, EVF_MAMORI_DROPS_QUEUE);
+	event_mark(&ev, EVF_MAMORI_DROPS_SHED);
+	event_mark(&ev, EVF_MAMORI_EVENTS_TOTAL);
+	ev.process.pid = (uint32_t)ag->self_pid;
+	event_mark(&ev, EVF_PROCESS_PID);
+	agent_emit(ag, &ev);
+}
+
+struct budget {
+	uint64_t window_start;
+	uint64_t cpu_start_us;
+	unsigned cpu_percent;
+	unsigned rss_mb;
+};
+
+static uint64_t cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static unsigned rss_mb(void)
+{
+	char buf[128];
+	unsigned long pages = 0, resident = 0;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lu %lu", &pages, &resident) != 2)
+		return 0;
+	return (unsigned)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / (1024 * 1024));
+}
+
+/* Every 5 s: over the CPU or memory budget, shed low-value events until back under it. */
+static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
+{
+	uint64_t cpu;
+	bool over;
+
+	if (now - b->window_start < 5000000000ull)
+		return;
+	cpu = cpu_us();
+	b->cpu_percent = (unsigned)((cpu - b->cpu_start_us) * 100 / ((now - b->window_start) / 1000));
+	b->rss_mb = rss_mb();
+	b->window_start = now;
+	b->cpu_start_us = cpu;
+	over = b->cpu_percent > ag->config->budget_cpu_percent ||
+	       b->rss_mb > ag->config->budget_memory_mb;
+	if (over != ag->shedding)
+		log_warn("agent", "%s shedding cpu=%u%% budget=%u%% rss=%uMB budget=%uMB",
+			 over ? "start" : "stop", b->cpu_percent, ag->config->budget_cpu_percent,
+			 b->rss_mb, ag->config->budget_memory_mb);
+	ag->shedding = over;
+}
+
+static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool replay)
+{
+	struct epoll_event evs[16];
+	uint64_t start = agent_now_mono(), last_tick = 0, last_stats = start, last_expire = start;
+	uint64_t tick_ns = (uint64_t)ag->config->wakeup_ms * 1000000ull;
+	struct budget b = {start, cpu_us(), 0, 0};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	for (size_t i = 0; i < ag->nsources; i++) {
+		int fd = srcs[i].active ? srcs[i].ops->fd(&srcs[i]) : -1;
+
+		if (fd >= 0) {
+			struct epoll_event e = {.events = EPOLLIN, .data.u64 = i};
+
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+		}
+	}
+	while (!stop_requested) {
+		int n = epoll_wait(ep, evs, 16, ag->config->wakeup_ms);
+		uint64_t now = agent_now_mono();
+		bool finished = false;
+
+		for (int i = 0; i < n; i++) {
+			struct source *s = &srcs[evs[i].data.u64];
+
+			if (s->active && s->ops->poll(s) < 0) {
+				log_error("agent", "source %s failed; stopping it", s->ops->name);
+				s->ops->close(s);
+				s->active = false;
+			}
+		}
+		if (now - last_tick >= tick_ns) {
+			last_tick = now;
+			for (size_t i = 0; i < ag->nsources; i++) {
+				struct source *s = &srcs[i];
+
+				if (!s->active)
+					continue;
+				if (s->ops->fd(s) < 0 && s->ops->poll(s) == 1 && replay)
+					finished = true;
+				s->ops->tick(s, now);
+			}
+			output_flush(ag->out);
+		}
+		if (ag->procs && now - last_expire >= 1000000000ull) {
+			last_expire = now;
+			proctable_expire(ag->procs, now);
+		}
+		check_budget(ag, &b, now);
+		if (now - last_stats >= (uint64_t)ag->config->stats_interval_s * 1000000000ull) {
+			last_stats = now;
+			emit_stats(ag);
+		}
+		if (finished || (seconds && now - start >= (uint64_t)seconds * 1000000000ull))
+			break;
+	}
+	close(ep);
+}
+
+int agent_run(struct agent_config *c, const struct agent_run_opts *o)
+{
+	struct agent ag = {0};
+	struct source srcs[NSOURCES + 1];
+	struct sigaction sa = {0};
+	bool replay = c->replay_path[0] != '\0';
+	int rc = 0;
+
+	ag.config = c;
+	ag.self_pid = getpid();
+	read_host(&ag);
+	ag.sources = srcs;
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ag.out = output_new(o->out_fd, 256 * 1024);
+	if (!ag.out)
+		return 1;
+	if (!replay) {
+		ag.procs = proctable_new(&ag, 65536);
+		if (ag.procs)
+			log_info("agent", "process table seeded from /proc processes=%zu",
+				 proctable_scan(ag.procs));
+	}
+	if (c->hash_executables)
+		ag.hashes = hashcache_new(4096, c->queue_events, c->hash_max_bytes,
+					  agent_hash_done, &ag);
+	if (open_sources(&ag, srcs, replay) != 0) {
+		rc = 1;
+	} else if (ag.cover == 0 && !replay) {
+		log_error("agent", "no source could be opened: nothing to capture");
+		rc = 1;
+	} else {
+		log_info("agent", "capturing host=%s pid=%d", ag.host_name, (int)ag.self_pid);
+		loop(&ag, srcs, o->seconds, replay);
+	}
+	for (size_t i = 0; i < ag.nsources; i++) {
+		if (srcs[i].active) {
+			srcs[i].ops->close(&srcs[i]);
+			srcs[i].active = false;
+		}
+	}
+	/* Hashing finishes the queued execs before the final counters are written. */
+	hashcache_free(ag.hashes);
+	ag.hashes = NULL;
+	if (rc == 0)
+		emit_stats(&ag);
+	log_info("agent", "stopped emitted=%llu kernel_dropped=%llu shed=%llu malformed=%llu",
+		 (unsigned long long)atomic_load(&ag.counters.emitted),
+		 (unsigned long long)atomic_load(&ag.counters.kernel_dropped),
+		 (unsigned long long)atomic_load(&ag.counters.shed),
+		 (unsigned long long)atomic_load(&ag.counters.malformed));
+	output_free(ag.out);
+	proctable_free(ag.procs);
+	return rc;
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The real sensor on this kernel: exec with arguments, parent and hash; fork and end; file
+# create/write/rename/chmod/delete; TCP listen/connect/accept/close; memfd, uid change and a
+# sensitive path. Needs root and BTF (CI runs as root).
+source "$(dirname "$0")/lib/common.bash"
+need_root_bpf
+
+out=$WORK/events.jsonl
+d=$WORK/files
+mkdir -p "$d"
+cp /bin/true "$WORK/mamori-marker-bin"
+start_capture "$out" --seconds 60
+
+# Process: an exec with arguments from this shell.
+bash -c "exec '$WORK/mamori-marker-bin' first-arg 'second arg'"
+# Files.
+echo hello >"$d/created.txt"
+mv "$d/created.txt" "$d/renamed.txt"
+chmod 4755 "$d/renamed.txt"
+rm "$d/renamed.txt"
+# Sensitive path (removed again at once; comment-only content).
+echo "# mamori e2e" >/etc/cron.d/mamori-e2e && rm -f /etc/cron.d/mamori-e2e
+# Network: a listener and a client on loopback.
+python3 - <<'PY'
+import socket, threading
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 47123)); srv.listen(1)
+def serve():
+    c, _ = srv.accept(); c.recv(10); c.close()
+t = threading.Thread(target=serve); t.start()
+cl = socket.create_connection(("127.0.0.1", 47123)); cl.send(b"hi"); cl.close(); t.join(); srv.close()
+PY
+# memfd and a uid change.
+python3 -c 'import os; os.memfd_create("mamori-e2e-memfd")'
+python3 -c 'import os; os.setgid(65534); os.setuid(65534)'
+sleep 1
+stop_capture
+
+sha=$(sha256sum "$WORK/mamori-marker-bin" | cut -d' ' -f1)
+expect "$out" "exec with args, parent and hash" \
+  "g(e,'event.action')=='exec' and g(e,'process.executable')=='$WORK/mamori-marker-bin' and g(e,'process.args')==['$WORK/mamori-marker-bin','first-arg','second arg'] and g(e,'process.parent.name')=='bash' and g(e,'process.hash.sha256')=='$sha' and g(e,'process.parent.entity_id') and g(e,'process.entity_id') and g(e,'process.working_directory') and g(e,'user.name')=='root'"
+expect "$out" "end with exit code" \
+  "g(e,'event.action')=='end' and g(e,'process.executable')=='$WORK/mamori-marker-bin' and g(e,'process.exit_code')==0"
+expect "$out" "fork" "g(e,'event.action')=='fork' and g(e,'process.parent.pid')"
+expect "$out" "file creation" "g(e,'event.action')=='creation' and g(e,'file.path')=='$d/created.txt'"
+expect "$out" "file modification" "g(e,'event.action')=='modification' and g(e,'file.path')=='$d/created.txt'"
+expect "$out" "file rename" \
+  "g(e,'event.action')=='rename' and g(e,'file.path')=='$d/renamed.txt' and g(e,'file.Ext.original.path')=='$d/created.txt'"
+expect "$out" "setuid chmod" \
+  "g(e,'event.action')=='attributes_modification' and g(e,'file.path')=='$d/renamed.txt' and g(e,'file.mode')=='4755'"
+expect "$out" "file deletion" "g(e,'event.action')=='deletion' and g(e,'file.path')=='$d/renamed.txt'"
+expect "$out" "file events attributed" "g(e,'event.action')=='creation' and g(e,'file.path')=='$d/created.txt' and g(e,'process.executable')"
+expect "$out" "sensitive cron path" \
+  "g(e,'file.path')=='/etc/cron.d/mamori-e2e' and 'cron' in (g(e,'tags') or [])"
+expect "$out" "listen" "g(e,'event.action')=='listen' and g(e,'source.port')==47123"
+expect "$out" "tcp connect" \
+  "g(e,'event.action')=='connection_attempted' and g(e,'destination.port')==47123 and g(e,'destination.ip')=='127.0.0.1' and g(e,'process.name','').startswith('python3') and g(e,'network.direction')=='egress'"
+expect "$out" "tcp accept" \
+  "g(e,'event.action')=='connection_accepted' and g(e,'destination.port')==47123 and g(e,'network.direction')=='ingress' and g(e,'source.port')!=47123"
+expect "$out" "tcp close with duration" \
+  "g(e,'event.action')=='disconnect_received' and 47123 in (g(e,'source.port'), g(e,'destination.port')) and g(e,'event.duration') is not None"
+expect "$out" "memfd_create" "g(e,'event.action')=='memfd_create' and g(e,'file.name')=='mamori-e2e-memfd'"
+expect "$out" "uid change" \
+  "g(e,'event.action')=='uid_change' and g(e,'process.user.id')=='65534' and g(e,'process.Ext.previous.user.id')=='0'"
+# The agent never reports itself.
+n=$(jcount "$out" "g(e,'process.pid')==$CAPTURE_PID and g(e,'event.action')!='agent_drops'")
+[ "$n" -eq 0 ] || fail "agent reported $n of its own events"
+grep -q "source ebpf active" "$out.log" || fail "no 'source ebpf active' log line"
+grep -q "source fanotify active" "$out.log" || fail "no 'source fanotify active' log line"
+grep -q "source netlink not needed" "$out.log" || fail "fallback reasoning not logged"
+expect "$out" "final counters" "g(e,'event.action')=='agent_drops' and g(e,'mamori.drops.kernel')==0"
+echo "ok: live capture"
