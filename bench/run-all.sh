@@ -43,6 +43,7 @@ for v in ROUNDS EXECS WRITES CONNECTS PORT; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive whole number"
 done
 
+MAIN_PID=$BASHPID
 WORK=$(mktemp -d /tmp/mamori-bench.XXXXXX)
 RESULTS=$WORK/results.txt # key=value lines, one per measurement, read by report.py
 PROBLEMS=$WORK/problems.txt
@@ -94,7 +95,10 @@ audit_teardown() {
 cleanup() {
 	local rc=$?
 
-	trap - EXIT INT TERM
+	# A subshell (command substitution) can run this trap too: only the main shell cleans up.
+	[ "$BASHPID" = "$MAIN_PID" ] || exit "$rc"
+	trap '' INT TERM # a second signal must not cut the cleanup short
+	trap - EXIT
 	for p in "${DRIVER_PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null || true
 	done
@@ -155,11 +159,21 @@ settle() {
 	return 0
 }
 
-storm() { # storm MODE N ARG -> prints elapsed seconds
-	local line
-	line=$(timeout 3600 "$WORK/storm" "$@") || die "storm $* failed"
+# storm MODE N ARG: runs one driver and sets STORM_EL to its elapsed seconds. The driver runs as
+# a background job reaped by `wait`, which a signal interrupts at once, so cleanup need not wait
+# for a 20 s storm to end (and no command substitution outlives the main shell).
+STORM_EL=
+storm() {
+	local line= rc=0
+	"$WORK/storm" "$@" >"$WORK/storm.out" &
+	DRIVER_PIDS=($!)
+	wait "${DRIVER_PIDS[0]}" || rc=$?
+	DRIVER_PIDS=()
+	[ $rc -eq 0 ] || die "storm $* failed (status $rc)"
+	read -r line <"$WORK/storm.out" || true
+	[[ $line == elapsed_s=* ]] || die "storm $* printed '$line'"
 	line=${line#elapsed_s=}
-	echo "${line%% *}"
+	STORM_EL=${line%% *}
 }
 
 agent_start() { # agent_start LABEL [CONFIG]
@@ -224,7 +238,8 @@ agent_storm() { # agent_storm ROUND BENCH COUNT-ARGS -- STORM-ARGS
 	shift
 	agent_start "$label"
 	c0=$(cpu_ticks "$AGENT_PID")
-	el=$(storm "$@")
+	storm "$@"
+	el=$STORM_EL
 	c1=$(cpu_ticks "$AGENT_PID")
 	settle "$AGENT_PID" 30 # the agent may still be draining what the storm produced
 	c2=$(cpu_ticks "$AGENT_PID")
@@ -239,7 +254,8 @@ agent_storm() { # agent_storm ROUND BENCH COUNT-ARGS -- STORM-ARGS
 baseline_storm() { # baseline_storm ROUND BENCH STORM-ARGS
 	local r=$1 bench=$2 el
 	shift 2
-	el=$(storm "$@")
+	storm "$@"
+	el=$STORM_EL
 	echo "kind=run round=$r bench=$bench cond=baseline elapsed=$el" >>"$RESULTS"
 	say "round $r $bench baseline: ${el}s"
 }
@@ -271,7 +287,8 @@ audit_setup() {
 		sed -e "s|^log_file *=.*|log_file = $WORK/auditlog/audit.log|" \
 			/etc/audit/auditd.conf >"$confdir/auditd.conf"
 		chmod 0640 "$confdir/auditd.conf"
-		/sbin/auditd -n -c "$confdir" >"$WORK/auditd.out" 2>&1 &
+		# Own session: a Ctrl-C meant for this script must not reach it before teardown does.
+		setsid /sbin/auditd -n -c "$confdir" >"$WORK/auditd.out" 2>&1 &
 		AUDITD_PID=$!
 		for _ in $(seq 1 100); do
 			[ "$(audit_status pid)" = "$AUDITD_PID" ] && break
@@ -337,7 +354,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	if [ "$AUDIT_OK" = 1 ]; then
 		if audit_setup; then
 			lost0=$(audit_status lost)
-			el=$(storm exec "$EXECS" "$TINY")
+			storm exec "$EXECS" "$TINY"
+			el=$STORM_EL
 			lost1=$(audit_status lost)
 			audit_teardown
 			echo "kind=run round=$r bench=exec cond=auditd elapsed=$el audit_lost=$((lost1 - lost0))" >>"$RESULTS"

@@ -362,7 +362,18 @@ static long unescape(const char *s, size_t n, char *dst, size_t size)
 		char tmp[4];
 		size_t k;
 
-		if (s[i] != '\\') {
+		if ((unsigned char)s[i] >= 0x80) {
+			/* Raw non-ASCII must be valid UTF-8; anything else becomes U+FFFD so a
+			 * decoded event always re-encodes to the same JSON. */
+			k = utf8_seq_len((const unsigned char *)s + i, n - i);
+			if (k) {
+				memcpy(tmp, s + i, k);
+				i += k;
+			} else {
+				k = put_utf8(tmp, 0xFFFD);
+				i++;
+			}
+		} else if (s[i] != '\\') {
 			tmp[0] = s[i++];
 			k = 1;
 		} else {
