@@ -159,10 +159,12 @@ settle() {
 	return 0
 }
 
-# storm MODE N ARG: runs one driver and sets STORM_EL to its elapsed seconds. The driver runs as
+# storm MODE N ARG: runs one driver; sets STORM_EL to its elapsed seconds and STORM_CPU to the CPU
+# seconds it and its children used. The driver runs as
 # a background job reaped by `wait`, which a signal interrupts at once, so cleanup need not wait
 # for a 20 s storm to end (and no command substitution outlives the main shell).
 STORM_EL=
+STORM_CPU=
 storm() {
 	local line= rc=0
 	"$WORK/storm" "$@" >"$WORK/storm.out" &
@@ -172,6 +174,7 @@ storm() {
 	[ $rc -eq 0 ] || die "storm $* failed (status $rc)"
 	read -r line <"$WORK/storm.out" || true
 	[[ $line == elapsed_s=* ]] || die "storm $* printed '$line'"
+	STORM_CPU=${line##*cpu_s=}
 	line=${line#elapsed_s=}
 	STORM_EL=${line%% *}
 }
@@ -247,7 +250,7 @@ agent_storm() { # agent_storm ROUND BENCH COUNT-ARGS -- STORM-ARGS
 	parts=$(rss_parts "$AGENT_PID")
 	agent_stop
 	counts=$(count_events "$label" "${cargs[@]}")
-	echo "kind=run round=$r bench=$bench cond=agent elapsed=$el cpu_storm=$(((c1 - c0))) cpu_drain=$(((c2 - c0))) hwm_kb=$hwm $parts $counts" >>"$RESULTS"
+	echo "kind=run round=$r bench=$bench cond=agent elapsed=$el scpu=$STORM_CPU cpu_storm=$(((c1 - c0))) cpu_drain=$(((c2 - c0))) hwm_kb=$hwm $parts $counts" >>"$RESULTS"
 	say "round $r $bench agent: ${el}s cpu_ticks=$((c1 - c0))/$((c2 - c0)) hwm=${hwm}KiB $counts"
 }
 
@@ -256,7 +259,7 @@ baseline_storm() { # baseline_storm ROUND BENCH STORM-ARGS
 	shift 2
 	storm "$@"
 	el=$STORM_EL
-	echo "kind=run round=$r bench=$bench cond=baseline elapsed=$el" >>"$RESULTS"
+	echo "kind=run round=$r bench=$bench cond=baseline elapsed=$el scpu=$STORM_CPU" >>"$RESULTS"
 	say "round $r $bench baseline: ${el}s"
 }
 
@@ -358,7 +361,7 @@ for r in $(seq 1 "$ROUNDS"); do
 			el=$STORM_EL
 			lost1=$(audit_status lost)
 			audit_teardown
-			echo "kind=run round=$r bench=exec cond=auditd elapsed=$el audit_lost=$((lost1 - lost0))" >>"$RESULTS"
+			echo "kind=run round=$r bench=exec cond=auditd elapsed=$el scpu=$STORM_CPU audit_lost=$((lost1 - lost0))" >>"$RESULTS"
 			say "round $r exec auditd: ${el}s"
 		else
 			AUDIT_OK=0

@@ -134,14 +134,15 @@ static bool is_low_value(const struct event *ev, bool sensitive)
 }
 
 /* Prefixes match whole path components: "/var/log" covers "/var/log/x", not "/var/logs". */
-static bool path_ignored(const struct agent_config *c, const char *path)
+bool agent_path_ignored(const struct agent_config *c, const char *path)
 {
 	for (size_t i = 0; i < c->ignore_path_prefix.n; i++) {
 		const char *p = c->ignore_path_prefix.items[i];
 		size_t n = strlen(p);
 
-		if (strncmp(path, p, n) == 0 &&
-		    (path[n] == '\0' || path[n] == '/' || (n && p[n - 1] == '/')))
+		while (n > 1 && p[n - 1] == '/')
+			n--; /* "/var/log/" also covers "/var/log" itself */
+		if (strncmp(path, p, n) == 0 && (path[n] == '\0' || path[n] == '/' || n == 1))
 			return true;
 	}
 	return false;
@@ -195,8 +196,8 @@ static bool prepare(struct agent *ag, struct event *ev)
 	if (is_file_action(ev->action)) {
 		/* A rename is dropped only when both ends are ignored: a file staged in an
 		 * ignored directory and moved into /etc/cron.d must still be seen. */
-		if (path_ignored(c, ev->file.path) &&
-		    (!ev->file.original_path[0] || path_ignored(c, ev->file.original_path))) {
+		if (agent_path_ignored(c, ev->file.path) &&
+		    (!ev->file.original_path[0] || agent_path_ignored(c, ev->file.original_path))) {
 			atomic_fetch_add(&ag->counters.ignored, 1);
 			return false;
 		}

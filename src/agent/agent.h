@@ -62,6 +62,9 @@ void agent_emit_json(struct agent *ag, const char *json, size_t len);
  * is the same whichever source saw the process first. out must hold EVENT_ENTITY_ID_LEN. */
 void agent_entity_id(const struct agent *ag, uint32_t pid, uint64_t start_ticks, char *out);
 
+/* True when path is under one of ignore.path_prefix; prefixes match whole path components. */
+bool agent_path_ignored(const struct agent_config *c, const char *path);
+
 /* Names of the active sources into names[max]; returns how many. Strings are static. */
 size_t agent_source_names(const struct agent *ag, const char **names, size_t max);
 

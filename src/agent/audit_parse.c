@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hex.h"
+
 #include "banned.h"
 
 /* auditd's enriched log format separates the translated fields with 0x1d (group separator). */
@@ -14,17 +16,6 @@ static bool is_space(char c)
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool is_key_char(char c)

@@ -6,18 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "banned.h"
+#include "hex.h"
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "banned.h"
 
 struct cursor {
 	const char *p, *end;

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,13 +10,12 @@
 #include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "agent_config.h"
 #include "event.h"
+#include "fanotify_int.h"
 #include "log.h"
 
 #include "banned.h"
@@ -27,44 +25,13 @@
  *  A "dir":   FID reporting, one filesystem mark per superblock: create, delete, rename, attrib.
  *             Events carry directory handles + names, resolved with open_by_handle_at().
  *  B "write": classic fd reporting, one mount mark per mount: close_write, path from the fd.
- * Both sit in one epoll fd, which is what fd() hands to the agent loop.
+ * Both sit in one epoll fd, which is what fd() hands to the agent loop. Which mounts are marked,
+ * and where handles are decoded, is fanotify_mounts.c.
  */
 
-#define FAN_LOG "fanotify"
-#define FAN_BUF_SIZE (64 * 1024)
-#define FAN_MAX_PER_POLL 4096 /* events per poll() call, so other sources get a turn */
-#define FAN_MAX_FS 256
+#define FAN_MAX_PER_POLL 4096	    /* events per poll() call, so other sources get a turn */
 #define FAN_RESCAN_NS 1000000000ull /* how often tick() checks mountinfo for changes */
-#define FAN_CACHE_SIZE 128	    /* directory handle -> path slots, power of two */
-#define FAN_PATH_MAX (PATH_MAX + NAME_MAX + 2)
-
 #define FAN_DIR_MASK (FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_ONDIR)
-
-/* Kernel interfaces rather than files. FUSE and network filesystems are left out as well: their
- * statfs and getattr go to a daemon or a server, which can block the agent indefinitely. */
-static const char *const skip_fs_types[] = {
-    "proc",    "sysfs",	    "cgroup",	  "cgroup2", "devpts",	   "mqueue",	"bpf",
-    "tracefs", "debugfs",   "securityfs", "pstore",  "configfs",   "fusectl",	"binfmt_misc",
-    "autofs",  "hugetlbfs", "efivarfs",	  "nsfs",    "rpc_pipefs", "selinuxfs", "nfs",
-    "nfs4",    "cifs",	    "smb3",	  "9p",	     "ceph",	   "glusterfs", "lustre",
-};
-
-struct fan_fs {
-	dev_t dev;	  /* superblock, as mountinfo's major:minor */
-	int fsid[2];	  /* as fid records report it */
-	char *mount_path; /* where handles are decoded; a whole-filesystem mount if there is one */
-	bool whole;
-	int mount_fd; /* open only within one poll batch: a held fd would make umount fail */
-	int err;      /* why marking failed; 0 when watched */
-};
-
-struct fan_cache_entry {
-	int fsid[2];
-	int handle_type;
-	unsigned handle_bytes; /* 0: empty slot */
-	unsigned char handle[MAX_HANDLE_SZ];
-	char path[EVENT_PATH_LEN];
-};
 
 /* One fid record, pointing into the read buffer. */
 struct fan_fid {
@@ -80,54 +47,9 @@ struct fan_info {
 	struct fan_fid fid, dfid_name, old_name, new_name;
 };
 
-struct fan_state {
-	struct agent *ag;
-	int dir_fd, write_fd, epoll_fd, mountinfo_fd;
-	uint64_t dir_mask;
-	uint64_t next_rescan_ns;
-	uint64_t unresolved;
-	struct fan_fs fs[FAN_MAX_FS];
-	size_t nfs;
-	pid_t moved_pid; /* pending MOVED_FROM, kernels without FAN_RENAME */
-	char moved_path[EVENT_PATH_LEN];
-	struct fan_cache_entry cache[FAN_CACHE_SIZE];
-	struct event ev;
-	char dir[PATH_MAX];
-	char path[FAN_PATH_MAX];
-	char old_path[FAN_PATH_MAX];
-	char buf[FAN_BUF_SIZE] __attribute__((aligned(8)));
-};
-
 static struct log_rate overflow_rate, error_rate, unresolved_rate, bad_rate;
 
 /* ---- paths and event fields ---- */
-
-static bool fs_type_skipped(const struct agent_config *cfg, const char *type)
-{
-	if (strncmp(type, "fuse", 4) == 0)
-		return true;
-	for (size_t i = 0; i < sizeof(skip_fs_types) / sizeof(skip_fs_types[0]); i++) {
-		if (strcmp(type, skip_fs_types[i]) == 0)
-			return true;
-	}
-	return cfg && agent_config_list_has(&cfg->skip_fs, type);
-}
-
-/* "/var/log" covers /var/log and /var/log/x, not /var/logs. */
-static bool path_ignored(const struct agent_config *cfg, const char *path)
-{
-	for (size_t i = 0; cfg && path[0] && i < cfg->ignore_path_prefix.n; i++) {
-		const char *prefix = cfg->ignore_path_prefix.items[i];
-		size_t n = strlen(prefix);
-
-		while (n > 1 && prefix[n - 1] == '/')
-			n--;
-		if (n && strncmp(path, prefix, n) == 0 &&
-		    (path[n] == '\0' || path[n] == '/' || prefix[n - 1] == '/'))
-			return true;
-	}
-	return false;
-}
 
 /* A deleted object's link reads "<path> (deleted)"; strip that only when the link count says
  * so, since a real name may end the same way. */
@@ -211,44 +133,6 @@ static struct event *event_begin(struct fan_state *st, enum event_action action,
 
 /* ---- handle resolution ---- */
 
-static struct fan_fs *fs_by_fsid(struct fan_state *st, const int fsid[2])
-{
-	for (size_t i = 0; i < st->nfs; i++) {
-		if (!st->fs[i].err && memcmp(st->fs[i].fsid, fsid, sizeof(st->fs[i].fsid)) == 0)
-			return &st->fs[i];
-	}
-	return NULL;
-}
-
-static void fs_close_mount_fds(struct fan_state *st)
-{
-	for (size_t i = 0; i < st->nfs; i++) {
-		if (st->fs[i].mount_fd >= 0)
-			close(st->fs[i].mount_fd);
-		st->fs[i].mount_fd = -1;
-	}
-}
-
-/* open_by_handle_at() wants a real (not O_PATH) fd on the filesystem. The fsid is checked
- * again: a handle decoded on another filesystem of the same type could name an unrelated file. */
-static int fs_mount_fd(struct fan_fs *fs)
-{
-	struct statfs sfs;
-	int fd;
-
-	if (fs->mount_fd >= 0)
-		return fs->mount_fd;
-	fd = open(fs->mount_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstatfs(fd, &sfs) < 0 || memcmp(&sfs.f_fsid, fs->fsid, sizeof(fs->fsid)) != 0) {
-		close(fd);
-		return -ESTALE;
-	}
-	fs->mount_fd = fd;
-	return fd;
-}
-
 static bool same_handle(const struct fan_fid *a, const struct fan_fid *b)
 {
 	return a->handle_bytes == b->handle_bytes && a->handle_type == b->handle_type &&
@@ -279,14 +163,6 @@ static void cache_put(struct fan_state *st, const struct fan_fid *f, const char 
 	memcpy(e->path, path, len + 1);
 }
 
-/* Any directory rename may move an ancestor of cached paths; mount changes move everything.
- * Deleted directories need nothing: their handles are never reused. */
-static void cache_flush(struct fan_state *st)
-{
-	for (size_t i = 0; i < FAN_CACHE_SIZE; i++)
-		st->cache[i].handle_bytes = 0;
-}
-
 /* Path of the directory behind a fid record. Directory handles decode to connected dentries, so
  * the path is exact; caching it saves four syscalls per event in bursts on one directory. */
 static int resolve_dir(struct fan_state *st, const struct fan_fid *f, char *out, size_t size)
@@ -305,10 +181,10 @@ static int resolve_dir(struct fan_state *st, const struct fan_fid *f, char *out,
 		memcpy(out, e->path, strlen(e->path) + 1);
 		return 0;
 	}
-	fs = fs_by_fsid(st, f->fsid);
+	fs = fanotify_mounts_by_fsid(st, f->fsid);
 	if (!fs)
 		return -ENODEV;
-	fd = fs_mount_fd(fs);
+	fd = fanotify_mounts_fd(fs);
 	if (fd < 0)
 		return fd;
 	fd = open_by_handle_at(fd, (struct file_handle *)(uintptr_t)f->fh, O_PATH | O_CLOEXEC);
@@ -343,179 +219,6 @@ static void note_unresolved(struct fan_state *st, int err)
 	log_ratelimited(&unresolved_rate, 5, LOG_LEVEL_DEBUG, FAN_LOG,
 			"event dropped, path unresolved err=%d total=%llu", -err,
 			(unsigned long long)st->unresolved);
-}
-
-/* ---- mounts ---- */
-
-struct fan_mount {
-	unsigned long id;
-	dev_t dev;
-	char *root, *point, *type;
-};
-
-/* Undoes mountinfo's octal escapes ("\040" for a space) in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++, w++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* "id parent maj:min root point opts [optional...] - type source superopts", split in place. */
-static int mountinfo_parse(char *line, struct fan_mount *m)
-{
-	unsigned maj, min;
-	int root = 0, root_end = 0, point = 0, point_end = 0;
-	char *type;
-
-	/* NOLINTNEXTLINE(cert-err34-c): kernel-generated numbers */
-	if (sscanf(line, "%lu %*u %u:%u %n%*s%n %n%*s%n", &m->id, &maj, &min, &root, &root_end,
-		   &point, &point_end) != 3 ||
-	    !point_end || !(type = strstr(line + point_end, " - ")))
-		return -EINVAL;
-	type += 3;
-	type[strcspn(type, " \n")] = '\0';
-	line[root_end] = line[point_end] = '\0';
-	m->dev = makedev(maj, min);
-	m->root = line + root;
-	m->point = line + point;
-	m->type = type;
-	unescape_octal(m->root);
-	unescape_octal(m->point);
-	return 0;
-}
-
-static int mark_filesystem(struct fan_state *st, int fd)
-{
-	int err =
-	    fanotify_mark(st->dir_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, st->dir_mask, fd, ".");
-
-	if (err && errno == EINVAL && (st->dir_mask & FAN_RENAME)) {
-		st->dir_mask =
-		    (st->dir_mask & ~(uint64_t)FAN_RENAME) | FAN_MOVED_FROM | FAN_MOVED_TO;
-		log_info(FAN_LOG,
-			 "no FAN_RENAME (Linux < 5.17), pairing MOVED_FROM/MOVED_TO by pid");
-		err = fanotify_mark(st->dir_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, st->dir_mask,
-				    fd, ".");
-	}
-	return err ? errno : 0;
-}
-
-/* Marks one mount: group B's mount mark, and group A's filesystem mark once per superblock.
- * fanotify_mark() needs a path (an O_PATH fd alone gives EBADF), hence fd + ".". */
-static void mark_mount(struct fan_state *st, const struct fan_mount *m, bool verbose)
-{
-	bool whole = strcmp(m->root, "/") == 0;
-	struct fan_fs *fs = NULL;
-	struct statfs sfs;
-	struct statx stx;
-	char *path;
-	int fd, err, fsid[2];
-
-	fd = open(m->point, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* A mount hidden under a later one at the same path is not reachable by path: marking the
-	 * path would mark the one on top. DONT_SYNC keeps a stale mount from blocking us. */
-	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) < 0 ||
-	    !(stx.stx_mask & STATX_MNT_ID) || stx.stx_mnt_id != m->id || fstatfs(fd, &sfs) < 0)
-		goto out;
-	/* Not devtmpfs: the kernel opens each written file for us, and opening a device node can
-	 * have driver side effects (a watchdog starts ticking). */
-	if (st->write_fd >= 0 && strcmp(m->type, "devtmpfs") != 0 &&
-	    fanotify_mark(st->write_fd, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_CLOSE_WRITE, fd, ".") &&
-	    verbose)
-		log_info(FAN_LOG, "mount not watched for writes path=%s type=%s err=%s", m->point,
-			 m->type, strerror(errno));
-
-	for (size_t i = 0; i < st->nfs && !fs; i++)
-		fs = st->fs[i].dev == m->dev ? &st->fs[i] : NULL;
-	memcpy(fsid, &sfs.f_fsid, sizeof(fsid));
-	if (fs && !fs->err) {
-		/* Handles decode relative to the mount: one showing the whole filesystem gives
-		 * full paths where a bind mount of a subdirectory would not. */
-		if (whole && !fs->whole && memcmp(fsid, fs->fsid, sizeof(fsid)) == 0 &&
-		    (path = strdup(m->point))) {
-			free(fs->mount_path);
-			fs->mount_path = path;
-			fs->whole = true;
-		}
-		goto out;
-	}
-	if (!fs && st->nfs == FAN_MAX_FS) {
-		log_ratelimited(&error_rate, 5, LOG_LEVEL_WARN, FAN_LOG,
-				"too many filesystems max=%d path=%s", FAN_MAX_FS, m->point);
-		goto out;
-	}
-	if (!fs) {
-		fs = &st->fs[st->nfs++];
-		*fs = (struct fan_fs){.dev = m->dev, .mount_fd = -1, .err = ENOENT};
-	}
-	err = mark_filesystem(st, fd);
-	if (!err && fs_by_fsid(st, fsid)) {
-		/* Two filesystems with one fsid: their handles could not be told apart. */
-		fanotify_mark(st->dir_fd, FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM, st->dir_mask, fd,
-			      ".");
-		err = EEXIST;
-	}
-	if (!err && !(fs->mount_path = strdup(m->point)))
-		err = ENOMEM;
-	memcpy(fs->fsid, fsid, sizeof(fsid));
-	fs->whole = whole;
-	fs->err = err;
-	if (err && verbose)
-		log_info(FAN_LOG, "filesystem not watched path=%s type=%s err=%s", m->point,
-			 m->type,
-			 err == EEXIST ? "fsid shared with another filesystem" : strerror(err));
-out:
-	close(fd);
-}
-
-static void fs_table_clear(struct fan_state *st)
-{
-	fs_close_mount_fds(st);
-	for (size_t i = 0; i < st->nfs; i++)
-		free(st->fs[i].mount_path);
-	st->nfs = 0;
-}
-
-/* Rebuilds the table and marks every mount again (marks are idempotent), so new mounts are
- * watched and a reused device number never keeps a stale entry. */
-static int scan_mounts(struct fan_state *st, bool verbose)
-{
-	const struct agent_config *cfg = st->ag->config;
-	struct fan_mount m;
-	char *line = NULL;
-	size_t cap = 0, marked = 0;
-	FILE *f;
-
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	fs_table_clear(st);
-	cache_flush(st);
-	while (getline(&line, &cap, f) > 0) {
-		if (mountinfo_parse(line, &m) == 0 && !fs_type_skipped(cfg, m.type))
-			mark_mount(st, &m, verbose);
-	}
-	free(line);
-	(void)fclose(f);
-	for (size_t i = 0; i < st->nfs; i++)
-		marked += st->fs[i].err == 0;
-	log_msg(verbose ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, FAN_LOG,
-		"watching filesystems=%zu of=%zu rename=%s writes=%s", marked, st->nfs,
-		st->dir_mask & FAN_RENAME ? "fan_rename" : "moved_pair",
-		st->write_fd >= 0 ? "on" : "off");
-	return marked ? 0 : -ENODEV;
 }
 
 /* ---- group A: directory events ---- */
@@ -589,7 +292,7 @@ static void emit_named(struct fan_state *st, const struct fanotify_event_metadat
 		note_unresolved(st, err);
 		return;
 	}
-	if (path_ignored(st->ag->config, st->path)) {
+	if (agent_path_ignored(st->ag->config, st->path)) {
 		atomic_fetch_add(&st->ag->counters.ignored, 1);
 		return;
 	}
@@ -618,7 +321,8 @@ static void emit_rename(struct fan_state *st, const struct fanotify_event_metada
 		note_unresolved(st, err);
 		return;
 	}
-	if (path_ignored(cfg, st->path) && (!old_path[0] || path_ignored(cfg, old_path))) {
+	if (agent_path_ignored(cfg, st->path) &&
+	    (!old_path[0] || agent_path_ignored(cfg, old_path))) {
 		atomic_fetch_add(&st->ag->counters.ignored, 1);
 		return;
 	}
@@ -695,7 +399,7 @@ static void handle_dir_event(struct fan_state *st, const struct fanotify_event_m
 	if (mask & FAN_DELETE)
 		emit_named(st, m, EVENT_ACTION_DELETION, &fi);
 	if ((mask & FAN_ONDIR) && (mask & (FAN_RENAME | FAN_MOVED_FROM | FAN_MOVED_TO)))
-		cache_flush(st);
+		fanotify_cache_flush(st);
 }
 
 /* ---- group B: writes ---- */
@@ -714,7 +418,7 @@ static void handle_write_event(struct fan_state *st, const struct fanotify_event
 		note_unresolved(st, -ENOENT);
 		goto out;
 	}
-	if (path_ignored(st->ag->config, st->path)) {
+	if (agent_path_ignored(st->ag->config, st->path)) {
 		atomic_fetch_add(&st->ag->counters.ignored, 1);
 		goto out;
 	}
@@ -796,7 +500,7 @@ static int drain(struct fan_state *st, int budget)
 			}
 		}
 	}
-	fs_close_mount_fds(st);
+	fanotify_mounts_close_fds(st);
 	return a < 0 ? a : total;
 }
 
@@ -806,7 +510,7 @@ static void state_free(struct fan_state *st)
 {
 	int fds[] = {st->mountinfo_fd, st->epoll_fd, st->write_fd, st->dir_fd};
 
-	fs_table_clear(st);
+	fanotify_mounts_clear(st);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -874,7 +578,7 @@ static int fan_open(struct source *src, unsigned want, char *why, size_t whylen)
 	}
 	/* POLLPRI on it means the mount table changed; checked from tick(). */
 	st->mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	err = scan_mounts(st, true);
+	err = fanotify_mounts_scan(st, true);
 	if (err) {
 		(void)snprintf(why, whylen, "no filesystem could be marked: %s", strerror(-err));
 		goto fail;
@@ -920,7 +624,7 @@ static void fan_tick(struct source *src, uint64_t now_ns)
 	st->next_rescan_ns = now_ns + FAN_RESCAN_NS;
 	pfd = (struct pollfd){.fd = st->mountinfo_fd, .events = POLLPRI};
 	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLPRI | POLLERR)))
-		scan_mounts(st, false);
+		fanotify_mounts_scan(st, false);
 }
 
 static void fan_close(struct source *src)

@@ -11,6 +11,8 @@
 #define JSMN_STATIC
 #include <jsmn.h>
 
+#include "hex.h"
+
 #include "banned.h"
 
 #define MAX_DEPTH 8
@@ -298,17 +300,6 @@ static int fail(struct decoder *d, const char *what, const char *field)
 	return -EINVAL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int read_u4(const char *s, size_t n, uint32_t *out)
 {
 	uint32_t v = 0;
@@ -316,7 +307,7 @@ static int read_u4(const char *s, size_t n, uint32_t *out)
 	if (n < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
+		int h = hex_value(s[i]);
 
 		if (h < 0)
 			return -1;

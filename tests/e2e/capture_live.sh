@@ -17,6 +17,8 @@ bash -c "exec '$WORK/mamori-marker-bin' first-arg 'second arg'"
 echo hello >"$d/created.txt"
 mv "$d/created.txt" "$d/renamed.txt"
 chmod 4755 "$d/renamed.txt"
+# The mode is read from the file after the event: give it a moment before it goes.
+sleep 0.3
 rm "$d/renamed.txt"
 # Sensitive path (removed again at once; comment-only content).
 echo "# mamori e2e" >/etc/cron.d/mamori-e2e && rm -f /etc/cron.d/mamori-e2e

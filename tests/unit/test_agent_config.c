@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "agent.h"
 #include "agent_config.h"
 
 static int load(struct agent_config *c, const char *yaml, char *err, size_t errlen)
@@ -109,6 +110,25 @@ static void test_empty_file(void **state)
 	agent_config_release(&c);
 }
 
+static void test_path_ignored(void **state)
+{
+	struct agent_config c;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(load(&c, "ignore:\n  path_prefix: [/var/log/, /srv/cache]\n", err,
+			      sizeof(err)),
+			 0);
+	assert_true(agent_path_ignored(&c, "/var/log/syslog"));
+	assert_true(agent_path_ignored(&c, "/var/log"));
+	assert_true(agent_path_ignored(&c, "/srv/cache/a/b"));
+	assert_true(agent_path_ignored(&c, "/srv/cache"));
+	assert_false(agent_path_ignored(&c, "/var/logs/x"));
+	assert_false(agent_path_ignored(&c, "/srv/cache2"));
+	assert_false(agent_path_ignored(&c, "/etc/cron.d/x"));
+	agent_config_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_empty_file),
+		cmocka_unit_test(test_path_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
