@@ -33,7 +33,8 @@ struct ebpf {
 	uint64_t malformed;
 };
 
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int libbpf_log(enum libbpf_print_level level,
+							     const char *fmt, va_list ap)
 {
 	char line[512];
 

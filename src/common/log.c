@@ -34,7 +34,9 @@ bool log_enabled(enum log_level level)
 	return level >= current_level;
 }
 
-static void log_vmsg(enum log_level level, const char *component, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_vmsg(enum log_level level,
+								const char *component,
+								const char *fmt, va_list ap)
 {
 	struct timespec ts;
 	struct tm tm;
