@@ -181,11 +181,13 @@ static uint64_t cpu_us(void)
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* Private resident memory (RssAnon): what the agent itself grows. The ring buffer's pages are a
+ * fixed, configured mapping (ringbuf.size_kb) and shared with the kernel, so they are left out. */
 static unsigned rss_mb(void)
 {
-	char buf[128];
-	unsigned long pages = 0, resident = 0;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	const char *p;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 
 	if (fd >= 0)
@@ -193,9 +195,10 @@ static unsigned rss_mb(void)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if (sscanf(buf, "%lu %lu", &pages, &resident) != 2)
+	p = strstr(buf, "\nRssAnon:");
+	if (!p)
 		return 0;
-	return (unsigned)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / (1024 * 1024));
+	return (unsigned)(strtoul(p + 9, NULL, 10) / 1024);
 }
 
 /* Every 5 s: over the CPU or memory budget, shed low-value events until back under it. */

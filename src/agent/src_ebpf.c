@@ -398,12 +398,18 @@ static void read_counters(struct ebpf *e)
 		return;
 	for (uint32_t k = 0; k < WIRE_CNT_MAX; k++) {
 		uint64_t sum = 0;
-		bool loss = k >= WIRE_CNT_DROPPED(0);
+		/* Lost records only: a full socket table loses tracking, not a record. */
+		bool loss = (k >= WIRE_CNT_DROPPED(0) && k < WIRE_CNT_DROPPED(WIRE_TYPE_MAX)) ||
+			    k == WIRE_CNT_NO_SCRATCH;
 
 		if (bpf_map_lookup_elem(fd, &k, vals))
 			continue;
 		for (int c = 0; c < ncpu; c++)
 			sum += vals[c];
+		if (sum > e->counts[k] && k == WIRE_CNT_SOCKMAP_FULL)
+			log_ratelimited(&drop_log_rate, 10, LOG_LEVEL_WARN, "ebpf",
+					"socket table full: %llu connections without close events",
+					(unsigned long long)(sum - e->counts[k]));
 		if (sum > e->counts[k] && loss) {
 			atomic_fetch_add(&e->ag->counters.kernel_dropped, sum - e->counts[k]);
 			log_ratelimited(&drop_log_rate, 10, LOG_LEVEL_WARN, "ebpf",

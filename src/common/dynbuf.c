@@ -53,6 +53,13 @@ static int dynbuf_reserve(struct dynbuf *b, size_t extra)
 
 int dynbuf_add(struct dynbuf *b, const void *p, size_t n)
 {
+	/* Fast path: room already allocated (the common case on the event path). */
+	if (b->data && n < b->alloc - b->len && b->len + n <= b->cap) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	int rc = dynbuf_reserve(b, n);
 
 	if (rc)
@@ -66,6 +73,11 @@ int dynbuf_add(struct dynbuf *b, const void *p, size_t n)
 
 int dynbuf_addc(struct dynbuf *b, char c)
 {
+	if (b->data && b->len + 2 <= b->alloc && b->len + 1 <= b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return dynbuf_add(b, &c, 1);
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,15 +105,47 @@ int json_escape(struct dynbuf *out, const char *s, size_t n)
 	return rc;
 }
 
+/* Writes the decimal digits of v at the end of buf[32]; returns where they start. */
+static char *u64_digits(uint64_t v, char *end)
+{
+	*--end = '\0';
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 void json_format_time(uint64_t ns, char *buf, size_t size)
 {
+	/* Events come in bursts within one second: format the date part once per second. */
+	static __thread time_t last_sec = -1;
+	static __thread char date[24];
 	time_t sec = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	char date[24];
+	uint32_t frac = (uint32_t)(ns % 1000000000ull);
 
-	gmtime_r(&sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%09" PRIu64 "Z", date, (uint64_t)(ns % 1000000000ull));
+	if (sec != last_sec) {
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+		last_sec = sec;
+	}
+	if (size < 31) {
+		snprintf(buf, size, "%s", date);
+		return;
+	}
+	/* "YYYY-MM-DDTHH:MM:SS" "." 9 digits "Z" */
+	size_t dl = strlen(date);
+
+	memcpy(buf, date, dl);
+	buf[dl] = '.';
+	for (int i = 8; i >= 0; i--) {
+		buf[dl + 1 + (size_t)i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	buf[dl + 10] = 'Z';
+	buf[dl + 11] = '\0';
 }
 
 static const char *action_type(enum event_action a)
@@ -173,58 +206,89 @@ static int encode_value(const struct event *ev, enum event_field f, struct dynbu
 {
 	const struct event_field_desc *d = &event_field_table[f];
 	const char *p = (const char *)ev + d->offset;
-	char tbuf[40];
+	char tbuf[40], num[32], *q;
+	size_t n;
 
 	switch (d->type) {
 	case EVT_STR:
 		return json_escape(out, p, strnlen(p, d->size));
 	case EVT_STR_U32:
-		return dynbuf_printf(out, "\"%" PRIu32 "\"", *(const uint32_t *)p);
+		q = u64_digits(*(const uint32_t *)p, num + sizeof(num) - 1);
+		*--q = '"';
+		num[sizeof(num) - 2] = '"';
+		return dynbuf_add(out, q, (size_t)(num + sizeof(num) - 1 - q));
 	case EVT_MODE:
 		return dynbuf_printf(out, "\"%04" PRIo32 "\"", *(const uint32_t *)p & 07777);
 	case EVT_U32:
-		return dynbuf_printf(out, "%" PRIu32, *(const uint32_t *)p);
+		q = u64_digits(*(const uint32_t *)p, num + sizeof(num));
+		return dynbuf_add(out, q, (size_t)(num + sizeof(num) - 1 - q));
 	case EVT_I32:
 		return dynbuf_printf(out, "%" PRId32, *(const int32_t *)p);
 	case EVT_U64:
-		return dynbuf_printf(out, "%" PRIu64, *(const uint64_t *)p);
+		q = u64_digits(*(const uint64_t *)p, num + sizeof(num));
+		return dynbuf_add(out, q, (size_t)(num + sizeof(num) - 1 - q));
 	case EVT_BOOL:
 		return dynbuf_adds(out, *(const bool *)p ? "true" : "false");
 	case EVT_TIME:
-		json_format_time(*(const uint64_t *)p, tbuf, sizeof(tbuf));
-		return dynbuf_printf(out, "\"%s\"", tbuf);
+		tbuf[0] = '"';
+		json_format_time(*(const uint64_t *)p, tbuf + 1, sizeof(tbuf) - 2);
+		n = strlen(tbuf);
+		tbuf[n] = '"';
+		return dynbuf_add(out, tbuf, n + 1);
 	case EVT_LIST:
 		return encode_list(out, p, *(const uint32_t *)(p + d->size));
 	case EVT_ACTION:
-		return dynbuf_printf(out, "\"%s\"", event_action_name(ev->action));
+		q = (char *)event_action_name(ev->action);
+		n = strlen(q);
+		return dynbuf_addc(out, '"') || dynbuf_add(out, q, n) || dynbuf_addc(out, '"')
+			       ? -ENOSPC
+			       : 0;
 	case EVT_DERIVED:
 		if (f == EVF_EVENT_KIND)
 			return dynbuf_adds(out, ev->action == EVENT_ACTION_AGENT_DROPS ? "\"metric\""
 										 : "\"event\"");
 		if (f == EVF_EVENT_CATEGORY)
-			return dynbuf_printf(out, "[\"%s\"]", event_action_category(ev->action));
+		{
+			const char *cat = event_action_category(ev->action);
+
+			return dynbuf_add(out, "[\"", 2) || dynbuf_adds(out, cat) ||
+					       dynbuf_add(out, "\"]", 2)
+				       ? -ENOSPC
+				       : 0;
+		}
 		return dynbuf_adds(out, action_type(ev->action));
 	}
 	return -EINVAL;
 }
 
-/* Splits a dotted name into segments; returns their count. */
-static int split_name(const char *name, const char *seg[MAX_DEPTH], size_t seglen[MAX_DEPTH])
+struct name_segs {
+	int n;
+	const char *seg[MAX_DEPTH];
+	size_t len[MAX_DEPTH];
+};
+
+static struct name_segs field_segs[EVF_COUNT];
+static pthread_once_t field_segs_once = PTHREAD_ONCE_INIT;
+
+/* Splits every field's dotted name once; the encoder then only compares segments. */
+static void split_names(void)
 {
-	int n = 0;
-	const char *s = name;
+	for (unsigned f = 0; f < EVF_COUNT; f++) {
+		struct name_segs *ns = &field_segs[f];
+		const char *s = event_field_table[f].name;
 
-	while (n < MAX_DEPTH) {
-		const char *dot = strchr(s, '.');
+		ns->n = 0;
+		while (ns->n < MAX_DEPTH) {
+			const char *dot = strchr(s, '.');
 
-		seg[n] = s;
-		seglen[n] = dot ? (size_t)(dot - s) : strlen(s);
-		n++;
-		if (!dot)
-			break;
-		s = dot + 1;
+			ns->seg[ns->n] = s;
+			ns->len[ns->n] = dot ? (size_t)(dot - s) : strlen(s);
+			ns->n++;
+			if (!dot)
+				break;
+			s = dot + 1;
+		}
 	}
-	return n;
 }
 
 int event_json_encode(const struct event *ev, struct dynbuf *out)
@@ -235,15 +299,16 @@ int event_json_encode(const struct event *ev, struct dynbuf *out)
 	bool first = true;
 	size_t start = out->len;
 
+	pthread_once(&field_segs_once, split_names);
 	rc = dynbuf_addc(out, '{');
 	for (unsigned f = 0; rc == 0 && f < EVF_COUNT; f++) {
-		const char *seg[MAX_DEPTH];
-		size_t seglen[MAX_DEPTH];
-		int n, common = 0;
+		const struct name_segs *ns = &field_segs[f];
+		const char *const *seg = ns->seg;
+		const size_t *seglen = ns->len;
+		int n = ns->n, common = 0;
 
 		if (!event_has(ev, (enum event_field)f))
 			continue;
-		n = split_name(event_field_table[f].name, seg, seglen);
 		while (common < depth && common < n - 1 && openlen[common] == seglen[common] &&
 		       memcmp(open[common], seg[common], seglen[common]) == 0)
 			common++;
