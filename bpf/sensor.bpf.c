@@ -139,20 +139,22 @@ static __always_inline bool is_ignored(struct task_struct *task)
 	return bpf_map_lookup_elem(&ignore_comm, comm) != NULL;
 }
 
+/* task comes from a tp_btf argument or bpf_get_current_task_btf(): a trusted BTF pointer, so
+ * fields are read with direct (fault-safe) loads instead of one probe_read call each. */
 static __always_inline void fill_hdr(struct wire_hdr *h, __u32 type, struct task_struct *task)
 {
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+	const struct cred *cred = task->cred;
 
 	h->type = type;
-	h->pid = BPF_CORE_READ(task, tgid);
-	h->tid = BPF_CORE_READ(task, pid);
-	h->uid = BPF_CORE_READ(cred, uid.val);
-	h->euid = BPF_CORE_READ(cred, euid.val);
-	h->gid = BPF_CORE_READ(cred, gid.val);
-	h->egid = BPF_CORE_READ(cred, egid.val);
+	h->pid = task->tgid;
+	h->tid = task->pid;
+	h->uid = cred->uid.val;
+	h->euid = cred->euid.val;
+	h->gid = cred->gid.val;
+	h->egid = cred->egid.val;
 	h->pad = 0;
 	h->ts_boot_ns = bpf_ktime_get_boot_ns();
-	h->start_boot_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	h->start_boot_ns = task->group_leader->start_boottime;
 }
 
 struct path_walk {
@@ -245,7 +247,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	unsigned long arg_start, arg_end, len;
 	__u64 size;
 
-	if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+	if (task->tgid == agent_tgid || is_ignored(task))
 		return 0;
 	e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e) {
@@ -253,36 +255,33 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		return 0;
 	}
 	fill_hdr(&e->h, WIRE_EXEC, task);
-	parent = BPF_CORE_READ(task, real_parent);
-	e->ppid = BPF_CORE_READ(parent, tgid);
-	e->parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
-	e->auid = BPF_CORE_READ(task, loginuid.val);
+	parent = task->real_parent;
+	e->ppid = parent->tgid;
+	e->parent_start_boot_ns = parent->group_leader->start_boottime;
+	e->auid = task->loginuid.val;
 	e->sid = BPF_CORE_READ(task, signal, pids[PIDTYPE_SID], numbers[0].nr);
-	tty = BPF_CORE_READ(task, signal, tty);
+	tty = task->signal->tty;
 	if (tty) {
-		e->tty_major = BPF_CORE_READ(tty, driver, major);
-		e->tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		e->tty_major = tty->driver->major;
+		e->tty_minor = tty->driver->minor_start + tty->index;
 	} else {
 		e->tty_major = 0;
 		e->tty_minor = 0;
 	}
-	e->argc = BPF_CORE_READ(bprm, argc);
+	e->argc = bprm->argc;
 	e->flags = 0;
 
-	exe = BPF_CORE_READ(bprm, file);
-	inode = BPF_CORE_READ(exe, f_inode);
-	e->exe_mode = BPF_CORE_READ(inode, i_mode);
-	e->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	e->exe_ino = BPF_CORE_READ(inode, i_ino);
-	e->exe_size = BPF_CORE_READ(inode, i_size);
-	e->exe_mtime_ns = (__u64)BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ull +
-			  BPF_CORE_READ(inode, i_mtime_nsec);
-	if (BPF_CORE_READ(inode, __i_nlink) == 0)
+	exe = bprm->file;
+	inode = exe->f_inode;
+	e->exe_mode = inode->i_mode;
+	e->exe_dev = inode->i_sb->s_dev;
+	e->exe_ino = inode->i_ino;
+	e->exe_size = inode->i_size;
+	e->exe_mtime_ns = (__u64)inode->i_mtime_sec * 1000000000ull + inode->i_mtime_nsec;
+	if (inode->__i_nlink == 0)
 		e->flags |= WIRE_EXEC_DELETED;
-	e->exe_len = read_path(e->exe, BPF_CORE_READ(exe, f_path.dentry),
-			       BPF_CORE_READ(exe, f_path.mnt), &e->flags);
-	e->cwd_len = read_path(e->cwd, BPF_CORE_READ(task, fs, pwd.dentry),
-			       BPF_CORE_READ(task, fs, pwd.mnt), &e->flags);
+	e->exe_len = read_path(e->exe, exe->f_path.dentry, exe->f_path.mnt, &e->flags);
+	e->cwd_len = read_path(e->cwd, task->fs->pwd.dentry, task->fs->pwd.mnt, &e->flags);
 	{
 		const char *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
 		long n = bpf_probe_read_kernel_str(e->cgroup, sizeof(e->cgroup), cg);
@@ -290,9 +289,9 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		e->cgroup_len = n > 0 ? (__u32)n : 0;
 	}
 
-	mm = BPF_CORE_READ(task, mm);
-	arg_start = BPF_CORE_READ(mm, arg_start);
-	arg_end = BPF_CORE_READ(mm, arg_end);
+	mm = task->mm;
+	arg_start = mm->arg_start;
+	arg_end = mm->arg_end;
 	len = arg_end - arg_start;
 	if (len > WIRE_ARGS_BYTES) {
 		len = WIRE_ARGS_BYTES;
@@ -316,15 +315,15 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct wire_fork f;
 
 	/* Threads are not processes: only a new thread group is reported. */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (child->pid != child->tgid)
 		return 0;
-	if (BPF_CORE_READ(parent, tgid) == agent_tgid || is_ignored(parent))
+	if (parent->tgid == agent_tgid || is_ignored(parent))
 		return 0;
 	fill_hdr(&f.h, WIRE_FORK, child);
-	f.h.start_boot_ns = BPF_CORE_READ(child, start_boottime);
-	f.ppid = BPF_CORE_READ(parent, tgid);
+	f.h.start_boot_ns = child->start_boottime;
+	f.ppid = parent->tgid;
 	f.pad = 0;
-	f.parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	f.parent_start_boot_ns = parent->group_leader->start_boottime;
 	submit(&f, sizeof(f));
 	return 0;
 }
@@ -335,12 +334,12 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	struct wire_exit x;
 
 	/* Report the process, not each thread: only when the last thread leaves. */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (task->signal->live.counter != 0)
 		return 0;
-	if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+	if (task->tgid == agent_tgid || is_ignored(task))
 		return 0;
 	fill_hdr(&x.h, WIRE_EXIT, task);
-	x.exit_code = BPF_CORE_READ(task, exit_code);
+	x.exit_code = task->exit_code;
 	x.pad = 0;
 	submit(&x, sizeof(x));
 	return 0;
@@ -550,7 +549,7 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	struct cred_before *cb;
 	struct wire_syscall sc;
 	__u32 tid;
-	long id = BPF_CORE_READ(regs, orig_ax);
+	long id = regs->orig_ax;
 
 	if (!is_cred_call(id))
 		return 0;
