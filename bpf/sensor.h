@@ -25,6 +25,7 @@ enum wire_type {
 	WIRE_MODULE,
 	WIRE_BPF,
 	WIRE_CRED,	/* uid or gid changed by a set*id call */
+	WIRE_DNS,	/* a UDP packet to port 53 left this host */
 	WIRE_TYPE_MAX
 };
 
@@ -101,6 +102,15 @@ struct wire_syscall {
 	__u32 old_uid, old_euid; /* WIRE_CRED */
 	__u32 old_gid, old_egid;
 	char name[WIRE_NAME_READ]; /* memfd name, module name */
+};
+
+struct wire_dns {
+	struct wire_hdr h; /* owner as seen at connect()/sendmsg() time; pid 0 when unknown */
+	__u16 family;
+	__u16 sport, dport;
+	__u16 len; /* payload bytes captured */
+	__u8 saddr[16], daddr[16];
+	__u8 payload[WIRE_DNS_BYTES * 2]; /* DNS message from its header on (len bytes) */
 };
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "dns_parse.h"
 #include "procfs.h"
 #include "sensor.h"
 #include "sensor.skel.h"
@@ -102,9 +104,13 @@ static void fill_from_hdr(struct ebpf *e, const struct wire_hdr *h, enum event_a
 		ev->process.tid = h->tid;
 		event_mark(ev, EVF_PROCESS_TID);
 	}
-	ev->process.start_ns = agent_boot_to_real(h->start_boot_ns);
-	event_mark(ev, EVF_PROCESS_START);
-	agent_entity_id(e->ag, h->pid, boot_ns_to_ticks(h->start_boot_ns), ev->process.entity_id);
+	/* Records from cgroup hooks carry no start time: the process table fills the identity. */
+	if (h->start_boot_ns) {
+		ev->process.start_ns = agent_boot_to_real(h->start_boot_ns);
+		event_mark(ev, EVF_PROCESS_START);
+		agent_entity_id(e->ag, h->pid, boot_ns_to_ticks(h->start_boot_ns),
+				ev->process.entity_id);
+	}
 	ev->process.uid = h->uid;
 	ev->process.euid = h->euid;
 	ev->process.gid = h->gid;
@@ -285,6 +291,46 @@ static void on_sock(struct ebpf *e, const struct wire_sock *s)
 	agent_emit(e->ag, ev);
 }
 
+static void on_dns(struct ebpf *e, const struct wire_dns *d)
+{
+	static struct log_rate bad_rate;
+	struct event *ev = &e->ev;
+	struct dns_question q;
+	size_t len = d->len < sizeof(d->payload) ? d->len : sizeof(d->payload);
+	int rc = dns_parse_query(d->payload, len, &q);
+
+	if (rc) {
+		/* Responses and non-DNS traffic to port 53 are not queries: not an error. */
+		log_ratelimited(&bad_rate, 5, LOG_LEVEL_DEBUG, "ebpf",
+				"udp/53 payload is not a DNS query len=%zu err=%d", len, rc);
+		return;
+	}
+	if (d->h.pid) {
+		fill_from_hdr(e, &d->h, EVENT_ACTION_DNS_QUERY);
+	} else {
+		/* Sent on a socket opened before the agent started: no owner known. */
+		event_reset(ev);
+		ev->action = EVENT_ACTION_DNS_QUERY;
+		ev->timestamp_ns = agent_boot_to_real(d->h.ts_boot_ns);
+		event_mark(ev, EVF_TIMESTAMP);
+	}
+	event_copy_str(ev->dns_question_name, sizeof(ev->dns_question_name), q.name,
+		       strlen(q.name));
+	event_copy_str(ev->dns_question_type, sizeof(ev->dns_question_type), q.type,
+		       strlen(q.type));
+	format_ip(d->family, d->saddr, ev->source.ip, sizeof(ev->source.ip));
+	format_ip(d->family, d->daddr, ev->destination.ip, sizeof(ev->destination.ip));
+	ev->source.port = d->sport;
+	ev->destination.port = d->dport;
+	event_mark(ev, EVF_SOURCE_PORT);
+	event_mark(ev, EVF_DESTINATION_PORT);
+	event_copy_str(ev->net_transport, sizeof(ev->net_transport), "udp", 3);
+	event_copy_str(ev->net_protocol, sizeof(ev->net_protocol), "dns", 3);
+	event_copy_str(ev->net_type, sizeof(ev->net_type), d->family == 2 ? "ipv4" : "ipv6", 4);
+	event_copy_str(ev->net_direction, sizeof(ev->net_direction), "egress", 6);
+	agent_emit(e->ag, ev);
+}
+
 static void on_syscall(struct ebpf *e, const struct wire_syscall *sc)
 {
 	struct event *ev = &e->ev;
@@ -351,6 +397,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		[WIRE_MODULE] = sizeof(struct wire_syscall),
 		[WIRE_BPF] = sizeof(struct wire_syscall),
 		[WIRE_CRED] = sizeof(struct wire_syscall),
+		[WIRE_DNS] = offsetof(struct wire_dns, payload),
 	};
 
 	if (size < sizeof(*h) || h->type == 0 || h->type >= WIRE_TYPE_MAX ||
@@ -375,6 +422,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	case WIRE_CLOSE:
 	case WIRE_LISTEN:
 		on_sock(e, data);
+		break;
+	case WIRE_DNS:
+		on_dns(e, data);
 		break;
 	default:
 		on_syscall(e, data);
@@ -432,7 +482,7 @@ static uint32_t round_pow2_pages(uint32_t kb)
 }
 
 /* Loads the object with the given optional hooks; returns 0 or the libbpf error. */
-static int try_load(struct ebpf *e, bool net, bool sys)
+static int try_load(struct ebpf *e, bool net, bool sys, bool dns)
 {
 	const struct agent_config *c = e->ag->config;
 	struct sensor_bpf *skel = sensor_bpf__open();
@@ -447,6 +497,11 @@ static int try_load(struct ebpf *e, bool net, bool sys)
 	bpf_program__set_autoload(skel->progs.handle_sock_state, net);
 	bpf_program__set_autoload(skel->progs.handle_sys_enter, sys);
 	bpf_program__set_autoload(skel->progs.handle_sys_exit, sys);
+	bpf_program__set_autoload(skel->progs.dns_connect4, dns);
+	bpf_program__set_autoload(skel->progs.dns_connect6, dns);
+	bpf_program__set_autoload(skel->progs.dns_sendmsg4, dns);
+	bpf_program__set_autoload(skel->progs.dns_sendmsg6, dns);
+	bpf_program__set_autoload(skel->progs.dns_egress, dns);
 	rc = sensor_bpf__load(skel);
 	if (rc) {
 		sensor_bpf__destroy(skel);
@@ -469,12 +524,88 @@ static int attach_one(struct bpf_program *p, struct bpf_link **link, const char 
 	return 0;
 }
 
+/* The cgroup v2 hierarchy's mount point (the root cgroup holds every process). */
+static int cgroup2_root(char *out, size_t size)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	int rc = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		/* ... mount-point ... - fstype source options */
+		char *sep = strstr(line, " - cgroup2 ");
+		char *p = line;
+
+		if (!sep)
+			continue;
+		for (int field = 0; field < 4 && p; field++)
+			p = strchr(p + 1, ' ');
+		if (!p)
+			continue;
+		p++;
+		size_t n = strcspn(p, " ");
+
+		event_copy_str(out, size, p, n);
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* DNS needs all five cgroup hooks: the owner from sock_addr, the question from egress. */
+static int attach_dns(struct ebpf *e)
+{
+	struct bpf_program *progs[] = {
+		e->skel->progs.dns_connect4, e->skel->progs.dns_connect6,
+		e->skel->progs.dns_sendmsg4, e->skel->progs.dns_sendmsg6,
+		e->skel->progs.dns_egress,
+	};
+	struct bpf_link **links[] = {
+		&e->skel->links.dns_connect4, &e->skel->links.dns_connect6,
+		&e->skel->links.dns_sendmsg4, &e->skel->links.dns_sendmsg6,
+		&e->skel->links.dns_egress,
+	};
+	char root[512];
+	int fd, rc = cgroup2_root(root, sizeof(root));
+
+	if (rc) {
+		log_warn("ebpf", "DNS hooks inactive: no cgroup v2 hierarchy mounted");
+		return rc;
+	}
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		log_warn("ebpf", "DNS hooks inactive: %s: %s", root, strerror(errno));
+		return rc;
+	}
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		*links[i] = bpf_program__attach_cgroup(progs[i], fd);
+		if (!*links[i]) {
+			rc = -errno;
+			log_warn("ebpf", "DNS hook %s not attached: %s", bpf_program__name(progs[i]),
+				 strerror(-rc));
+			for (size_t j = 0; j < i; j++) {
+				bpf_link__destroy(*links[j]);
+				*links[j] = NULL;
+			}
+			close(fd);
+			return rc;
+		}
+	}
+	close(fd);
+	log_info("ebpf", "hook cgroup DNS (connect/sendmsg/egress on %s) active", root);
+	return 0;
+}
+
 static int ebpf_open(struct source *src, unsigned want, char *why, size_t whylen)
 {
 	const struct agent_config *c = src->agent->config;
 	struct ebpf *e;
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-	bool net = true, sys = c->syscalls;
+	bool net = true, sys = c->syscalls, dns = c->dns;
 	int rc;
 
 	/* MAMORI_VMLINUX_BTF lets tests point at a missing file to exercise the fallbacks. */
@@ -499,18 +630,24 @@ static int ebpf_open(struct source *src, unsigned want, char *why, size_t whylen
 	setrlimit(RLIMIT_MEMLOCK, &rl);
 
 	/* Load with every hook; when the verifier refuses, drop the optional ones one by one. */
-	rc = try_load(e, net, sys);
+	rc = try_load(e, net, sys, dns);
+	if (rc && dns) {
+		log_warn("ebpf", "load with DNS hooks failed (%s); retrying without them",
+			 strerror(-rc));
+		dns = false;
+		rc = try_load(e, net, sys, dns);
+	}
 	if (rc && sys) {
 		log_warn("ebpf", "load with syscall hooks failed (%s); retrying without them",
 			 strerror(-rc));
 		sys = false;
-		rc = try_load(e, net, sys);
+		rc = try_load(e, net, sys, dns);
 	}
 	if (rc) {
 		log_warn("ebpf", "load with TCP hook failed (%s); retrying without it",
 			 strerror(-rc));
 		net = false;
-		rc = try_load(e, net, sys);
+		rc = try_load(e, net, sys, dns);
 	}
 	if (rc) {
 		snprintf(why, whylen, "BPF object did not load: %s", strerror(-rc));
@@ -551,6 +688,13 @@ static int ebpf_open(struct source *src, unsigned want, char *why, size_t whylen
 		e->cover |= SOURCE_COVER_SYSCALLS;
 	else if (!c->syscalls)
 		log_info("ebpf", "syscall hooks off by configuration (sources.syscalls)");
+
+	if (dns) {
+		if (attach_dns(e) == 0)
+			e->cover |= SOURCE_COVER_DNS;
+	} else if (!c->dns) {
+		log_info("ebpf", "DNS hooks off by configuration (sources.dns)");
+	}
 
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_record, e, NULL);
 	if (!e->rb) {

@@ -127,7 +127,9 @@ struct event {
 	char net_transport[8];
 	char net_type[8];
 	char net_direction[12];
+	char net_protocol[16];
 	char dns_question_name[EVENT_NAME_LEN];
+	char dns_question_type[16];
 	char tags[EVENT_TAGS_LEN] __attribute__((aligned(4)));
 	uint32_t tags_len; /* must follow tags directly (EVT_LIST) */
 	char mamori_source[EVENT_SHORT_LEN];
@@ -212,7 +214,9 @@ struct event {
 	X(NETWORK_TRANSPORT, "network.transport", EVT_STR, net_transport)                          \
 	X(NETWORK_TYPE, "network.type", EVT_STR, net_type)                                         \
 	X(NETWORK_DIRECTION, "network.direction", EVT_STR, net_direction)                          \
+	X(NETWORK_PROTOCOL, "network.protocol", EVT_STR, net_protocol)                             \
 	X(DNS_QUESTION_NAME, "dns.question.name", EVT_STR, dns_question_name)                      \
+	X(DNS_QUESTION_TYPE, "dns.question.type", EVT_STR, dns_question_type)                      \
 	X(TAGS, "tags", EVT_LIST, tags)                                                            \
 	X(MAMORI_SOURCE, "mamori.source", EVT_STR, mamori_source)                                  \
 	X(MAMORI_DROPS_KERNEL, "mamori.drops.kernel", EVT_U64, drops_kernel)                       \

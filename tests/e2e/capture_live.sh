@@ -32,6 +32,18 @@ def serve():
 t = threading.Thread(target=serve); t.start()
 cl = socket.create_connection(("127.0.0.1", 47123)); cl.send(b"hi"); cl.close(); t.join(); srv.close()
 PY
+# DNS queries to loopback port 53 (nothing answers; the query still leaves the socket):
+# one unconnected (sendto), one on a connected socket.
+python3 - <<'PY'
+import socket, struct
+def q(name, qtype):
+    h = struct.pack(">HHHHHH", 0x4d4d, 0x0100, 1, 0, 0, 0)
+    return h + b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack(">HH", qtype, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(q("evil.mamori-e2e.test", 1), ("127.0.0.1", 53))
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(("127.0.0.1", 53))
+c.send(q("beacon.mamori-e2e.test", 28))
+PY
 # memfd and a uid change.
 python3 -c 'import os; os.memfd_create("mamori-e2e-memfd")'
 python3 -c 'import os; os.setgid(65534); os.setuid(65534)'
@@ -64,6 +76,10 @@ expect "$out" "tcp accept" \
   "g(e,'event.action')=='connection_accepted' and g(e,'destination.port')==47123 and g(e,'network.direction')=='ingress' and g(e,'source.port')!=47123"
 expect "$out" "tcp close with duration" \
   "g(e,'event.action')=='disconnect_received' and 47123 in (g(e,'source.port'), g(e,'destination.port')) and g(e,'event.duration') is not None"
+expect "$out" "dns query (sendto)" \
+  "g(e,'event.action')=='dns_query' and g(e,'dns.question.name')=='evil.mamori-e2e.test' and g(e,'dns.question.type')=='A' and g(e,'process.name','').startswith('python3') and g(e,'destination.port')==53"
+expect "$out" "dns query (connected socket)" \
+  "g(e,'event.action')=='dns_query' and g(e,'dns.question.name')=='beacon.mamori-e2e.test' and g(e,'dns.question.type')=='AAAA' and g(e,'process.pid')"
 expect "$out" "memfd_create" "g(e,'event.action')=='memfd_create' and g(e,'file.name')=='mamori-e2e-memfd'"
 expect "$out" "uid change" \
   "g(e,'event.action')=='uid_change' and g(e,'process.user.id')=='65534' and g(e,'process.Ext.previous.user.id')=='0'"
