@@ -186,10 +186,12 @@ static long path_step(__u64 index, void *data)
 		if (dentry != mnt_root || mnt == mnt_parent) {
 			/* The namespace root, or an internal mount (memfd, pipe) whose lone
 			 * dentry name is all there is. */
-			if (w->off == 0 && dentry != parent) {
+			if (w->off == 0) {
+				/* A pseudo file (memfd) is a lone root dentry named "memfd:x";
+				 * the real root's name is "/", which adds nothing. */
 				name = BPF_CORE_READ(dentry, d_name.name);
 				n = bpf_probe_read_kernel_str(w->buf, WIRE_NAME_READ, name);
-				if (n > 1)
+				if (n > 1 && w->buf[0] != '/')
 					w->off = (__u32)n;
 			}
 			w->flags &= ~WIRE_EXEC_PATH_TRUNCATED;

@@ -47,6 +47,29 @@ PY
 # memfd and a uid change.
 python3 -c 'import os; os.memfd_create("mamori-e2e-memfd")'
 python3 -c 'import os; os.setgid(65534); os.setuid(65534)'
+# Execution from a memfd and from a deleted file, and module / BPF program load attempts
+# (invalid arguments: the attempt is what is reported; nothing is loaded).
+python3 - "$WORK" <<'PY'
+import ctypes, os, shutil, sys
+work = sys.argv[1]
+data = open("/bin/true", "rb").read()
+fd = os.memfd_create("mamori-e2e-payload", 0)
+os.write(fd, data)
+if os.fork() == 0:
+    os.execve(f"/proc/self/fd/{fd}", ["memfd-run"], {})
+os.wait()
+path = os.path.join(work, "deleted-bin")
+shutil.copy("/bin/true", path)
+dfd = os.open(path, os.O_RDONLY)
+os.unlink(path)
+if os.fork() == 0:
+    os.execve(f"/proc/self/fd/{dfd}", ["deleted-run"], {})
+os.wait()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall(175, None, 0, b"")            # init_module(NULL, 0, "")
+attr = ctypes.create_string_buffer(128)     # bpf(BPF_PROG_LOAD, zeroed attr)
+libc.syscall(321, 5, attr, 128)
+PY
 sleep 1
 stop_capture
 
@@ -83,6 +106,14 @@ expect "$out" "dns query (connected socket)" \
 expect "$out" "memfd_create" "g(e,'event.action')=='memfd_create' and g(e,'file.name')=='mamori-e2e-memfd'"
 expect "$out" "uid change" \
   "g(e,'event.action')=='uid_change' and g(e,'process.user.id')=='65534' and g(e,'process.Ext.previous.user.id')=='0'"
+expect "$out" "exec from a memfd" \
+  "g(e,'event.action')=='exec' and g(e,'process.Ext.memfd') is True and 'mamori-e2e-payload' in g(e,'process.executable','')"
+expect "$out" "exec of a deleted file" \
+  "g(e,'event.action')=='exec' and g(e,'process.Ext.deleted_executable') is True and g(e,'process.executable')=='$WORK/deleted-bin'"
+expect "$out" "kernel module load attempt" "g(e,'event.action')=='load_module' and g(e,'event.category')==['driver']"
+expect "$out" "bpf program load attempt" "g(e,'event.action')=='bpf_load' and g(e,'process.name','').startswith('python3')"
+expect "$out" "host inventory" \
+  "g(e,'event.action')=='inventory' and g(e,'host.os.kernel') and g(e,'mamori.inventory.packages_count',0) > 0 and 'ebpf' in g(e,'mamori.inventory.sources',[])"
 # The agent never reports itself.
 n=$(jcount "$out" "g(e,'process.pid')==$CAPTURE_PID and g(e,'event.action')!='agent_drops'")
 [ "$n" -eq 0 ] || fail "agent reported $n of its own events"
