@@ -16,6 +16,7 @@
 #include "agent_config.h"
 #include "event.h"
 #include "fanotify_int.h"
+#include "fanotify_parse.h"
 #include "log.h"
 
 #include "banned.h"
@@ -32,20 +33,6 @@
 #define FAN_MAX_PER_POLL 4096	    /* events per poll() call, so other sources get a turn */
 #define FAN_RESCAN_NS 1000000000ull /* how often tick() checks mountinfo for changes */
 #define FAN_DIR_MASK (FAN_CREATE | FAN_DELETE | FAN_ATTRIB | FAN_ONDIR)
-
-/* One fid record, pointing into the read buffer. */
-struct fan_fid {
-	const void *fh; /* struct file_handle for open_by_handle_at(); NULL when absent */
-	const unsigned char *handle;
-	unsigned handle_bytes;
-	int handle_type;
-	int fsid[2];
-	const char *name; /* DFID_NAME types only */
-};
-
-struct fan_info {
-	struct fan_fid fid, dfid_name, old_name, new_name;
-};
 
 static struct log_rate overflow_rate, error_rate, unresolved_rate, bad_rate;
 
@@ -223,59 +210,6 @@ static void note_unresolved(struct fan_state *st, int err)
 
 /* ---- group A: directory events ---- */
 
-static int parse_fid(const char *rec, size_t len, bool named, struct fan_fid *out)
-{
-	const size_t off = sizeof(struct fanotify_event_info_fid);
-	struct fanotify_event_info_fid info;
-	struct file_handle fh;
-	size_t name_off;
-
-	if (len < off + sizeof(fh))
-		return -EINVAL;
-	memcpy(&info, rec, sizeof(info));
-	memcpy(&fh, rec + off, sizeof(fh));
-	name_off = off + sizeof(fh) + fh.handle_bytes;
-	if (fh.handle_bytes == 0 || fh.handle_bytes > MAX_HANDLE_SZ || name_off > len)
-		return -EINVAL;
-	memcpy(out->fsid, &info.fsid, sizeof(out->fsid));
-	out->fh = rec + off;
-	out->handle = (const unsigned char *)rec + off + sizeof(fh);
-	out->handle_bytes = fh.handle_bytes;
-	out->handle_type = fh.handle_type;
-	out->name = named ? rec + name_off : NULL;
-	if (named && (name_off >= len || !memchr(out->name, '\0', len - name_off) ||
-		      !out->name[0] || strchr(out->name, '/')))
-		return -EINVAL;
-	return 0;
-}
-
-/* raw: the event's bytes; m: its header copied out (events are only 4-byte aligned). */
-static int parse_info(const char *raw, const struct fanotify_event_metadata *m, struct fan_info *fi)
-{
-	const char *p = raw + m->metadata_len, *end = raw + m->event_len;
-	struct fanotify_event_info_header h;
-	struct fan_fid *dst;
-
-	memset(fi, 0, sizeof(*fi));
-	if (m->metadata_len < sizeof(*m) || m->metadata_len > m->event_len)
-		return -EINVAL;
-	for (; p < end; p += h.len) {
-		if ((size_t)(end - p) < sizeof(h))
-			return -EINVAL;
-		memcpy(&h, p, sizeof(h));
-		if (h.len < sizeof(h) || h.len > (size_t)(end - p))
-			return -EINVAL;
-		dst = h.info_type == FAN_EVENT_INFO_TYPE_FID		 ? &fi->fid
-		      : h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME	 ? &fi->dfid_name
-		      : h.info_type == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME ? &fi->old_name
-		      : h.info_type == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME ? &fi->new_name
-									 : NULL;
-		if (dst && parse_fid(p, h.len, dst != &fi->fid, dst))
-			return -EINVAL;
-	}
-	return 0;
-}
-
 static void emit_named(struct fan_state *st, const struct fanotify_event_metadata *m,
 		       enum event_action action, const struct fan_info *fi)
 {
@@ -381,7 +315,7 @@ static void handle_dir_event(struct fan_state *st, const struct fanotify_event_m
 
 	if (m->pid == st->ag->self_pid)
 		return;
-	if (parse_info(raw, m, &fi)) {
+	if (fanotify_parse_info(raw, m, &fi)) {
 		atomic_fetch_add(&st->ag->counters.malformed, 1);
 		log_ratelimited(&bad_rate, 5, LOG_LEVEL_WARN, FAN_LOG,
 				"malformed fanotify record mask=0x%llx", (unsigned long long)mask);
