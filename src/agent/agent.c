@@ -65,18 +65,24 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+void agent_set_boot_id(struct agent *ag, const char *boot_id, size_t len)
+{
+	event_copy_str(ag->boot_id, sizeof(ag->boot_id), boot_id, len);
+	ag->id_seed[0] = 0x6d616d6f72690001ull;
+	ag->id_seed[1] = 0x6d616d6f72690002ull;
+	for (size_t i = 0; ag->boot_id[i]; i++) {
+		ag->id_seed[0] = mix64(ag->id_seed[0] ^ (unsigned char)ag->boot_id[i]);
+		ag->id_seed[1] = mix64(ag->id_seed[1] + (unsigned char)ag->boot_id[i]);
+	}
+}
+
 void agent_entity_id(const struct agent *ag, uint32_t pid, uint64_t start_ticks, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
-	uint64_t h[2] = {0x6d616d6f72690001ull, 0x6d616d6f72690002ull};
-	size_t n = strnlen(ag->boot_id, sizeof(ag->boot_id));
+	uint64_t h[2] = {ag->id_seed[0], ag->id_seed[1]};
 
 	/* Not a secret, only an identity: a 128-bit mix of boot id, pid and start time, cheap
 	 * enough to compute for every event (SHA-256 through OpenSSL 3 costs locks per call). */
-	for (size_t i = 0; i < n; i++) {
-		h[0] = mix64(h[0] ^ (unsigned char)ag->boot_id[i]);
-		h[1] = mix64(h[1] + (unsigned char)ag->boot_id[i]);
-	}
 	h[0] = mix64(h[0] ^ pid);
 	h[1] = mix64(h[1] ^ ((uint64_t)pid << 32 | 0x9e37u));
 	h[0] = mix64(h[0] ^ start_ticks);

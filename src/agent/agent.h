@@ -29,6 +29,7 @@ struct agent {
 	struct agent_config *config; /* borrowed */
 	char host_name[256];
 	char boot_id[40];
+	uint64_t id_seed[2]; /* boot id folded once for agent_entity_id (agent_set_boot_id) */
 	pid_t self_pid;
 	struct proctable *procs;
 	struct hashcache *hashes;
@@ -57,6 +58,9 @@ void agent_hash_done(void *ctx, struct event *ev);
 
 /* Writes a pre-built JSON document line (inventory, state) to the output. */
 void agent_emit_json(struct agent *ag, const char *json, size_t len);
+
+/* Sets ag->boot_id and the entity-id seeds derived from it. */
+void agent_set_boot_id(struct agent *ag, const char *boot_id, size_t len);
 
 /* The process's entity id: hash of boot id, pid and start time in clock ticks since boot, so it
  * is the same whichever source saw the process first. out must hold EVENT_ENTITY_ID_LEN. */

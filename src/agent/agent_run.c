@@ -85,12 +85,14 @@ static void read_host(struct agent *ag)
 			       strlen(ag->config->host_name));
 	else if (gethostname(ag->host_name, sizeof(ag->host_name) - 1) != 0)
 		event_copy_str(ag->host_name, sizeof(ag->host_name), "localhost", 9);
+	char boot[64];
+
 	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, ag->boot_id, sizeof(ag->boot_id) - 1) : -1;
+	n = fd >= 0 ? read(fd, boot, sizeof(boot) - 1) : -1;
 	if (fd >= 0)
 		close(fd);
-	ag->boot_id[n > 0 ? n : 0] = '\0';
-	ag->boot_id[strcspn(ag->boot_id, "\n")] = '\0';
+	boot[n > 0 ? n : 0] = '\0';
+	agent_set_boot_id(ag, boot, strcspn(boot, "\n"));
 }
 
 /* Opens the sources in order; returns -1 when a source set to "on" failed. */

@@ -40,7 +40,15 @@ void event_reset(struct event *ev)
 			p[0] = '\0';
 		else if (d->type == EVT_LIST)
 			*(uint32_t *)(p + d->size) = 0;
-		else if (d->type != EVT_DERIVED)
+		else if (d->type == EVT_DERIVED)
+			continue;
+		else if (d->size == 8)
+			*(uint64_t *)p = 0;
+		else if (d->size == 4)
+			*(uint32_t *)p = 0;
+		else if (d->size == 1)
+			*(uint8_t *)p = 0;
+		else
 			memset(p, 0, d->size);
 	}
 	memset(ev->present, 0, sizeof(ev->present));

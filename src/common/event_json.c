@@ -60,7 +60,7 @@ int json_escape(struct dynbuf *out, const char *s, size_t n)
 		unsigned char c = p[i];
 		size_t k;
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			i++;
 			run++;
 			continue;
@@ -291,6 +291,14 @@ static void split_names(void)
 	}
 }
 
+/* "name": for a field name segment: our own identifiers, plain ASCII, nothing to escape. */
+static int add_key(struct dynbuf *out, const char *seg, size_t len)
+{
+	if (dynbuf_addc(out, '"') || dynbuf_add(out, seg, len) || dynbuf_add(out, "\":", 2))
+		return -ENOSPC;
+	return 0;
+}
+
 int event_json_encode(const struct event *ev, struct dynbuf *out)
 {
 	const char *open[MAX_DEPTH];
@@ -320,9 +328,9 @@ int event_json_encode(const struct event *ev, struct dynbuf *out)
 			if (!first)
 				rc = dynbuf_addc(out, ',');
 			if (rc == 0)
-				rc = json_escape(out, seg[depth], seglen[depth]);
+				rc = add_key(out, seg[depth], seglen[depth]);
 			if (rc == 0)
-				rc = dynbuf_add(out, ":{", 2);
+				rc = dynbuf_addc(out, '{');
 			open[depth] = seg[depth];
 			openlen[depth] = seglen[depth];
 			first = true;
@@ -330,9 +338,7 @@ int event_json_encode(const struct event *ev, struct dynbuf *out)
 		if (rc == 0 && !first)
 			rc = dynbuf_addc(out, ',');
 		if (rc == 0)
-			rc = json_escape(out, seg[n - 1], seglen[n - 1]);
-		if (rc == 0)
-			rc = dynbuf_addc(out, ':');
+			rc = add_key(out, seg[n - 1], seglen[n - 1]);
 		if (rc == 0)
 			rc = encode_value(ev, (enum event_field)f, out);
 		first = false;
