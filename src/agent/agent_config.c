@@ -13,7 +13,7 @@
 
 #define MAX_FILE_BYTES (1024 * 1024)
 
-enum key_type { K_BOOL, K_U32, K_U64, K_STR, K_MODE, K_LIST, K_LEVEL };
+enum key_type { K_BOOL, K_U32, K_U64, K_I32, K_STR, K_MODE, K_LIST, K_LEVEL };
 
 struct key_desc {
 	const char *name;
@@ -48,6 +48,7 @@ static const struct key_desc keys[] = {
 	{"budget.cpu_percent", K_U32, OFF(budget_cpu_percent), 1, 100},
 	{"budget.memory_mb", K_U32, OFF(budget_memory_mb), 8, 1u << 20},
 	{"budget.queue_events", K_U32, OFF(queue_events), 1, 65536},
+	{"budget.nice", K_I32, OFF(nice), 0, 0}, /* range -20..19, checked below */
 	{"inventory.interval_s", K_U32, OFF(inventory_interval_s), 0, 7 * 86400},
 	{"stats.interval_s", K_U32, OFF(stats_interval_s), 1, 86400},
 	{"replay.path", K_STR, OFF(replay_path), 0, 0},
@@ -84,6 +85,7 @@ void agent_config_init(struct agent_config *c)
 	c->budget_cpu_percent = 25;
 	c->budget_memory_mb = 30;
 	c->queue_events = 64;
+	c->nice = 10;
 	c->inventory_interval_s = 3600;
 	c->stats_interval_s = 60;
 }
@@ -187,6 +189,18 @@ static int set_scalar(struct loader *l, const struct key_desc *k, const char *v,
 		else
 			*(uint64_t *)p = (uint64_t)n;
 		return 0;
+	case K_I32: {
+		long iv;
+
+		errno = 0;
+		iv = strtol(v, &end, 10);
+		if (!v[0] || *end || errno)
+			return bad(l, line, "expected a whole number, got '%s'", v);
+		if (iv < -20 || iv > 19)
+			return bad(l, line, "%s: %ld is out of range -20..19", k->name, iv);
+		*(int32_t *)p = (int32_t)iv;
+		return 0;
+	}
 	case K_MODE:
 		if (!strcmp(v, "auto"))
 			*(enum source_mode *)p = SOURCE_MODE_AUTO;

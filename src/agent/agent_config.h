@@ -43,6 +43,7 @@ struct agent_config {
 	uint32_t budget_cpu_percent; /* of one core, averaged over 5 s */
 	uint32_t budget_memory_mb;   /* RSS */
 	uint32_t queue_events;	     /* events held for hashing before shedding */
+	int32_t nice;		     /* scheduling priority: below the workloads it watches */
 
 	uint32_t inventory_interval_s;
 	uint32_t stats_interval_s; /* drop/health counter events */

@@ -71,6 +71,8 @@ attr = ctypes.create_string_buffer(128)     # bpf(BPF_PROG_LOAD, zeroed attr)
 libc.syscall(321, 5, attr, 128)
 PY
 sleep 1
+nice_now=$(ps -o ni= -p "$CAPTURE_PID" | tr -d ' ')
+[ "$nice_now" = 10 ] || fail "agent runs at nice $nice_now, expected the default 10"
 stop_capture
 
 sha=$(sha256sum "$WORK/mamori-marker-bin" | cut -d' ' -f1)

@@ -50,7 +50,8 @@ static void test_full(void **state)
 			"  args_max_count: 64\n"
 			"  hash_max_bytes: 1048576\n"
 			"budget:\n"
-			"  cpu_percent: 5\n";
+			"  cpu_percent: 5\n"
+			"  nice: -5\n";
 
 	(void)state;
 	assert_int_equal(load(&c, y, err, sizeof(err)), 0);
@@ -66,6 +67,7 @@ static void test_full(void **state)
 	assert_int_equal(c.args_max_count, 64);
 	assert_int_equal(c.hash_max_bytes, 1048576);
 	assert_int_equal(c.budget_cpu_percent, 5);
+	assert_int_equal(c.nice, -5);
 	agent_config_release(&c);
 }
 
@@ -96,6 +98,8 @@ static void test_errors(void **state)
 	expect_error("ignore:\n  comm: [unclosed\n", "YAML error");
 	expect_error("just a string\n", "expected a mapping");
 	expect_error("file:\n  writes: sometimes\n", "expected true or false");
+	expect_error("budget:\n  nice: 25\n", "agent.yml:2: budget.nice: 25 is out of range -20..19");
+	expect_error("budget:\n  nice: low\n", "expected a whole number");
 }
 
 static void test_empty_file(void **state)
