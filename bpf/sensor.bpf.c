@@ -591,53 +591,49 @@ struct {
 	__type(value, struct wire_hdr);
 } dns_owners SEC(".maps");
 
-static __always_inline void note_dns_owner(void *ctx)
+/* Remembers the sending process of a socket that talks to port 53; always allows the call. */
+static __always_inline int note_dns_owner(struct bpf_sock_addr *ctx)
 {
+	if (ctx->user_port != DNS_PORT_BE)
+		return 1;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 	struct wire_hdr h = {};
 
 	if ((__u32)(pid_tgid >> 32) == agent_tgid)
-		return;
+		return 1;
 	h.type = WIRE_DNS;
 	h.pid = pid_tgid >> 32;
 	h.tid = (__u32)pid_tgid;
 	h.uid = h.euid = (__u32)uid_gid;
 	h.gid = h.egid = uid_gid >> 32;
 	bpf_map_update_elem(&dns_owners, &cookie, &h, BPF_ANY);
+	return 1;
 }
 
 SEC("cgroup/connect4")
 int dns_connect4(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_port == DNS_PORT_BE)
-		note_dns_owner(ctx);
-	return 1;
+	return note_dns_owner(ctx);
 }
 
 SEC("cgroup/connect6")
 int dns_connect6(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_port == DNS_PORT_BE)
-		note_dns_owner(ctx);
-	return 1;
+	return note_dns_owner(ctx);
 }
 
 SEC("cgroup/sendmsg4")
 int dns_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_port == DNS_PORT_BE)
-		note_dns_owner(ctx);
-	return 1;
+	return note_dns_owner(ctx);
 }
 
 SEC("cgroup/sendmsg6")
 int dns_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	if (ctx->user_port == DNS_PORT_BE)
-		note_dns_owner(ctx);
-	return 1;
+	return note_dns_owner(ctx);
 }
 
 struct {

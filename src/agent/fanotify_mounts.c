@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "agent_config.h"
 #include "log.h"
+#include "mountinfo.h"
 
 #include "banned.h"
 
@@ -27,12 +28,6 @@ static const char *const skip_fs_types[] = {
     "tracefs", "debugfs",   "securityfs", "pstore",  "configfs",   "fusectl",	"binfmt_misc",
     "autofs",  "hugetlbfs", "efivarfs",	  "nsfs",    "rpc_pipefs", "selinuxfs", "nfs",
     "nfs4",    "cifs",	    "smb3",	  "9p",	     "ceph",	   "glusterfs", "lustre",
-};
-
-struct fan_mount {
-	unsigned long id;
-	dev_t dev;
-	char *root, *point, *type;
 };
 
 static struct log_rate full_rate; /* "too many filesystems" */
@@ -49,47 +44,6 @@ static bool fs_type_skipped(const struct agent_config *cfg, const char *type)
 }
 
 /* ---- mountinfo ---- */
-
-/* Undoes mountinfo's octal escapes ("\040" for a space) in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++, w++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* "id parent maj:min root point opts [optional...] - type source superopts", split in place. */
-static int mountinfo_parse(char *line, struct fan_mount *m)
-{
-	unsigned maj, min;
-	int root = 0, root_end = 0, point = 0, point_end = 0;
-	char *type;
-
-	/* NOLINTNEXTLINE(cert-err34-c): kernel-generated numbers */
-	if (sscanf(line, "%lu %*u %u:%u %n%*s%n %n%*s%n", &m->id, &maj, &min, &root, &root_end,
-		   &point, &point_end) != 3 ||
-	    !point_end || !(type = strstr(line + point_end, " - ")))
-		return -EINVAL;
-	type += 3;
-	type[strcspn(type, " \n")] = '\0';
-	line[root_end] = line[point_end] = '\0';
-	m->dev = makedev(maj, min);
-	m->root = line + root;
-	m->point = line + point;
-	m->type = type;
-	unescape_octal(m->root);
-	unescape_octal(m->point);
-	return 0;
-}
 
 /* ---- marks ---- */
 
@@ -111,7 +65,7 @@ static int mark_filesystem(struct fan_state *st, int fd)
 
 /* Marks one mount: group B's mount mark, and group A's filesystem mark once per superblock.
  * fanotify_mark() needs a path (an O_PATH fd alone gives EBADF), hence fd + ".". */
-static void mark_mount(struct fan_state *st, const struct fan_mount *m, bool verbose)
+static void mark_mount(struct fan_state *st, const struct mountinfo_entry *m, bool verbose)
 {
 	bool whole = strcmp(m->root, "/") == 0;
 	struct fan_fs *fs = NULL;
@@ -192,7 +146,7 @@ void fanotify_mounts_clear(struct fan_state *st)
 int fanotify_mounts_scan(struct fan_state *st, bool verbose)
 {
 	const struct agent_config *cfg = st->ag->config;
-	struct fan_mount m;
+	struct mountinfo_entry m;
 	char *line = NULL;
 	size_t cap = 0, marked = 0;
 	FILE *f;
@@ -203,7 +157,7 @@ int fanotify_mounts_scan(struct fan_state *st, bool verbose)
 	fanotify_mounts_clear(st);
 	fanotify_cache_flush(st);
 	while (getline(&line, &cap, f) > 0) {
-		if (mountinfo_parse(line, &m) == 0 && !fs_type_skipped(cfg, m.type))
+		if (mountinfo_parse_line(line, &m) == 0 && !fs_type_skipped(cfg, m.type))
 			mark_mount(st, &m, verbose);
 	}
 	free(line);

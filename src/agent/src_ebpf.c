@@ -17,6 +17,7 @@
 #include "agent.h"
 #include "log.h"
 #include "dns_parse.h"
+#include "mountinfo.h"
 #include "procfs.h"
 #include "sensor.h"
 #include "sensor.skel.h"
@@ -249,6 +250,28 @@ static void format_ip(uint16_t family, const uint8_t *addr, char *out, size_t si
 		inet_ntop(AF_INET6, addr, out, (socklen_t)size);
 }
 
+static void set_net_kind(struct event *ev, uint16_t family, const char *transport)
+{
+	event_copy_str(ev->net_transport, sizeof(ev->net_transport), transport, strlen(transport));
+	event_copy_str(ev->net_type, sizeof(ev->net_type), family == 2 ? "ipv4" : "ipv6", 4);
+}
+
+/* ECS endpoints: source is the side that initiated the exchange; direction is from this host. */
+static void set_endpoints(struct event *ev, uint16_t family, const uint8_t *src_ip,
+			  uint16_t src_port, const uint8_t *dst_ip, uint16_t dst_port, bool egress,
+			  const char *transport)
+{
+	format_ip(family, src_ip, ev->source.ip, sizeof(ev->source.ip));
+	format_ip(family, dst_ip, ev->destination.ip, sizeof(ev->destination.ip));
+	ev->source.port = src_port;
+	ev->destination.port = dst_port;
+	event_mark(ev, EVF_SOURCE_PORT);
+	event_mark(ev, EVF_DESTINATION_PORT);
+	event_copy_str(ev->net_direction, sizeof(ev->net_direction), egress ? "egress" : "ingress",
+		       egress ? 6 : 7);
+	set_net_kind(ev, family, transport);
+}
+
 static void on_sock(struct ebpf *e, const struct wire_sock *s)
 {
 	struct event *ev = &e->ev;
@@ -266,22 +289,12 @@ static void on_sock(struct ebpf *e, const struct wire_sock *s)
 		format_ip(s->family, s->saddr, ev->source.ip, sizeof(ev->source.ip));
 		ev->source.port = s->sport;
 		event_mark(ev, EVF_SOURCE_PORT);
+		set_net_kind(ev, s->family, "tcp");
+	} else if (outgoing) {
+		set_endpoints(ev, s->family, s->saddr, s->sport, s->daddr, s->dport, true, "tcp");
 	} else {
-		/* ECS: source is the side that initiated the connection. */
-		const uint8_t *src_ip = outgoing ? s->saddr : s->daddr;
-		const uint8_t *dst_ip = outgoing ? s->daddr : s->saddr;
-
-		format_ip(s->family, src_ip, ev->source.ip, sizeof(ev->source.ip));
-		format_ip(s->family, dst_ip, ev->destination.ip, sizeof(ev->destination.ip));
-		ev->source.port = outgoing ? s->sport : s->dport;
-		ev->destination.port = outgoing ? s->dport : s->sport;
-		event_mark(ev, EVF_SOURCE_PORT);
-		event_mark(ev, EVF_DESTINATION_PORT);
-		event_copy_str(ev->net_direction, sizeof(ev->net_direction),
-			       outgoing ? "egress" : "ingress", outgoing ? 6 : 7);
+		set_endpoints(ev, s->family, s->daddr, s->dport, s->saddr, s->sport, false, "tcp");
 	}
-	event_copy_str(ev->net_transport, sizeof(ev->net_transport), "tcp", 3);
-	event_copy_str(ev->net_type, sizeof(ev->net_type), s->family == 2 ? "ipv4" : "ipv6", 4);
 	if (s->h.type == WIRE_CLOSE) {
 		ev->duration_ns = s->duration_ns;
 		event_mark(ev, EVF_EVENT_DURATION);
@@ -318,16 +331,8 @@ static void on_dns(struct ebpf *e, const struct wire_dns *d)
 		       strlen(q.name));
 	event_copy_str(ev->dns_question_type, sizeof(ev->dns_question_type), q.type,
 		       strlen(q.type));
-	format_ip(d->family, d->saddr, ev->source.ip, sizeof(ev->source.ip));
-	format_ip(d->family, d->daddr, ev->destination.ip, sizeof(ev->destination.ip));
-	ev->source.port = d->sport;
-	ev->destination.port = d->dport;
-	event_mark(ev, EVF_SOURCE_PORT);
-	event_mark(ev, EVF_DESTINATION_PORT);
-	event_copy_str(ev->net_transport, sizeof(ev->net_transport), "udp", 3);
+	set_endpoints(ev, d->family, d->saddr, d->sport, d->daddr, d->dport, true, "udp");
 	event_copy_str(ev->net_protocol, sizeof(ev->net_protocol), "dns", 3);
-	event_copy_str(ev->net_type, sizeof(ev->net_type), d->family == 2 ? "ipv4" : "ipv6", 4);
-	event_copy_str(ev->net_direction, sizeof(ev->net_direction), "egress", 6);
 	agent_emit(e->ag, ev);
 }
 
@@ -524,37 +529,6 @@ static int attach_one(struct bpf_program *p, struct bpf_link **link, const char 
 	return 0;
 }
 
-/* The cgroup v2 hierarchy's mount point (the root cgroup holds every process). */
-static int cgroup2_root(char *out, size_t size)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[1024];
-	int rc = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		/* ... mount-point ... - fstype source options */
-		char *sep = strstr(line, " - cgroup2 ");
-		char *p = line;
-
-		if (!sep)
-			continue;
-		for (int field = 0; field < 4 && p; field++)
-			p = strchr(p + 1, ' ');
-		if (!p)
-			continue;
-		p++;
-		size_t n = strcspn(p, " ");
-
-		event_copy_str(out, size, p, n);
-		rc = 0;
-		break;
-	}
-	fclose(f);
-	return rc;
-}
-
 /* DNS needs all five cgroup hooks: the owner from sock_addr, the question from egress. */
 static int attach_dns(struct ebpf *e)
 {
@@ -569,7 +543,7 @@ static int attach_dns(struct ebpf *e)
 		&e->skel->links.dns_egress,
 	};
 	char root[512];
-	int fd, rc = cgroup2_root(root, sizeof(root));
+	int fd, rc = mountinfo_find_type("cgroup2", root, sizeof(root));
 
 	if (rc) {
 		log_warn("ebpf", "DNS hooks inactive: no cgroup v2 hierarchy mounted");
