@@ -1,12 +1,15 @@
 # Thin wrapper over the CMake presets: the README's commands.
 #   make          build the release preset into build/release and link bin/ to it
 #   make check    every test: unit + end-to-end (release), unit + e2e (asan), fuzz smoke runs
-#   make run      install dependencies, build, start a local agent (capture) and show where output goes
+#   make run      install dependencies, build, start server + agent in the foreground (Ctrl-C stops)
+#   make up       the same in the background, returning once the agent is online; make down stops
+#                 (STORE=postgres uses a local PostgreSQL under var/pg)
 PRESET ?= release
+STORE ?= sqlite
 JOBS ?= $(shell nproc)
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all build deps check test test-asan fuzz fuzz-smoke run format tidy bench clean
+.PHONY: all build deps check test test-asan fuzz fuzz-smoke run up down format tidy bench clean
 
 all: build
 
@@ -39,7 +42,13 @@ fuzz-smoke: fuzz
 check: test test-asan fuzz-smoke
 
 run: build
-	bash scripts/run-local.sh
+	bash scripts/stack.sh run
+
+up: build
+	STORE=$(STORE) bash scripts/stack.sh up
+
+down:
+	bash scripts/stack.sh down
 
 bench: build
 	bash bench/run-all.sh

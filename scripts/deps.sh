@@ -11,7 +11,9 @@ PKGS=(
   libssl-dev libcurl4-openssl-dev libevent-dev libsqlite3-dev libpq-dev libyaml-dev
   libjansson-dev libjsmn-dev libpcre2-dev libyara-dev libzstd-dev libnftables-dev
   # tests and benchmarks
-  libcmocka-dev auditd iproute2 procps python3 coreutils jq
+  libcmocka-dev auditd iproute2 procps python3 coreutils jq curl
+  # the PostgreSQL store (make up STORE=postgres, tests)
+  postgresql
 )
 
 missing=()

@@ -25,6 +25,8 @@ struct agent_counters {
 	atomic_uint_fast64_t ignored;	     /* filtered by ignore lists */
 };
 
+struct agent_health;
+
 struct agent {
 	struct agent_config *config; /* borrowed */
 	char host_name[256];
@@ -40,6 +42,7 @@ struct agent {
 	unsigned cover; /* union of the active sources' cover */
 	bool shedding;	/* over budget: low-value events are dropped and counted */
 	uint64_t seq;
+	struct agent_health *health; /* borrowed, may be NULL */
 };
 
 /* Sends one event down the pipeline: fills host fields, sequence and time when unset, attributes

@@ -24,34 +24,41 @@ struct key_desc {
 
 #define OFF(m) offsetof(struct agent_config, m)
 static const struct key_desc keys[] = {
-	{"log_level", K_LEVEL, OFF(log_level), 0, 0},
-	{"host_name", K_STR, OFF(host_name), 0, 0},
-	{"sources.ebpf", K_MODE, OFF(src_ebpf), 0, 0},
-	{"sources.fanotify", K_MODE, OFF(src_fanotify), 0, 0},
-	{"sources.netlink", K_MODE, OFF(src_netlink), 0, 0},
-	{"sources.audit", K_MODE, OFF(src_audit), 0, 0},
-	{"sources.procfs", K_MODE, OFF(src_procfs), 0, 0},
-	{"sources.inventory", K_MODE, OFF(src_inventory), 0, 0},
-	{"sources.syscalls", K_BOOL, OFF(syscalls), 0, 0},
-	{"sources.dns", K_BOOL, OFF(dns), 0, 0},
-	{"ignore.comm", K_LIST, OFF(ignore_comm), 0, 0},
-	{"ignore.executable", K_LIST, OFF(ignore_executable), 0, 0},
-	{"ignore.path_prefix", K_LIST, OFF(ignore_path_prefix), 0, 0},
-	{"file.writes", K_BOOL, OFF(file_writes), 0, 0},
-	{"file.skip_fs", K_LIST, OFF(skip_fs), 0, 0},
-	{"process.args_max_count", K_U32, OFF(args_max_count), 1, 4096},
-	{"process.hash", K_BOOL, OFF(hash_executables), 0, 0},
-	{"process.hash_max_bytes", K_U64, OFF(hash_max_bytes), 1, 1ull << 40},
-	{"ringbuf.size_kb", K_U32, OFF(ringbuf_kb), 64, 1024 * 1024},
-	{"ringbuf.wakeup_ms", K_U32, OFF(wakeup_ms), 1, 1000},
-	{"ringbuf.wakeup_bytes", K_U32, OFF(wakeup_bytes), 1, 1u << 30},
-	{"budget.cpu_percent", K_U32, OFF(budget_cpu_percent), 1, 100},
-	{"budget.memory_mb", K_U32, OFF(budget_memory_mb), 8, 1u << 20},
-	{"budget.queue_events", K_U32, OFF(queue_events), 1, 65536},
-	{"budget.nice", K_I32, OFF(nice), 0, 0}, /* range -20..19, checked below */
-	{"inventory.interval_s", K_U32, OFF(inventory_interval_s), 0, 7 * 86400},
-	{"stats.interval_s", K_U32, OFF(stats_interval_s), 1, 86400},
-	{"replay.path", K_STR, OFF(replay_path), 0, 0},
+    {"log_level", K_LEVEL, OFF(log_level), 0, 0},
+    {"host_name", K_STR, OFF(host_name), 0, 0},
+    {"sources.ebpf", K_MODE, OFF(src_ebpf), 0, 0},
+    {"sources.fanotify", K_MODE, OFF(src_fanotify), 0, 0},
+    {"sources.netlink", K_MODE, OFF(src_netlink), 0, 0},
+    {"sources.audit", K_MODE, OFF(src_audit), 0, 0},
+    {"sources.procfs", K_MODE, OFF(src_procfs), 0, 0},
+    {"sources.inventory", K_MODE, OFF(src_inventory), 0, 0},
+    {"sources.syscalls", K_BOOL, OFF(syscalls), 0, 0},
+    {"sources.dns", K_BOOL, OFF(dns), 0, 0},
+    {"ignore.comm", K_LIST, OFF(ignore_comm), 0, 0},
+    {"ignore.executable", K_LIST, OFF(ignore_executable), 0, 0},
+    {"ignore.path_prefix", K_LIST, OFF(ignore_path_prefix), 0, 0},
+    {"file.writes", K_BOOL, OFF(file_writes), 0, 0},
+    {"file.skip_fs", K_LIST, OFF(skip_fs), 0, 0},
+    {"process.args_max_count", K_U32, OFF(args_max_count), 1, 4096},
+    {"process.hash", K_BOOL, OFF(hash_executables), 0, 0},
+    {"process.hash_max_bytes", K_U64, OFF(hash_max_bytes), 1, 1ull << 40},
+    {"ringbuf.size_kb", K_U32, OFF(ringbuf_kb), 64, 1024 * 1024},
+    {"ringbuf.wakeup_ms", K_U32, OFF(wakeup_ms), 1, 1000},
+    {"ringbuf.wakeup_bytes", K_U32, OFF(wakeup_bytes), 1, 1u << 30},
+    {"budget.cpu_percent", K_U32, OFF(budget_cpu_percent), 1, 100},
+    {"budget.memory_mb", K_U32, OFF(budget_memory_mb), 8, 1u << 20},
+    {"budget.queue_events", K_U32, OFF(queue_events), 1, 65536},
+    {"budget.nice", K_I32, OFF(nice), 0, 0}, /* range -20..19, checked below */
+    {"inventory.interval_s", K_U32, OFF(inventory_interval_s), 0, 7 * 86400},
+    {"stats.interval_s", K_U32, OFF(stats_interval_s), 1, 86400},
+    {"replay.path", K_STR, OFF(replay_path), 0, 0},
+    {"state_dir", K_STR, OFF(state_dir), 0, 0},
+    {"spool.max_mb", K_U32, OFF(spool_max_mb), 1, 1024 * 1024},
+    {"spool.sync", K_BOOL, OFF(spool_sync), 0, 0},
+    {"uplink.batch_events", K_U32, OFF(batch_events), 1, 100000},
+    {"uplink.batch_kb", K_U32, OFF(batch_kb), 1, 16 * 1024},
+    {"uplink.batch_ms", K_U32, OFF(batch_ms), 10, 60000},
+    {"uplink.heartbeat_s", K_U32, OFF(heartbeat_s), 1, 3600},
 };
 
 static char *xstrdup(const char *s)
@@ -71,8 +78,15 @@ void agent_config_init(struct agent_config *c)
 	c->log_level = xstrdup("info");
 	c->host_name = xstrdup("");
 	c->replay_path = xstrdup("");
+	c->state_dir = xstrdup("/var/lib/mamori");
+	c->spool_max_mb = 512;
+	c->spool_sync = true;
+	c->batch_events = 4000;
+	c->batch_kb = 1024;
+	c->batch_ms = 1000;
+	c->heartbeat_s = 10;
 	c->src_ebpf = c->src_fanotify = c->src_netlink = c->src_audit = c->src_procfs =
-		c->src_inventory = SOURCE_MODE_AUTO;
+	    c->src_inventory = SOURCE_MODE_AUTO;
 	c->syscalls = true;
 	c->dns = true;
 	c->file_writes = true;
@@ -102,6 +116,7 @@ void agent_config_release(struct agent_config *c)
 	free(c->log_level);
 	free(c->host_name);
 	free(c->replay_path);
+	free(c->state_dir);
 	list_clear(&c->ignore_comm);
 	list_clear(&c->ignore_executable);
 	list_clear(&c->ignore_path_prefix);
@@ -125,8 +140,8 @@ struct loader {
 	size_t errlen;
 };
 
-__attribute__((format(printf, 3, 4))) static int bad(struct loader *l, size_t line,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int bad(struct loader *l, size_t line, const char *fmt,
+						     ...)
 {
 	char msg[256];
 	va_list ap;
@@ -180,8 +195,9 @@ static int set_scalar(struct loader *l, const struct key_desc *k, const char *v,
 		if (n < k->min || n > k->max) {
 			char range[160];
 
-			snprintf(range, sizeof(range), "%s: %llu is out of range %llu..%llu", k->name,
-				 n, (unsigned long long)k->min, (unsigned long long)k->max);
+			snprintf(range, sizeof(range), "%s: %llu is out of range %llu..%llu",
+				 k->name, n, (unsigned long long)k->min,
+				 (unsigned long long)k->max);
 			return bad(l, line, "%s", range);
 		}
 		if (k->type == K_U32)
@@ -303,8 +319,8 @@ static int walk(struct loader *l, yaml_parser_t *p)
 			else if (list_key->type != K_LIST)
 				rc = bad(l, line, "%s: expected a single value, not a list", path);
 			else
-				list_clear((struct agent_config_list *)((char *)l->c +
-									list_key->offset));
+				list_clear(
+				    (struct agent_config_list *)((char *)l->c + list_key->offset));
 			in_seq = true;
 			break;
 		case YAML_SEQUENCE_END_EVENT:

@@ -20,16 +20,16 @@ struct agent_config {
 	char *log_level;
 	char *host_name; /* empty: gethostname() */
 
-	enum source_mode src_ebpf, src_fanotify, src_netlink, src_audit, src_procfs,
-		src_inventory;
+	enum source_mode src_ebpf, src_fanotify, src_netlink, src_audit, src_procfs, src_inventory;
 	bool syscalls; /* eBPF sys_enter/exit hooks: ptrace, memfd, set*id, module, bpf */
 	bool dns;
 
-	struct agent_config_list ignore_comm;	     /* process names dropped in the kernel */
-	struct agent_config_list ignore_executable;  /* exact executable paths, dropped in user space */
+	struct agent_config_list ignore_comm; /* process names dropped in the kernel */
+	struct agent_config_list
+	    ignore_executable; /* exact executable paths, dropped in user space */
 	struct agent_config_list ignore_path_prefix; /* file events under these prefixes */
 
-	bool file_writes;		 /* close_write via fanotify mount marks */
+	bool file_writes;		  /* close_write via fanotify mount marks */
 	struct agent_config_list skip_fs; /* extra filesystem types to leave unwatched */
 
 	uint32_t args_max_count;
@@ -48,6 +48,14 @@ struct agent_config {
 	uint32_t inventory_interval_s;
 	uint32_t stats_interval_s; /* drop/health counter events */
 	char *replay_path;	   /* replay source input ("-" for stdin); empty: off */
+
+	char *state_dir;       /* enrollment identity and spool (default /var/lib/mamori) */
+	uint32_t spool_max_mb; /* disk cap of the spool */
+	bool spool_sync;       /* fdatasync every sealed batch */
+	uint32_t batch_events; /* a batch is sealed at this many events, */
+	uint32_t batch_kb;     /* this size, */
+	uint32_t batch_ms;     /* or this age */
+	uint32_t heartbeat_s;  /* heartbeat period */
 };
 
 /* Fills defaults. */

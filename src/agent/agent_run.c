@@ -28,8 +28,8 @@ static void on_signal(int sig)
 }
 
 static const struct source_ops *const all_sources[] = {
-	&source_ebpf_ops,  &source_fanotify_ops, &source_netlink_ops, &source_audit_ops,
-	&source_procfs_ops, &source_inventory_ops,
+    &source_ebpf_ops,  &source_fanotify_ops, &source_netlink_ops,
+    &source_audit_ops, &source_procfs_ops,   &source_inventory_ops,
 };
 #define NSOURCES (sizeof(all_sources) / sizeof(all_sources[0]))
 
@@ -62,7 +62,7 @@ static unsigned fallback_for(const struct source_ops *ops)
 
 static void cover_names(unsigned cover, char *out, size_t size)
 {
-	static const char *const names[] = {"process", "network", "file",
+	static const char *const names[] = {"process",	"network", "file",
 					    "syscalls", "dns",	   "inventory"};
 	size_t o = 0;
 
@@ -124,14 +124,16 @@ static int open_sources(struct agent *ag, struct source *srcs, bool replay)
 			continue;
 		}
 		if (mode == SOURCE_MODE_AUTO && need && (ag->cover & need) == need) {
-			log_info("agent", "source %s not needed: its events come from a primary source",
+			log_info("agent",
+				 "source %s not needed: its events come from a primary source",
 				 ops->name);
 			continue;
 		}
 		why[0] = '\0';
 		if (ops->open(s, ~ag->cover, why, sizeof(why)) != 0) {
 			if (mode == SOURCE_MODE_ON) {
-				log_error("agent", "source %s required but failed: %s", ops->name, why);
+				log_error("agent", "source %s required but failed: %s", ops->name,
+					  why);
 				return -1;
 			}
 			log_warn("agent", "source %s inactive: %s", ops->name, why);
@@ -212,7 +214,8 @@ static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
 	if (now - b->window_start < 5000000000ull)
 		return;
 	cpu = cpu_us();
-	b->cpu_percent = (unsigned)((cpu - b->cpu_start_us) * 100 / ((now - b->window_start) / 1000));
+	b->cpu_percent =
+	    (unsigned)((cpu - b->cpu_start_us) * 100 / ((now - b->window_start) / 1000));
 	b->rss_mb = rss_mb();
 	b->window_start = now;
 	b->cpu_start_us = cpu;
@@ -223,6 +226,39 @@ static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
 			 over ? "start" : "stop", b->cpu_percent, ag->config->budget_cpu_percent,
 			 b->rss_mb, ag->config->budget_memory_mb);
 	ag->shedding = over;
+	if (ag->health) {
+		pthread_mutex_lock(&ag->health->lock);
+		ag->health->cpu_pct = b->cpu_percent;
+		ag->health->rss_mb = b->rss_mb;
+		ag->health->kernel_drops = atomic_load(&ag->counters.kernel_dropped);
+		ag->health->queue_drops = atomic_load(&ag->counters.queue_dropped);
+		ag->health->shed = atomic_load(&ag->counters.shed);
+		ag->health->emitted = atomic_load(&ag->counters.emitted);
+		ag->health->malformed = atomic_load(&ag->counters.malformed);
+		pthread_mutex_unlock(&ag->health->lock);
+	}
+}
+
+static void report_sources(struct agent *ag)
+{
+	size_t off = 0;
+
+	if (!ag->health)
+		return;
+	pthread_mutex_lock(&ag->health->lock);
+	ag->health->sources[0] = 0;
+	for (size_t i = 0; i < ag->nsources; i++) {
+		int k;
+
+		if (!ag->sources[i].active)
+			continue;
+		k = snprintf(ag->health->sources + off, sizeof(ag->health->sources) - off, "%s%s",
+			     off ? "," : "", ag->sources[i].ops->name);
+		if (k < 0 || (size_t)k >= sizeof(ag->health->sources) - off)
+			break;
+		off += (size_t)k;
+	}
+	pthread_mutex_unlock(&ag->health->lock);
 }
 
 static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool replay)
@@ -243,17 +279,20 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 		}
 	}
 	while (!stop_requested) {
+		bool finished = false;
 		int n = epoll_wait(ep, evs, 16, ag->config->wakeup_ms);
 		uint64_t now = agent_now_mono();
-		bool finished = false;
 
 		for (int i = 0; i < n; i++) {
 			struct source *s = &srcs[evs[i].data.u64];
+			int prc = s->active ? s->ops->poll(s) : 0;
 
-			if (s->active && s->ops->poll(s) < 0) {
+			if (prc < 0) {
 				log_error("agent", "source %s failed; stopping it", s->ops->name);
 				s->ops->close(s);
 				s->active = false;
+			} else if (prc == 1 && replay) {
+				finished = true;
 			}
 		}
 		if (now - last_tick >= tick_ns) {
@@ -306,7 +345,8 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 	errno = 0;
 	if (setpriority(PRIO_PROCESS, 0, c->nice) != 0)
 		log_warn("agent", "cannot set nice %d: %s", c->nice, strerror(errno));
-	ag.out = output_new(o->out_fd, 256 * 1024);
+	ag.health = o->health;
+	ag.out = o->out ? o->out : output_new(o->out_fd, 256 * 1024);
 	if (!ag.out)
 		return 1;
 	if (!replay) {
@@ -316,8 +356,8 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 				 proctable_scan(ag.procs));
 	}
 	if (c->hash_executables)
-		ag.hashes = hashcache_new(4096, c->queue_events, c->hash_max_bytes,
-					  agent_hash_done, &ag);
+		ag.hashes =
+		    hashcache_new(4096, c->queue_events, c->hash_max_bytes, agent_hash_done, &ag);
 	if (open_sources(&ag, srcs, replay) != 0) {
 		rc = 1;
 	} else if (ag.cover == 0 && !replay) {
@@ -325,6 +365,7 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 		rc = 1;
 	} else {
 		log_info("agent", "capturing host=%s pid=%d", ag.host_name, (int)ag.self_pid);
+		report_sources(&ag);
 		loop(&ag, srcs, o->seconds, replay);
 	}
 	for (size_t i = 0; i < ag.nsources; i++) {
@@ -343,7 +384,10 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 		 (unsigned long long)atomic_load(&ag.counters.kernel_dropped),
 		 (unsigned long long)atomic_load(&ag.counters.shed),
 		 (unsigned long long)atomic_load(&ag.counters.malformed));
-	output_free(ag.out);
+	if (o->out)
+		output_flush_all(ag.out);
+	else
+		output_free(ag.out);
 	proctable_free(ag.procs);
 	return rc;
 }

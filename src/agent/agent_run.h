@@ -4,11 +4,27 @@
 #ifndef MAMORI_AGENT_RUN_H
 #define MAMORI_AGENT_RUN_H
 
+#include <pthread.h>
+#include <stdint.h>
+
 #include "agent_config.h"
 
+struct output;
+
+/* What the agent reports about itself in heartbeats; written by the agent loop every few
+ * seconds, read by the uplink under the lock. */
+struct agent_health {
+	pthread_mutex_t lock;
+	char sources[256]; /* active source names, comma-separated */
+	uint64_t kernel_drops, queue_drops, shed, emitted, malformed;
+	unsigned cpu_pct, rss_mb;
+};
+
 struct agent_run_opts {
-	unsigned seconds; /* 0: until a signal */
-	int out_fd;	  /* where events go */
+	unsigned seconds;	     /* 0: until a signal */
+	int out_fd;		     /* where events go */
+	struct output *out;	     /* instead of out_fd when set (borrowed) */
+	struct agent_health *health; /* updated when set */
 };
 
 /* 0 on a clean stop; 1 when a required source failed or nothing could be opened. */

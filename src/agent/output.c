@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dynbuf.h"
@@ -19,7 +20,20 @@ struct output {
 	size_t flush_at;
 	uint64_t lines, errors;
 	int failed; /* sticky write error */
+	/* Sink mode (batches to the spool) instead of an fd. */
+	output_sink_fn sink;
+	void *sink_ctx;
+	uint32_t max_lines, pending;
+	uint64_t max_age_ns, first_ns;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 struct output *output_new(int fd, size_t buffer_bytes)
 {
@@ -35,10 +49,36 @@ struct output *output_new(int fd, size_t buffer_bytes)
 	return o;
 }
 
+struct output *output_new_sink(output_sink_fn fn, void *ctx, size_t max_bytes, uint32_t max_lines,
+			       uint64_t max_age_ns)
+{
+	struct output *o = output_new(-1, max_bytes);
+
+	if (!o)
+		return NULL;
+	o->sink = fn;
+	o->sink_ctx = ctx;
+	o->max_lines = max_lines ? max_lines : UINT32_MAX;
+	o->max_age_ns = max_age_ns;
+	return o;
+}
+
 static int flush_locked(struct output *o)
 {
 	size_t off = 0;
 
+	if (o->sink) {
+		int rc;
+
+		if (!o->buf.len)
+			return 0;
+		rc = o->sink(o->sink_ctx, o->buf.data, o->buf.len, o->pending);
+		if (rc)
+			o->errors += o->pending;
+		dynbuf_reset(&o->buf);
+		o->pending = 0;
+		return rc;
+	}
 	if (o->failed)
 		return o->failed;
 	while (off < o->buf.len) {
@@ -58,6 +98,18 @@ static int flush_locked(struct output *o)
 
 int output_flush(struct output *o)
 {
+	int rc = 0;
+
+	pthread_mutex_lock(&o->lock);
+	/* A batch is sealed when it is old enough; a file descriptor gets everything at once. */
+	if (!o->sink || (o->buf.len && mono_ns() - o->first_ns >= o->max_age_ns))
+		rc = flush_locked(o);
+	pthread_mutex_unlock(&o->lock);
+	return rc;
+}
+
+int output_flush_all(struct output *o)
+{
 	int rc;
 
 	pthread_mutex_lock(&o->lock);
@@ -70,7 +122,7 @@ void output_free(struct output *o)
 {
 	if (!o)
 		return;
-	output_flush(o);
+	output_flush_all(o);
 	dynbuf_release(&o->buf);
 	dynbuf_release(&o->line);
 	pthread_mutex_destroy(&o->lock);
@@ -81,8 +133,10 @@ static int append_locked(struct output *o, const char *s, size_t n)
 {
 	int rc;
 
-	if (o->buf.len + n + 1 > o->flush_at)
+	if (o->buf.len + n + 1 > o->flush_at || (o->sink && o->pending >= o->max_lines))
 		flush_locked(o);
+	if (o->sink && !o->buf.len)
+		o->first_ns = mono_ns();
 	rc = dynbuf_add(&o->buf, s, n);
 	if (rc == 0)
 		rc = dynbuf_addc(&o->buf, '\n');
@@ -91,6 +145,7 @@ static int append_locked(struct output *o, const char *s, size_t n)
 		return rc;
 	}
 	o->lines++;
+	o->pending++;
 	return o->failed;
 }
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct replay {
 	uint64_t line_no;
 	uint64_t bad;
 	bool skipping; /* inside an over-long line */
+	bool pollable; /* a pipe, FIFO or socket: non-blocking, driven by epoll */
 	struct event ev;
 };
 
@@ -58,6 +60,15 @@ static int replay_open(struct source *src, unsigned want, char *why, size_t whyl
 		free(r);
 		return rc;
 	}
+	{
+		struct stat st;
+
+		/* A pipe that stays open (a feed) must not block the loop, or signals. */
+		if (fstat(r->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+			fcntl(r->fd, F_SETFL, fcntl(r->fd, F_GETFL) | O_NONBLOCK);
+			r->pollable = true;
+		}
+	}
 	src->priv = r;
 	return 0;
 }
@@ -71,8 +82,10 @@ static unsigned replay_cover(struct source *src)
 
 static int replay_fd(struct source *src)
 {
-	(void)src;
-	return -1; /* regular files cannot be polled: read on every tick */
+	struct replay *r = src->priv;
+
+	/* Regular files cannot be polled: they are read on every tick. */
+	return r->pollable ? r->fd : -1;
 }
 
 static void handle_line(struct source *src, struct replay *r, char *line, size_t n)
@@ -125,7 +138,8 @@ static int replay_poll(struct source *src)
 				atomic_fetch_add(&src->agent->counters.malformed, 1);
 				log_ratelimited(&rate, 20, LOG_LEVEL_WARN, "replay",
 						"line %llu skipped: longer than %zu bytes",
-						(unsigned long long)r->line_no, EVENT_JSON_MAX_LINE);
+						(unsigned long long)r->line_no,
+						EVENT_JSON_MAX_LINE);
 			}
 			r->skipping = true;
 			r->len = 0;
@@ -173,11 +187,11 @@ static void replay_close(struct source *src)
 }
 
 const struct source_ops source_replay_ops = {
-	.name = "replay",
-	.open = replay_open,
-	.cover = replay_cover,
-	.fd = replay_fd,
-	.poll = replay_poll,
-	.tick = replay_tick,
-	.close = replay_close,
+    .name = "replay",
+    .open = replay_open,
+    .cover = replay_cover,
+    .fd = replay_fd,
+    .poll = replay_poll,
+    .tick = replay_tick,
+    .close = replay_close,
 };

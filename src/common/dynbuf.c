@@ -28,7 +28,7 @@ void dynbuf_reset(struct dynbuf *b)
 		b->data[0] = '\0';
 }
 
-static int dynbuf_reserve(struct dynbuf *b, size_t extra)
+int dynbuf_reserve(struct dynbuf *b, size_t extra)
 {
 	size_t need, n;
 	char *p;

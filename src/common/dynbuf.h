@@ -17,6 +17,10 @@ void dynbuf_init(struct dynbuf *b, size_t cap);
 void dynbuf_release(struct dynbuf *b);
 /* Empties the buffer and keeps its memory. */
 void dynbuf_reset(struct dynbuf *b);
+/* Makes room for extra more bytes (plus the NUL) without changing len: callers may then write
+ * up to extra bytes at data + len and commit them with dynbuf_truncate/len. -ENOSPC past the cap.
+ */
+int dynbuf_reserve(struct dynbuf *b, size_t extra);
 int dynbuf_add(struct dynbuf *b, const void *p, size_t n);
 int dynbuf_addc(struct dynbuf *b, char c);
 int dynbuf_adds(struct dynbuf *b, const char *s);

@@ -14,4 +14,19 @@ static inline int hex_value(char c)
 	return -1;
 }
 
+/* Decodes n hex digits (n even) into out[size]. Returns the number of bytes or -1. */
+static inline int hex_decode(const char *s, unsigned long n, unsigned char *out, unsigned long size)
+{
+	if (n % 2 || n / 2 > size)
+		return -1;
+	for (unsigned long i = 0; i < n; i += 2) {
+		int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i / 2] = (unsigned char)(hi << 4 | lo);
+	}
+	return (int)(n / 2);
+}
+
 #endif

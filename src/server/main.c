@@ -1,28 +1,147 @@
-/* mamori-server: the central server (ingest, detection, storage, API, console). This build
- * answers --help and --version; the server itself arrives with the pipeline issue. */
+/* mamori-server: the central server (agent endpoint, ingest, storage, REST API). */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
+#include "server.h"
 
 #include "banned.h"
 
+#define MAX_NAMES 16
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mamori-server [--version] [--help]\n"
-		   "\n"
-		   "The Mamori server: agent endpoint, REST API and console.\n"
-		   "Not yet implemented in this version: see the project README.\n");
+	fprintf(
+	    f,
+	    "usage: mamori-server [--version] [--help] [options]\n"
+	    "\n"
+	    "The Mamori server: agent endpoint (mutual TLS), REST API under /api/v1.\n"
+	    "\n"
+	    "options:\n"
+	    "  -d, --data DIR           data directory: CA, certificates, credentials, SQLite\n"
+	    "                           database (default /var/lib/mamori-server)\n"
+	    "  -L, --listen HOST:PORT   HTTPS address (default 127.0.0.1:8443)\n"
+	    "  -S, --store URI          sqlite:PATH (default sqlite:DIR/mamori.db) or\n"
+	    "                           postgresql://user@host:port/db\n"
+	    "  -n, --name NAME          extra DNS name or IP for the server certificate\n"
+	    "                           (repeatable)\n"
+	    "  -t, --ingest-threads N   ingest worker threads (default 1)\n"
+	    "  -r, --retention-days N   delete events older than N days (default 0: keep)\n"
+	    "  -T, --heartbeat-timeout S  seconds without heartbeat before offline (default 30)\n"
+	    "  -l, --log-level LEVEL    debug, info, warn or error\n");
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v > max || s[0] == '-')
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
-		printf("mamori-server %s\n", MAMORI_VERSION);
-		return 0;
+	static const struct option opts[] = {
+	    {"data", required_argument, NULL, 'd'},
+	    {"listen", required_argument, NULL, 'L'},
+	    {"store", required_argument, NULL, 'S'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"ingest-threads", required_argument, NULL, 't'},
+	    {"retention-days", required_argument, NULL, 'r'},
+	    {"heartbeat-timeout", required_argument, NULL, 'T'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *names[MAX_NAMES];
+	struct server_opts o = {
+	    .data_dir = "/var/lib/mamori-server", .listen = "127.0.0.1:8443", .names = names};
+	struct server *s;
+	char err[1024];
+	int c, rc;
+
+	if (argc >= 2 && !strcmp(argv[1], "serve")) {
+		argv++;
+		argc--;
 	}
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
+	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o.data_dir = optarg;
+			break;
+		case 'L':
+			o.listen = optarg;
+			break;
+		case 'S':
+			o.store = optarg;
+			break;
+		case 'n':
+			if (o.n_names == MAX_NAMES) {
+				fprintf(stderr, "mamori-server: at most %d --name\n", MAX_NAMES);
+				return 2;
+			}
+			names[o.n_names++] = optarg;
+			break;
+		case 't':
+			if (parse_uint(optarg, 16, &o.ingest_threads) || !o.ingest_threads) {
+				fprintf(stderr, "mamori-server: --ingest-threads: 1-16\n");
+				return 2;
+			}
+			break;
+		case 'r':
+			if (parse_uint(optarg, 36500, &o.retention_days)) {
+				fprintf(stderr, "mamori-server: --retention-days: 0-36500\n");
+				return 2;
+			}
+			break;
+		case 'T':
+			if (parse_uint(optarg, 86400, &o.heartbeat_timeout_s) ||
+			    !o.heartbeat_timeout_s) {
+				fprintf(stderr, "mamori-server: --heartbeat-timeout: 1-86400\n");
+				return 2;
+			}
+			break;
+		case 'l': {
+			enum log_level lv;
+
+			if (log_level_parse(optarg, &lv)) {
+				fprintf(stderr, "mamori-server: unknown log level %s\n", optarg);
+				return 2;
+			}
+			log_set_level(lv);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mamori-server %s\n", MAMORI_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
 	}
-	usage(stderr);
-	return 2;
+	if (optind < argc) {
+		fprintf(stderr, "mamori-server: unexpected argument %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	s = server_new(&o, err, sizeof(err));
+	if (!s) {
+		fprintf(stderr, "mamori-server: %s\n", err);
+		return 1;
+	}
+	rc = server_run(s);
+	server_free(s);
+	return rc ? 1 : 0;
 }

@@ -1,0 +1,100 @@
+/* The mamori command line: global options, dispatch to one command per verb group (cmd_*.c) and
+ * the one place that turns an HTTP exchange into output or an error message and an exit status.
+ * The CLI talks to mamori-server only through the REST API in docs/api.md. */
+#ifndef MAMORI_CLI_H
+#define MAMORI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "cli_output.h"
+
+/* Exit statuses, the same for every command (docs/cli.md). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_SERVER = 1,	  /* the server answered 4xx/5xx, or with something unusable */
+	CLI_EXIT_USAGE = 2,	  /* bad arguments or configuration */
+	CLI_EXIT_UNREACHABLE = 3, /* no answer: connection, TLS or timeout failure */
+};
+
+/* One run of the CLI. Strings are borrowed from argv/environ except url, which is owned. */
+struct cli {
+	char *url;	    /* base URL, no trailing '/' nor "/api/v1"; NULL if not configured */
+	const char *token;  /* bearer token; NULL if not configured */
+	const char *cacert; /* CA file that signs the server certificate; NULL: system CAs */
+	FILE *in;
+	FILE *out;
+	FILE *err;
+	bool help;     /* --help or -h appeared: the command prints its usage and succeeds */
+	char name[64]; /* the command as typed so far, "events search", for messages */
+};
+
+/* A command or sub-command: argv[0] is its own name. Returns an enum cli_exit value. */
+typedef int cli_cmd_fn(struct cli *cli, int argc, char **argv);
+
+struct cli_cmd {
+	const char *name;
+	cli_cmd_fn *run;
+};
+
+/* One request to the API. Strings and body are borrowed for the call. */
+struct cli_call {
+	const char *method;	/* "GET", "POST" or "DELETE" */
+	const char *path;	/* below /api/v1, escaped, with its query string: "/hosts?x=1" */
+	const json_t *body;	/* JSON body, or NULL */
+	long timeout_s;		/* whole-request timeout; 0 for the default */
+	bool anonymous;		/* send no Authorization header (login) */
+	const char *query_text; /* event query, shown with a caret under a reported position */
+};
+
+/* Runs the CLI on argv (argv[0] is the program name). Returns the process exit status. */
+int cli_run(int argc, char **argv, FILE *in, FILE *out, FILE *err);
+
+/* Sends call; on success *reply is the JSON object the server sent (caller owns it) and the
+ * result is CLI_EXIT_OK. Otherwise the error is already printed and the result is the exit
+ * status to return. */
+int cli_call(struct cli *cli, const struct cli_call *call, json_t **reply);
+
+/* Runs the sub-command named by argv[1] from subs (argv[0] is the group name), or prints the
+ * group's usage: to out with exit 0 under --help, else to err with exit 2. */
+int cli_dispatch(struct cli *cli, const struct cli_cmd *subs, size_t nsubs, const char *usage,
+		 int argc, char **argv);
+
+struct cli_args_opt;
+struct cli_args_pos;
+
+/* Parses a command's argv (argv[0] its name) against opts and checks that between min_pos and
+ * max_pos positionals remain. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after printing the problem
+ * and usage. */
+int cli_parse_args(struct cli *cli, const char *usage, const struct cli_args_opt *opts, int argc,
+		   char **argv, struct cli_args_pos *pos, size_t min_pos, size_t max_pos);
+
+/* Parses an --output value (NULL: table) into *fmt. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE
+ * after printing the problem and usage. */
+int cli_parse_output(struct cli *cli, const char *usage, const char *value,
+		     enum cli_output_format *fmt);
+
+/* Prints "mamori: cannot build the request: <why>" for a failed path or query build (rc is a
+ * negative errno from dynbuf); returns CLI_EXIT_USAGE. */
+int cli_request_too_long(struct cli *cli, int rc);
+
+/* The array reply[key], or NULL after printing that the reply lacks it. Borrowed from reply. */
+json_t *cli_reply_array(struct cli *cli, const json_t *reply, const char *key);
+
+/* Turns the result of writing output (0 or a negative errno) into an exit status, printing
+ * the problem if any. */
+int cli_finish(struct cli *cli, int rc);
+
+/* Prints usage to out (the --help answer); returns CLI_EXIT_OK. */
+int cli_help(struct cli *cli, const char *usage);
+
+/* Prints "mamori: <message>" and the synopsis of usage to err; returns CLI_EXIT_USAGE. */
+int cli_usage_error(struct cli *cli, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints "mamori: <message>" to err with control characters escaped. */
+void cli_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,18 @@
+/* The mamori commands, one file per verb group as git's builtin/ (flat in src/cli/ because the
+ * build globs that one directory). Each takes argv with its own name in argv[0] and returns an
+ * enum cli_exit value. */
+#ifndef MAMORI_CMD_H
+#define MAMORI_CMD_H
+
+struct cli;
+
+int cmd_login_run(struct cli *cli, int argc, char **argv);
+int cmd_tokens_run(struct cli *cli, int argc, char **argv);
+int cmd_hosts_run(struct cli *cli, int argc, char **argv);
+int cmd_groups_run(struct cli *cli, int argc, char **argv);
+int cmd_users_run(struct cli *cli, int argc, char **argv);
+int cmd_events_run(struct cli *cli, int argc, char **argv);
+int cmd_audit_run(struct cli *cli, int argc, char **argv);
+int cmd_stats_run(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,115 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_codec.h"
+#include "ingest_doc.h"
+#include "log.h"
+#include "wire.h"
+
+#include "banned.h"
+
+void ingest_init(struct ingest *in, struct store *store)
+{
+	memset(in, 0, sizeof(*in));
+	in->store = store;
+	dynbuf_init(&in->plain, WIRE_MAX_BATCH);
+}
+
+void ingest_release(struct ingest *in)
+{
+	dynbuf_release(&in->plain);
+	free(in->arena);
+	free(in->rows);
+	memset(in, 0, sizeof(*in));
+}
+
+static int reserve(struct ingest *in, size_t text_len, size_t lines)
+{
+	size_t need = text_len + 32 * lines + 64;
+
+	if (need > in->arena_size) {
+		char *a = realloc(in->arena, need);
+
+		if (!a)
+			return -ENOMEM;
+		in->arena = a;
+		in->arena_size = need;
+	}
+	if (lines > in->rows_alloc) {
+		struct store_event_row *r = realloc(in->rows, lines * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		in->rows = r;
+		in->rows_alloc = lines;
+	}
+	return 0;
+}
+
+int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64_t seq,
+		 const void *body, size_t len, bool zstd, struct ingest_result *res)
+{
+	const char *text;
+	size_t text_len, lines = 0, n = 0, i, lineno = 0;
+	char *arena;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (zstd) {
+		dynbuf_reset(&in->plain);
+		rc = batch_decompress(body, len, WIRE_MAX_BATCH, &in->plain);
+		if (rc)
+			return rc;
+		text = in->plain.data ? in->plain.data : "";
+		text_len = in->plain.len;
+	} else {
+		if (len > WIRE_MAX_BATCH)
+			return -E2BIG;
+		text = body;
+		text_len = len;
+	}
+	for (i = 0; i < text_len; i++)
+		lines += text[i] == '\n';
+	lines++;
+	rc = reserve(in, text_len, lines);
+	if (rc)
+		return rc;
+	arena = in->arena;
+	for (i = 0; i < text_len;) {
+		const char *nl = memchr(text + i, '\n', text_len - i);
+		size_t ll = nl ? (size_t)(nl - (text + i)) : text_len - i;
+		char err[120];
+
+		lineno++;
+		if (ll && text[i + ll - 1] == '\r')
+			ll--;
+		if (ll > 0) {
+			if (ingest_doc_parse(text + i, ll, &in->rows[n], &arena, err,
+					     sizeof(err)) == 0) {
+				n++;
+			} else {
+				if (!res->rejected)
+					snprintf(res->first_error, sizeof(res->first_error),
+						 "line %zu: %s", lineno, err);
+				res->rejected++;
+			}
+		}
+		i += (nl ? (size_t)(nl - (text + i)) + 1 : text_len - i);
+	}
+	rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, &res->duplicate);
+	if (rc)
+		return rc;
+	if (!res->duplicate) {
+		res->stored = n;
+		if (in->on_doc)
+			for (i = 0; i < n; i++)
+				in->on_doc(in->on_doc_ctx, agent_id, &in->rows[i]);
+	} else {
+		res->rejected = 0;
+	}
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Turns one agent batch (zstd NDJSON) into stored events: decompress with a cap, validate each
+ * line, commit rows and the batch sequence together. One struct ingest per thread. */
+#ifndef MAMORI_INGEST_H
+#define MAMORI_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dynbuf.h"
+#include "store.h"
+
+struct ingest_result {
+	uint64_t stored, rejected;
+	bool duplicate;
+	char first_error[160]; /* reason for the first rejected line */
+};
+
+/* Hooks called for special documents inside the committed batch (inventory), may be NULL. */
+typedef void (*ingest_doc_fn)(void *ctx, const char *agent_id, const struct store_event_row *row);
+
+struct ingest {
+	struct store *store;
+	struct dynbuf plain;
+	char *arena;
+	size_t arena_size;
+	struct store_event_row *rows;
+	size_t rows_alloc;
+	ingest_doc_fn on_doc;
+	void *on_doc_ctx;
+};
+
+/* store is borrowed for the ingest's lifetime. */
+void ingest_init(struct ingest *in, struct store *store);
+void ingest_release(struct ingest *in);
+
+/* 0 with *res filled (duplicates included); -EINVAL (undecodable frame), -E2BIG (too large),
+ * or the store's negative errno (nothing stored, the agent retries). */
+int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64_t seq,
+		 const void *body, size_t len, bool zstd, struct ingest_result *res);
+
+#endif

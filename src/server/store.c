@@ -1,0 +1,238 @@
+/* Backend selection and the dialect-neutral helpers of struct store. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#include "banned.h"
+
+struct store_val store_text(const char *s)
+{
+	if (!s)
+		return (struct store_val){.type = STORE_NULL};
+	return (struct store_val){.type = STORE_TEXT, .s = s, .n = strlen(s)};
+}
+
+struct store *store_open(const char *target, char *err, size_t errlen)
+{
+	const struct store_ops *ops = &store_sqlite_ops;
+	const char *arg = target;
+	struct store *st;
+	int rc;
+
+	if (!strncmp(target, "postgresql://", 13) || !strncmp(target, "postgres://", 11) ||
+	    !strncmp(target, "pg:", 3)) {
+		ops = &store_pg_ops;
+		if (!strncmp(target, "pg:", 3))
+			arg = target + 3;
+	} else if (!strncmp(target, "sqlite:", 7)) {
+		arg = target + 7;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->ops = ops;
+	rc = ops->open(st, arg, err, errlen);
+	if (rc) {
+		free(st);
+		errno = -rc;
+		return NULL;
+	}
+	rc = ops->migrate(st);
+	if (rc) {
+		snprintf(err, errlen, "schema migration failed: %s", st->err);
+		ops->close(st);
+		free(st);
+		errno = -rc;
+		return NULL;
+	}
+	return st;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	st->ops->close(st);
+	free(st);
+}
+
+const char *store_error(const struct store *st)
+{
+	return st->err;
+}
+
+enum store_dialect store_dialect(const struct store *st)
+{
+	return st->ops->dialect;
+}
+
+int64_t store_exec(struct store *st, const char *sql, const struct store_val *params, size_t n,
+		   store_row_fn fn, void *ctx)
+{
+	return st->ops->exec(st, sql, params, n, fn, ctx);
+}
+
+int store_begin(struct store *st)
+{
+	int64_t rc = store_exec(st, "BEGIN", NULL, 0, NULL, NULL);
+
+	return rc < 0 ? (int)rc : 0;
+}
+
+int store_commit(struct store *st)
+{
+	int64_t rc = store_exec(st, "COMMIT", NULL, 0, NULL, NULL);
+
+	return rc < 0 ? (int)rc : 0;
+}
+
+void store_rollback(struct store *st)
+{
+	char saved[sizeof(st->err)];
+
+	/* Keep the error that caused the rollback. */
+	memcpy(saved, st->err, sizeof(saved));
+	store_exec(st, "ROLLBACK", NULL, 0, NULL, NULL);
+	memcpy(st->err, saved, sizeof(saved));
+}
+
+struct first_int {
+	int64_t v;
+	bool found;
+};
+
+static int first_int_row(void *ctx, const struct store_val *cols, size_t ncols)
+{
+	struct first_int *f = ctx;
+
+	if (ncols < 1 || f->found)
+		return 0;
+	f->found = true;
+	if (cols[0].type == STORE_INT)
+		f->v = cols[0].i;
+	else if (cols[0].type == STORE_TEXT)
+		f->v = strtoll(cols[0].s, NULL, 10);
+	else
+		f->found = false;
+	return 0;
+}
+
+int store_query_int(struct store *st, const char *sql, const struct store_val *params, size_t n,
+		    int64_t *out)
+{
+	struct first_int f = {0};
+	int64_t rc = store_exec(st, sql, params, n, first_int_row, &f);
+
+	if (rc < 0)
+		return (int)rc;
+	if (!f.found)
+		return -ENOENT;
+	*out = f.v;
+	return 0;
+}
+
+struct first_text {
+	char *buf;
+	size_t size;
+	bool found;
+};
+
+static int first_text_row(void *ctx, const struct store_val *cols, size_t ncols)
+{
+	struct first_text *f = ctx;
+	size_t k;
+
+	if (ncols < 1 || f->found || cols[0].type == STORE_NULL)
+		return 0;
+	f->found = true;
+	if (cols[0].type == STORE_INT) {
+		snprintf(f->buf, f->size, "%lld", (long long)cols[0].i);
+		return 0;
+	}
+	k = cols[0].n < f->size - 1 ? cols[0].n : f->size - 1;
+	memcpy(f->buf, cols[0].s, k);
+	f->buf[k] = 0;
+	return 0;
+}
+
+int store_query_text(struct store *st, const char *sql, const struct store_val *params, size_t n,
+		     char *buf, size_t size)
+{
+	struct first_text f = {.buf = buf, .size = size};
+	int64_t rc;
+
+	if (size)
+		buf[0] = 0;
+	rc = store_exec(st, sql, params, n, first_text_row, &f);
+	if (rc < 0)
+		return (int)rc;
+	return f.found ? 0 : -ENOENT;
+}
+
+int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, uint64_t seq,
+		       const struct store_event_row *rows, size_t n, bool *duplicate)
+{
+	char ep[17];
+	int64_t last = -1;
+	int rc;
+
+	*duplicate = false;
+	snprintf(ep, sizeof(ep), "%016llx", (unsigned long long)epoch);
+	rc = store_begin(st);
+	if (rc)
+		return rc;
+	{
+		struct store_val p[] = {store_text(agent_id), store_text(ep)};
+
+		rc = store_query_int(
+		    st, "SELECT last_seq FROM batches WHERE agent_id = ? AND epoch = ?", p, 2,
+		    &last);
+		if (rc && rc != -ENOENT)
+			goto fail;
+	}
+	if (last >= 0 && (uint64_t)last >= seq) {
+		*duplicate = true;
+		store_rollback(st);
+		return 0;
+	}
+	if (n) {
+		rc = st->ops->insert_events(st, agent_id, rows, n);
+		if (rc)
+			goto fail;
+	}
+	{
+		struct store_val p[] = {store_text(agent_id), store_text(ep),
+					store_int((int64_t)seq)};
+		int64_t r =
+		    store_exec(st,
+			       "INSERT INTO batches (agent_id, epoch, last_seq) VALUES (?, ?, ?) "
+			       "ON CONFLICT (agent_id, epoch) DO UPDATE SET last_seq = "
+			       "excluded.last_seq",
+			       p, 3, NULL, NULL);
+		if (r < 0) {
+			rc = (int)r;
+			goto fail;
+		}
+	}
+	rc = store_commit(st);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	store_rollback(st);
+	return rc;
+}
+
+int64_t store_retention(struct store *st, int64_t cutoff_ns)
+{
+	struct store_val p[] = {store_int(cutoff_ns)};
+
+	return store_exec(st, "DELETE FROM events WHERE ts < ?", p, 1, NULL, NULL);
+}

@@ -1,0 +1,377 @@
+/* The embedded store: SQLite in WAL mode, one connection per struct store (one per thread). */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+#include "banned.h"
+
+#define STMT_CACHE 64
+
+struct stmt_slot {
+	const char *sql; /* the caller's string: statements are literals or cached by content */
+	char *sql_copy;
+	sqlite3_stmt *stmt;
+	uint64_t used;
+};
+
+struct sqlite_store {
+	sqlite3 *db;
+	struct stmt_slot cache[STMT_CACHE];
+	uint64_t clock;
+	sqlite3_stmt *insert;
+};
+
+static int fail(struct store *st, int rc)
+{
+	struct sqlite_store *s = st->priv;
+
+	snprintf(st->err, sizeof(st->err), "%s", s && s->db ? sqlite3_errmsg(s->db) : "sqlite");
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return -EBUSY;
+	if (rc == SQLITE_FULL)
+		return -ENOSPC;
+	if (rc == SQLITE_NOMEM)
+		return -ENOMEM;
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	return -EIO;
+}
+
+static sqlite3_stmt *prepare(struct store *st, const char *sql, int *rcp)
+{
+	struct sqlite_store *s = st->priv;
+	struct stmt_slot *victim = &s->cache[0];
+	sqlite3_stmt *stmt;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < STMT_CACHE; i++) {
+		struct stmt_slot *c = &s->cache[i];
+
+		if (c->stmt && !strcmp(c->sql_copy, sql)) {
+			c->used = ++s->clock;
+			sqlite3_reset(c->stmt);
+			sqlite3_clear_bindings(c->stmt);
+			return c->stmt;
+		}
+		if (!c->stmt || c->used < victim->used)
+			victim = c;
+	}
+	rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		*rcp = rc;
+		return NULL;
+	}
+	if (victim->stmt) {
+		sqlite3_finalize(victim->stmt);
+		free(victim->sql_copy);
+	}
+	victim->sql_copy = strdup(sql);
+	if (!victim->sql_copy) {
+		sqlite3_finalize(stmt);
+		victim->stmt = NULL;
+		*rcp = SQLITE_NOMEM;
+		return NULL;
+	}
+	victim->stmt = stmt;
+	victim->used = ++s->clock;
+	return stmt;
+}
+
+static int bind_all(sqlite3_stmt *stmt, const struct store_val *p, size_t n)
+{
+	size_t i;
+	int rc = SQLITE_OK;
+
+	for (i = 0; i < n && rc == SQLITE_OK; i++) {
+		int k = (int)i + 1;
+
+		switch (p[i].type) {
+		case STORE_NULL:
+			rc = sqlite3_bind_null(stmt, k);
+			break;
+		case STORE_INT:
+			rc = sqlite3_bind_int64(stmt, k, p[i].i);
+			break;
+		case STORE_TEXT:
+			rc = sqlite3_bind_text(stmt, k, p[i].s, (int)p[i].n, SQLITE_STATIC);
+			break;
+		}
+	}
+	return rc;
+}
+
+static int64_t sqlite_exec(struct store *st, const char *sql, const struct store_val *params,
+			   size_t n, store_row_fn fn, void *ctx)
+{
+	struct sqlite_store *s = st->priv;
+	struct store_val cols[64];
+	sqlite3_stmt *stmt;
+	int rc = SQLITE_OK;
+	int64_t result = 0;
+
+	stmt = prepare(st, sql, &rc);
+	if (!stmt)
+		return fail(st, rc);
+	rc = bind_all(stmt, params, n);
+	if (rc != SQLITE_OK) {
+		result = fail(st, rc);
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int nc = sqlite3_column_count(stmt), i;
+
+		if (!fn)
+			continue;
+		if (nc > 64)
+			nc = 64;
+		for (i = 0; i < nc; i++) {
+			switch (sqlite3_column_type(stmt, i)) {
+			case SQLITE_NULL:
+				cols[i] = (struct store_val){.type = STORE_NULL};
+				break;
+			case SQLITE_INTEGER:
+				cols[i] = store_int(sqlite3_column_int64(stmt, i));
+				break;
+			default:
+				cols[i].type = STORE_TEXT;
+				cols[i].s = (const char *)sqlite3_column_text(stmt, i);
+				cols[i].n = (size_t)sqlite3_column_bytes(stmt, i);
+				if (!cols[i].s) {
+					cols[i].s = "";
+					cols[i].n = 0;
+				}
+			}
+		}
+		result = fn(ctx, cols, (size_t)nc);
+		if (result) {
+			sqlite3_reset(stmt);
+			return result;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		result = fail(st, rc);
+		goto out;
+	}
+	result = sqlite3_changes64(s->db);
+out:
+	sqlite3_reset(stmt);
+	return result;
+}
+
+static const char *const schema_v1[] = {
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, agent_id TEXT, host TEXT,"
+    " action TEXT, category TEXT, entity_id TEXT, parent_entity_id TEXT, pid INTEGER,"
+    " name TEXT, exe TEXT, hash TEXT, path TEXT, src_ip TEXT, dst_ip TEXT, dst_port INTEGER,"
+    " user_name TEXT, dns TEXT, doc TEXT NOT NULL)",
+    "CREATE INDEX events_ts ON events (ts)",
+    "CREATE INDEX events_host_ts ON events (host, ts)",
+    "CREATE INDEX events_entity ON events (entity_id)",
+    "CREATE INDEX events_parent ON events (parent_entity_id) WHERE parent_entity_id IS NOT NULL",
+    "CREATE INDEX events_hash ON events (hash) WHERE hash IS NOT NULL",
+    "CREATE INDEX events_dst_ip ON events (dst_ip) WHERE dst_ip IS NOT NULL",
+    "CREATE INDEX events_path ON events (path) WHERE path IS NOT NULL",
+    "CREATE TABLE batches (agent_id TEXT NOT NULL, epoch TEXT NOT NULL, last_seq INTEGER NOT NULL,"
+    " PRIMARY KEY (agent_id, epoch))",
+    "CREATE TABLE groups (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL)",
+    "INSERT INTO groups (name, created_at) VALUES ('default', 0)",
+    "CREATE TABLE agents (id TEXT PRIMARY KEY, host_name TEXT NOT NULL, host_id TEXT,"
+    " group_name TEXT NOT NULL, removed INTEGER NOT NULL DEFAULT 0, cert_serial TEXT,"
+    " enrolled_at INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0, version TEXT,"
+    " os TEXT, platform TEXT, os_version TEXT, kernel TEXT, ips TEXT, inventory TEXT,"
+    " health TEXT)",
+    "CREATE INDEX agents_name ON agents (host_name)",
+    "CREATE TABLE revoked (serial TEXT PRIMARY KEY, agent_id TEXT, revoked_at INTEGER NOT NULL)",
+    "CREATE TABLE enroll_tokens (id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL,"
+    " group_name TEXT NOT NULL, expires_at INTEGER NOT NULL, created_by TEXT,"
+    " created_at INTEGER NOT NULL, uses INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL)",
+    "CREATE TABLE api_tokens (hash TEXT PRIMARY KEY, user_name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, user_name TEXT,"
+    " method TEXT, path TEXT, status INTEGER, detail TEXT)",
+    "CREATE INDEX audit_ts ON audit (ts)",
+    "CREATE TABLE commands (id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, type TEXT NOT NULL,"
+    " args TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL, delivered_at INTEGER,"
+    " done_at INTEGER, expires_at INTEGER NOT NULL, result TEXT, created_by TEXT)",
+    "CREATE INDEX commands_agent ON commands (agent_id, status)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1};
+
+static int sqlite_migrate(struct store *st)
+{
+	size_t v, nmig = sizeof(migrations) / sizeof(migrations[0]);
+	int64_t cur = 0;
+	int rc;
+
+	if (store_exec(st, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+		       NULL, 0, NULL, NULL) < 0)
+		return -EIO;
+	rc = store_query_int(st, "SELECT max(version) FROM schema_version", NULL, 0, &cur);
+	if (rc && rc != -ENOENT)
+		return rc;
+	for (v = (size_t)cur; v < nmig; v++) {
+		const char *const *q;
+		struct store_val p[1];
+
+		rc = store_begin(st);
+		if (rc)
+			return rc;
+		for (q = migrations[v]; *q; q++) {
+			/* DDL runs once: no statement cache. */
+			char *msg = NULL;
+			struct sqlite_store *s = st->priv;
+
+			if (sqlite3_exec(s->db, *q, NULL, NULL, &msg) != SQLITE_OK) {
+				snprintf(st->err, sizeof(st->err), "v%zu: %s", v + 1,
+					 msg ? msg : "?");
+				sqlite3_free(msg);
+				store_rollback(st);
+				return -EIO;
+			}
+		}
+		p[0] = store_int((int64_t)v + 1);
+		if (store_exec(st, "INSERT INTO schema_version (version) VALUES (?)", p, 1, NULL,
+			       NULL) < 0 ||
+		    store_commit(st)) {
+			store_rollback(st);
+			return -EIO;
+		}
+		log_info("store", "sqlite schema migrated to=%zu", v + 1);
+	}
+	return 0;
+}
+
+static int sqlite_open(struct store *st, const char *path, char *err, size_t errlen)
+{
+	struct sqlite_store *s = calloc(1, sizeof(*s));
+	static const char *const pragmas[] = {
+	    "PRAGMA journal_mode=WAL",	"PRAGMA synchronous=FULL",  "PRAGMA foreign_keys=OFF",
+	    "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536", NULL};
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	st->priv = s;
+	rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "sqlite open %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		sqlite3_close(s->db);
+		free(s);
+		st->priv = NULL;
+		return -EIO;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	for (const char *const *p = pragmas; *p; p++) {
+		if (sqlite3_exec(s->db, *p, NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "sqlite %s: %s", *p, sqlite3_errmsg(s->db));
+			sqlite3_close(s->db);
+			free(s);
+			st->priv = NULL;
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void sqlite_close(struct store *st)
+{
+	struct sqlite_store *s = st->priv;
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(s->cache[i].stmt);
+		free(s->cache[i].sql_copy);
+	}
+	sqlite3_finalize(s->insert);
+	sqlite3_close(s->db);
+	free(s);
+	st->priv = NULL;
+}
+
+static int bind_opt_text(sqlite3_stmt *stmt, int k, const char *v)
+{
+	if (!v)
+		return sqlite3_bind_null(stmt, k);
+	return sqlite3_bind_text(stmt, k, v, -1, SQLITE_STATIC);
+}
+
+static int sqlite_insert_events(struct store *st, const char *agent_id,
+				const struct store_event_row *rows, size_t n)
+{
+	struct sqlite_store *s = st->priv;
+	size_t i;
+	int rc;
+
+	if (!s->insert) {
+		rc = sqlite3_prepare_v3(
+		    s->db,
+		    "INSERT INTO events (ts, agent_id, host, action, category, entity_id,"
+		    " parent_entity_id, pid, name, exe, hash, path, src_ip, dst_ip, dst_port,"
+		    " user_name, dns, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		    -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
+		if (rc != SQLITE_OK)
+			return fail(st, rc);
+	}
+	for (i = 0; i < n; i++) {
+		const struct store_event_row *r = &rows[i];
+		sqlite3_stmt *q = s->insert;
+
+		sqlite3_bind_int64(q, 1, r->ts);
+		bind_opt_text(q, 2, agent_id);
+		bind_opt_text(q, 3, r->host);
+		bind_opt_text(q, 4, r->action);
+		bind_opt_text(q, 5, r->category);
+		bind_opt_text(q, 6, r->entity_id);
+		bind_opt_text(q, 7, r->parent_entity_id);
+		if (r->pid >= 0)
+			sqlite3_bind_int64(q, 8, r->pid);
+		else
+			sqlite3_bind_null(q, 8);
+		bind_opt_text(q, 9, r->name);
+		bind_opt_text(q, 10, r->exe);
+		bind_opt_text(q, 11, r->hash);
+		bind_opt_text(q, 12, r->path);
+		bind_opt_text(q, 13, r->src_ip);
+		bind_opt_text(q, 14, r->dst_ip);
+		if (r->dst_port >= 0)
+			sqlite3_bind_int64(q, 15, r->dst_port);
+		else
+			sqlite3_bind_null(q, 15);
+		bind_opt_text(q, 16, r->user_name);
+		bind_opt_text(q, 17, r->dns);
+		sqlite3_bind_text(q, 18, r->doc, (int)r->doc_len, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return fail(st, rc);
+	}
+	sqlite3_clear_bindings(s->insert);
+	return 0;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .dialect = STORE_DIALECT_SQLITE,
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .exec = sqlite_exec,
+    .migrate = sqlite_migrate,
+    .insert_events = sqlite_insert_events,
+};
