@@ -196,7 +196,9 @@ static bool prepare(struct agent *ag, struct event *ev)
 	if (!ev->host_boot_id[0])
 		event_copy_str(ev->host_boot_id, sizeof(ev->host_boot_id), ag->boot_id,
 			       strlen(ag->boot_id));
-	if (ev->process.pid == (uint32_t)ag->self_pid && ev->action != EVENT_ACTION_AGENT_DROPS)
+	/* The agent never reports itself; replayed events come from elsewhere, whatever pid. */
+	if (ev->process.pid == (uint32_t)ag->self_pid && ev->action != EVENT_ACTION_AGENT_DROPS &&
+	    !c->replay_path[0])
 		return false;
 
 	if (ag->procs && ev->process.pid) {

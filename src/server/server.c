@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "commands.h"
 #include "event_json.h"
 #include "fleet.h"
 #include "ingest_pool.h"
@@ -326,6 +327,62 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
+static void on_note(void *ctx, const char *channel, const char *payload)
+{
+	struct server *s = ctx;
+
+	if (!strcmp(channel, "mamori_commands"))
+		fleet_wake(s->fleet, payload);
+	else if (!strcmp(channel, "mamori_results"))
+		commands_notify_result(s, payload);
+}
+
+static void watch_notify(struct server *s);
+
+static void drain_notify(struct server *s)
+{
+	if (!s->store->ops->notify_drain)
+		return;
+	if (s->store->ops->notify_drain(s->store, on_note, s) == -ECONNRESET) {
+		/* The connection was re-established: listen again on its new socket. Commands queued
+		 * meanwhile are found by the agents' next polls. */
+		log_warn("server", "notification connection lost; listening again");
+		watch_notify(s);
+	}
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	drain_notify(arg);
+}
+
+/* Several nodes share PostgreSQL: commands and results queued on one node reach the node that
+ * holds the agent's long poll (or the API caller) through LISTEN/NOTIFY. */
+static void watch_notify(struct server *s)
+{
+	int fd;
+
+	if (!s->store->ops->notify_fd)
+		return;
+	if (s->notify_ev) {
+		event_free(s->notify_ev);
+		s->notify_ev = NULL;
+	}
+	if (store_exec(s->store, "LISTEN mamori_commands", NULL, 0, NULL, NULL) < 0 ||
+	    store_exec(s->store, "LISTEN mamori_results", NULL, 0, NULL, NULL) < 0) {
+		log_warn("server", "LISTEN failed err=%s", store_error(s->store));
+		return;
+	}
+	fd = s->store->ops->notify_fd(s->store);
+	if (fd < 0)
+		return;
+	s->notify_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_notify, s);
+	if (s->notify_ev)
+		event_add(s->notify_ev, NULL);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
@@ -334,6 +391,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Notifications read while other statements ran wait in libpq's queue. */
+	drain_notify(s);
 	fleet_tick(s->fleet);
 	if (s->opts.retention_days && now - last_retention > 3600ull * 1000000000ull) {
 		int64_t cutoff =
@@ -460,6 +519,7 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	event_add(s->sig_int, NULL);
 	event_add(s->sig_term, NULL);
 	event_add(s->tick, &one);
+	watch_notify(s);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("server", "listening on https://%s store=%s pin=%s", o->listen,
 		 s->store->ops->name, pki_pin(s->pki));
@@ -482,6 +542,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ingest_pool_free(s->ingest);
+	commands_free_waiters(s);
 	if (s->http)
 		evhttp_free(s->http);
 	fleet_free(s->fleet);
