@@ -25,12 +25,12 @@ build: $(DEPS_STAMP)
 	ln -sfn build/$(PRESET)/bin bin
 
 test: build
-	ctest --preset $(PRESET) -j 2
+	bash scripts/with-pg.sh ctest --preset $(PRESET) -j 2
 
 test-asan: $(DEPS_STAMP)
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
-	ctest --preset asan -j 2
+	bash scripts/with-pg.sh ctest --preset asan -j 2
 
 fuzz: $(DEPS_STAMP)
 	cmake --preset fuzz >/dev/null

@@ -203,6 +203,7 @@ static void *sender_main(void *arg)
 	struct dynbuf z, resp;
 	uint64_t next_hb = 0;
 	unsigned attempt = 0;
+	bool sources_sent = false;
 	static struct log_rate rl;
 
 	dynbuf_init(&z, WIRE_MAX_BODY);
@@ -212,6 +213,15 @@ static void *sender_main(void *arg)
 		uint64_t now = mono_ms();
 		int rc;
 
+		/* The first heartbeat may precede the sources opening: report them once known. */
+		if (!sources_sent && u->o.health) {
+			pthread_mutex_lock(&u->o.health->lock);
+			if (u->o.health->sources[0]) {
+				sources_sent = true;
+				next_hb = 0;
+			}
+			pthread_mutex_unlock(&u->o.health->lock);
+		}
 		if (now >= next_hb) {
 			heartbeat(u, c, &resp);
 			next_hb = now + (uint64_t)u->o.heartbeat_s * 1000;

@@ -64,7 +64,7 @@ static int host_row(void *ctx, const struct store_val *c, size_t n)
 		json_t *src = json_object_get(health, "sources"), *v;
 		size_t i;
 
-		if (json_is_array(src)) {
+		if (json_is_array(src) && json_array_size(src)) {
 			ebpf = 0;
 			json_array_foreach(src, i, v) if (json_is_string(v) &&
 							  !strcmp(json_string_value(v), "ebpf"))
