@@ -4,11 +4,12 @@
 #   stack.sh up     start what is not running, wait until the agent is online, print access
 #   stack.sh run    the same in the foreground: Ctrl-C stops both
 #   stack.sh down   stop agent, server (and the local PostgreSQL)
-# Environment: STORE=sqlite|postgres, MAMORI_PORT (8443), MAMORI_PG_PORT (5433).
+# Environment: STORE=sqlite|postgres, MAMORI_PORT (8443), MAMORI_PG_PORT (5433), MAMORI_VAR
+# (state directory, default var/), MAMORI_BIN (binaries, default bin/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VAR=$ROOT/var
+VAR=${MAMORI_VAR:-$ROOT/var}
 BIN=${MAMORI_BIN:-$ROOT/bin}
 STORE=${STORE:-sqlite}
 PORT=${MAMORI_PORT:-8443}

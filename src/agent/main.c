@@ -107,6 +107,10 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 	}
 	so.dir = id.spool_dir;
 	so.max_bytes = (uint64_t)c->spool_max_mb << 20;
+	/* Dropping works on whole segments: keep them small next to the cap. */
+	so.segment_bytes = so.max_bytes / 8;
+	if (so.segment_bytes > SPOOL_DEFAULT_SEGMENT_BYTES)
+		so.segment_bytes = SPOOL_DEFAULT_SEGMENT_BYTES;
 	so.sync = c->spool_sync;
 	sp = spool_open(&so, err, sizeof(err));
 	if (!sp) {

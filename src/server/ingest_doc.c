@@ -201,6 +201,37 @@ static bool primitive_ok(const char *s, size_t n)
 	return number_ok(s, n);
 }
 
+/* A token's extent in the text: jsmn's string tokens exclude their quotes. */
+static int tok_lo(const jsmntok_t *t)
+{
+	return t->start - (t->type == JSMN_STRING);
+}
+
+static int tok_hi(const jsmntok_t *t)
+{
+	return t->end + (t->type == JSMN_STRING);
+}
+
+/* jsmn does not check separators (it takes "[1 2]", "{,}", "{\"a\"::1}" and a ':' inside an
+ * array), so the bytes between two tokens must be whitespace around exactly sep (none when 0). */
+static bool gap_ok(const char *js, int from, int to, char sep)
+{
+	bool seen = !sep;
+
+	if (from > to)
+		return false;
+	for (int i = from; i < to; i++) {
+		char c = js[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c != sep || seen)
+			return false;
+		seen = true;
+	}
+	return seen;
+}
+
 static void match_path(struct walk *w, int value)
 {
 	size_t i;
@@ -239,17 +270,23 @@ static int walk(struct walk *w, int i, int depth)
 		}
 		return i + 1;
 	case JSMN_ARRAY: {
-		int j = i + 1;
+		int j = i + 1, pos = t->start + 1;
 
 		for (int k = 0; k < t->size; k++) {
+			if (j < w->ntok && !gap_ok(w->js, pos, tok_lo(&w->tok[j]), k ? ',' : 0))
+				goto bad_sep;
+			if (j < w->ntok)
+				pos = tok_hi(&w->tok[j]);
 			j = walk(w, j, depth + 1);
 			if (j < 0)
 				return -1;
 		}
+		if (!gap_ok(w->js, pos, t->end - 1, 0))
+			goto bad_sep;
 		return j;
 	}
 	case JSMN_OBJECT: {
-		int j = i + 1;
+		int j = i + 1, pos = t->start + 1;
 
 		for (int k = 0; k < t->size; k++) {
 			const jsmntok_t *key;
@@ -259,7 +296,15 @@ static int walk(struct walk *w, int i, int depth)
 				w->why = "object key is not a string";
 				return -1;
 			}
+			if (j + 1 >= w->ntok) {
+				w->why = "truncated document";
+				return -1;
+			}
 			key = &w->tok[j];
+			if (!gap_ok(w->js, pos, tok_lo(key), k ? ',' : 0) ||
+			    !gap_ok(w->js, tok_hi(key), tok_lo(&w->tok[j + 1]), ':'))
+				goto bad_sep;
+			pos = tok_hi(&w->tok[j + 1]);
 			kl = (size_t)(key->end - key->start);
 			if (!string_ok(w->js + key->start, kl)) {
 				w->why = "invalid key";
@@ -272,6 +317,9 @@ static int walk(struct walk *w, int i, int depth)
 				w->plen += kl;
 				w->path[w->plen] = 0;
 				match_path(w, j + 1);
+			} else {
+				/* Too long to track: nothing below this key may match a field. */
+				w->plen = sizeof(w->path) - 1;
 			}
 			j = walk(w, j + 1, depth + 1);
 			w->plen = saved;
@@ -279,12 +327,17 @@ static int walk(struct walk *w, int i, int depth)
 			if (j < 0)
 				return -1;
 		}
+		if (!gap_ok(w->js, pos, t->end - 1, 0))
+			goto bad_sep;
 		return j;
 	}
 	default:
 		w->why = "unexpected token";
 		return -1;
 	}
+bad_sep:
+	w->why = "missing or misplaced ',' or ':'";
+	return -1;
 }
 
 /* Copies a string value unescaped into the arena. */
@@ -411,6 +464,12 @@ int ingest_doc_parse(const char *line, size_t len, struct store_event_row *row, 
 	if (end != w.ntok) {
 		snprintf(err, errlen, "trailing data after the object");
 		return -EINVAL;
+	}
+	for (size_t i = 0; i < (size_t)tokens[0].start; i++) {
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {
+			snprintf(err, errlen, "data before the object");
+			return -EINVAL;
+		}
 	}
 	for (size_t i = (size_t)tokens[0].end; i < len; i++) {
 		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r') {

@@ -443,7 +443,8 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	struct server *s = calloc(1, sizeof(*s));
 	char host[256];
 	unsigned short port;
-	char *colon;
+	char *colon, *end;
+	unsigned long port_ul;
 	struct timeval one = {1, 0};
 
 	if (!s) {
@@ -491,7 +492,8 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	s->ingest = ingest_pool_new(s, s->opts.ingest_threads, err, errlen);
 	if (!s->ingest)
 		goto fail;
-	evhttp_set_bevcb(s->http, make_bev, s);
+	if (!o->plain_http)
+		evhttp_set_bevcb(s->http, make_bev, s);
 	evhttp_set_gencb(s->http, on_request, s);
 	evhttp_set_max_body_size(s->http, (ev_ssize_t)WIRE_MAX_BODY);
 	evhttp_set_max_headers_size(s->http, 16384);
@@ -500,10 +502,13 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 						EVHTTP_REQ_PUT);
 	snprintf(host, sizeof(host), "%s", o->listen);
 	colon = strrchr(host, ':');
-	if (!colon || (port = (unsigned short)strtoul(colon + 1, NULL, 10)) == 0) {
+	/* Port 0 binds an ephemeral port. */
+	if (!colon || colon[1] < '0' || colon[1] > '9' ||
+	    (port_ul = strtoul(colon + 1, &end, 10)) > 65535 || *end) {
 		snprintf(err, errlen, "listen address must be HOST:PORT: %s", o->listen);
 		goto fail;
 	}
+	port = (unsigned short)port_ul;
 	*colon = 0;
 	if (host[0] == '[') {
 		memmove(host, host + 1, strlen(host));
@@ -527,6 +532,16 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 fail:
 	server_free(s);
 	return NULL;
+}
+
+struct event_base *server_base(struct server *s)
+{
+	return s->base;
+}
+
+struct evhttp *server_http(struct server *s)
+{
+	return s->http;
 }
 
 int server_run(struct server *s)

@@ -17,14 +17,21 @@ struct server_opts {
 	unsigned retention_days;      /* 0: keep forever */
 	unsigned command_ttl_s;	      /* queued commands expire after this, default 3600 */
 	const char *node_name;
+	bool plain_http; /* no TLS: only for the in-process fuzz harness */
 };
 
 struct server;
+struct event_base;
+struct evhttp;
 
 /* Caller owns the result. NULL with err filled. */
 struct server *server_new(const struct server_opts *o, char *err, size_t errlen);
 /* Runs the loop until SIGINT/SIGTERM. 0 or a negative errno. */
 int server_run(struct server *s);
 void server_free(struct server *s);
+/* The loop and the HTTP server, borrowed for the server's lifetime (the fuzz harness drives
+ * them directly). */
+struct event_base *server_base(struct server *s);
+struct evhttp *server_http(struct server *s);
 
 #endif
