@@ -106,7 +106,25 @@ static int hexval(char c)
 	return -1;
 }
 
-/* A string token's body: valid UTF-8, no control characters, valid escapes, no \u0000. */
+/* The value of the 4 hex digits of a \u escape at s (n bytes available), or -1. */
+static int hex4(const char *s, size_t n)
+{
+	int v = 0;
+
+	if (n < 4)
+		return -1;
+	for (int k = 0; k < 4; k++) {
+		int h = hexval(s[k]);
+
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/* A string token's body: valid UTF-8, no control characters, valid escapes, no \u0000 and no
+ * unpaired \u surrogate (PostgreSQL's jsonb refuses both). */
 static bool string_ok(const char *s, size_t n)
 {
 	size_t i = 0;
@@ -120,20 +138,19 @@ static bool string_ok(const char *s, size_t n)
 			if (i + 1 >= n)
 				return false;
 			if (s[i + 1] == 'u') {
-				int v = 0;
+				int v = hex4(s + i + 2, n - i - 2), lo;
 
-				if (i + 6 > n)
-					return false;
-				for (int k = 2; k < 6; k++) {
-					int h = hexval(s[i + k]);
-
-					if (h < 0)
-						return false;
-					v = v << 4 | h;
-				}
-				if (v == 0)
+				if (v <= 0 || (v >= 0xDC00 && v <= 0xDFFF))
 					return false;
 				i += 6;
+				if (v >= 0xD800 && v <= 0xDBFF) {
+					if (i + 2 > n || s[i] != '\\' || s[i + 1] != 'u')
+						return false;
+					lo = hex4(s + i + 2, n - i - 2);
+					if (lo < 0xDC00 || lo > 0xDFFF)
+						return false;
+					i += 6;
+				}
 				continue;
 			}
 			if (!strchr("\"\\/bfnrt", s[i + 1]))
@@ -154,10 +171,13 @@ static bool string_ok(const char *s, size_t n)
 	return true;
 }
 
+/* JSON number grammar, bounded so PostgreSQL's numeric (behind jsonb) accepts it. */
 static bool number_ok(const char *s, size_t n)
 {
 	size_t i = 0;
 
+	if (n > 100)
+		return false;
 	if (i < n && s[i] == '-')
 		i++;
 	if (i >= n)
@@ -187,7 +207,7 @@ static bool number_ok(const char *s, size_t n)
 		d = i;
 		while (i < n && s[i] >= '0' && s[i] <= '9')
 			i++;
-		if (i == d)
+		if (i == d || i - d > 4)
 			return false;
 	}
 	return i == n;
