@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "batch_codec.h"
 #include "ingest_doc.h"
@@ -11,6 +12,17 @@
 #include "wire.h"
 
 #include "banned.h"
+
+#define INGEST_MAX_PAST_NS (5ll * 366 * 86400 * 1000000000ll)
+#define INGEST_MAX_FUTURE_NS (86400ll * 1000000000ll)
+
+static int64_t ingest_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
 
 void ingest_init(struct ingest *in, struct store *store)
 {
@@ -55,6 +67,7 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 {
 	const char *text;
 	size_t text_len, lines = 0, n = 0, i, lineno = 0;
+	int64_t now = ingest_now_ns();
 	char *arena;
 	int rc;
 
@@ -88,8 +101,17 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 		if (ll && text[i + ll - 1] == '\r')
 			ll--;
 		if (ll > 0) {
-			if (ingest_doc_parse(text + i, ll, &in->rows[n], &arena, err,
-					     sizeof(err)) == 0) {
+			int prc = ingest_doc_parse(text + i, ll, &in->rows[n], &arena, err,
+						   sizeof(err));
+
+			/* Stored events are partitioned by day: a clock far off (or a hostile agent)
+			 * must not create partitions for arbitrary days. */
+			if (prc == 0 && (in->rows[n].ts < now - INGEST_MAX_PAST_NS ||
+					 in->rows[n].ts > now + INGEST_MAX_FUTURE_NS)) {
+				snprintf(err, sizeof(err), "@timestamp outside the accepted window");
+				prc = -ERANGE;
+			}
+			if (prc == 0) {
 				n++;
 			} else {
 				if (!res->rejected)
