@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 
+#include "api_pool.h"
 #include "query.h"
 #include "server_int.h"
 
@@ -76,27 +77,84 @@ static void reply_error_pos(struct evhttp_request *req, const char *msg, size_t 
 			  json_pack("{s:s,s:I}", "error", msg, "position", (json_int_t)pos));
 }
 
+/* A JSON error into a worker's reply body; returns the status. */
+static int body_error(struct evbuffer *b, int status, const char *what, const char *detail)
+{
+	json_t *j = json_pack("{s:s+}", "error", what, detail ? detail : "");
+	char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (t)
+		evbuffer_add(b, t, strlen(t));
+	free(t);
+	json_decref(j);
+	return status;
+}
+
+struct search_job {
+	struct query_sql qs;
+	bool has_q, count;
+	struct dynbuf sql;
+	struct store_val params[QUERY_MAX_PARAMS + 3];
+	size_t np;
+};
+
+static void search_job_free(void *arg)
+{
+	struct search_job *j = arg;
+
+	if (j->has_q)
+		query_sql_release(&j->qs);
+	dynbuf_release(&j->sql);
+	free(j);
+}
+
+/* On an API worker: runs the compiled search. */
+static int search_run(struct store *st, void *arg, struct evbuffer *b)
+{
+	struct search_job *j = arg;
+
+	if (j->count) {
+		int64_t n = 0;
+
+		if (store_query_int(st, j->sql.data, j->params, j->np, &n))
+			return body_error(b, 400, "search failed: ", store_error(st));
+		evbuffer_add_printf(b, "{\"count\":%lld}\n", (long long)n);
+		return 200;
+	}
+	{
+		struct doc_out o = {b, 0};
+
+		evbuffer_add(b, "{\"events\":[", 11);
+		if (store_exec(st, j->sql.data, j->params, j->np, doc_row, &o) < 0) {
+			evbuffer_drain(b, evbuffer_get_length(b));
+			return body_error(b, 400, "search failed: ", store_error(st));
+		}
+		evbuffer_add(b, "]}\n", 3);
+	}
+	return 200;
+}
+
 static void search(struct api_ctx *a)
 {
 	char *q = api_query_param(a, "q"), *since_s = api_query_param(a, "since"),
 	     *until_s = api_query_param(a, "until"), *limit_s = api_query_param(a, "limit"),
 	     *count_s = api_query_param(a, "count");
 	bool pg = store_dialect(a->s->store) == STORE_DIALECT_PG;
-	struct query_sql qs = {0};
-	struct store_val params[QUERY_MAX_PARAMS + 3];
-	size_t np = 0, i;
+	struct search_job *j = calloc(1, sizeof(*j));
 	int64_t since = 0, until = INT64_MAX, limit = 100;
-	struct dynbuf sql;
 	char err[256];
-	size_t pos = 0;
-	bool count = count_s && (!strcmp(count_s, "1") || !strcmp(count_s, "true"));
-	bool has_q = q && q[strspn(q, " \t")];
+	size_t pos = 0, i;
 
-	dynbuf_init(&sql, QUERY_MAX_SQL + 512);
+	if (!j) {
+		server_reply_error(a->req, 500, "out of memory");
+		goto out;
+	}
+	dynbuf_init(&j->sql, QUERY_MAX_SQL + 512);
+	j->count = count_s && (!strcmp(count_s, "1") || !strcmp(count_s, "true"));
 	if ((since_s && server_parse_time(since_s, &since)) ||
 	    (until_s && server_parse_time(until_s, &until))) {
 		server_reply_error(a->req, 400, "since/until: RFC 3339 time or 30s, 15m, 2h, 7d");
-		goto out;
+		goto fail;
 	}
 	if (limit_s) {
 		char *end;
@@ -104,73 +162,47 @@ static void search(struct api_ctx *a)
 		limit = strtoll(limit_s, &end, 10);
 		if (*end || limit < 1 || limit > 10000) {
 			server_reply_error(a->req, 400, "limit must be 1-10000");
-			goto out;
+			goto fail;
 		}
 	}
-	if (has_q) {
+	if (q && q[strspn(q, " \t")]) {
 		if (query_compile(q, strlen(q), pg ? QUERY_PG : QUERY_SQLITE, columns,
-				  sizeof(columns) / sizeof(columns[0]), &qs, err, sizeof(err),
+				  sizeof(columns) / sizeof(columns[0]), &j->qs, err, sizeof(err),
 				  &pos)) {
 			reply_error_pos(a->req, err, pos);
-			goto out;
+			goto fail;
 		}
-		for (i = 0; i < qs.nparams; i++)
-			params[np++] = qs.params[i].type == QUERY_INT
-					   ? store_int(qs.params[i].num)
-					   : store_textn(qs.params[i].text, qs.params[i].len);
+		j->has_q = true;
+		for (i = 0; i < j->qs.nparams; i++)
+			j->params[j->np++] =
+				j->qs.params[i].type == QUERY_INT
+					? store_int(j->qs.params[i].num)
+					: store_textn(j->qs.params[i].text, j->qs.params[i].len);
 	}
-	dynbuf_adds(&sql, count ? "SELECT count(*) FROM events WHERE "
-				: "SELECT doc, agent_id FROM events WHERE ");
-	if (has_q) {
-		dynbuf_add(&sql, qs.sql.data, qs.sql.len);
-		dynbuf_adds(&sql, " AND ");
+	dynbuf_adds(&j->sql, j->count ? "SELECT count(*) FROM events WHERE "
+				      : "SELECT doc, agent_id FROM events WHERE ");
+	if (j->has_q) {
+		dynbuf_add(&j->sql, j->qs.sql.data, j->qs.sql.len);
+		dynbuf_adds(&j->sql, " AND ");
 	}
 	if (pg)
-		dynbuf_printf(&sql, "ts >= $%zu AND ts < $%zu", np + 1, np + 2);
+		dynbuf_printf(&j->sql, "ts >= $%zu AND ts < $%zu", j->np + 1, j->np + 2);
 	else
-		dynbuf_adds(&sql, "ts >= ? AND ts < ?");
-	params[np++] = store_int(since);
-	params[np++] = store_int(until);
-	if (!count) {
+		dynbuf_adds(&j->sql, "ts >= ? AND ts < ?");
+	j->params[j->np++] = store_int(since);
+	j->params[j->np++] = store_int(until);
+	if (!j->count) {
 		if (pg)
-			dynbuf_printf(&sql, " ORDER BY ts DESC, id DESC LIMIT $%zu", np + 1);
+			dynbuf_printf(&j->sql, " ORDER BY ts DESC, id DESC LIMIT $%zu", j->np + 1);
 		else
-			dynbuf_adds(&sql, " ORDER BY ts DESC, id DESC LIMIT ?");
-		params[np++] = store_int(limit);
-	} else if (pg && !has_q) {
-		/* keep "$1" present so the backend does not rewrite '?' */
+			dynbuf_adds(&j->sql, " ORDER BY ts DESC, id DESC LIMIT ?");
+		j->params[j->np++] = store_int(limit);
 	}
-	if (count) {
-		int64_t n = 0;
-
-		if (store_query_int(a->s->store, sql.data, params, np, &n)) {
-			server_reply_error(a->req, 400, "search failed: %s",
-					   store_error(a->s->store));
-			goto out;
-		}
-		server_reply_json(a->req, 200, json_pack("{s:I}", "count", (json_int_t)n));
-	} else {
-		struct doc_out o = {evbuffer_new(), 0};
-		int64_t rc;
-
-		evbuffer_add(o.b, "{\"events\":[", 11);
-		rc = store_exec(a->s->store, sql.data, params, np, doc_row, &o);
-		if (rc < 0) {
-			evbuffer_free(o.b);
-			server_reply_error(a->req, 400, "search failed: %s",
-					   store_error(a->s->store));
-			goto out;
-		}
-		evbuffer_add(o.b, "]}\n", 3);
-		evhttp_add_header(evhttp_request_get_output_headers(a->req), "Content-Type",
-				  "application/json");
-		evhttp_send_reply(a->req, 200, NULL, o.b);
-		evbuffer_free(o.b);
-	}
+	api_pool_submit(a->s->api, a->req, search_run, j, search_job_free);
+	goto out;
+fail:
+	search_job_free(j);
 out:
-	if (has_q)
-		query_sql_release(&qs);
-	dynbuf_release(&sql);
 	free(q);
 	free(since_s);
 	free(until_s);
@@ -200,7 +232,7 @@ static int proc_cb(void *ctx, const struct store_val *c, size_t n)
 }
 
 /* The process's exec event (else its fork, else anything naming it). */
-static bool load_proc(struct server *s, const char *entity, int64_t since, struct proc_row *p)
+static bool load_proc(struct store *st, const char *entity, int64_t since, struct proc_row *p)
 {
 	struct store_val v[] = {store_text(entity), store_int(since)};
 
@@ -208,7 +240,7 @@ static bool load_proc(struct server *s, const char *entity, int64_t since, struc
 	p->parent[0] = 0;
 	p->doc = evbuffer_new();
 	store_exec(
-	    s->store,
+	    st,
 	    "SELECT doc, agent_id, parent_entity_id FROM events WHERE entity_id = ? AND ts >= "
 	    "? ORDER BY CASE action WHEN 'exec' THEN 0 WHEN 'fork' THEN 1 ELSE 2 END, ts DESC "
 	    "LIMIT 1",
@@ -240,27 +272,28 @@ static int kid_cb(void *ctx, const struct store_val *c, size_t n)
 	return 0;
 }
 
-static void tree(struct api_ctx *a, const char *entity)
+struct tree_job {
+	char entity[80];
+	int64_t since;
+};
+
+/* On an API worker: the process, its ancestors and its descendants (breadth first). */
+static int tree_run(struct store *st, void *arg, struct evbuffer *out)
 {
-	char *since_s = api_query_param(a, "since");
-	int64_t since = 0;
+	struct tree_job *t = arg;
 	struct proc_row root, anc;
-	struct evbuffer *out = evbuffer_new();
 	struct kids k = {calloc(TREE_MAX_NODES, 80), 0, TREE_MAX_NODES};
 	unsigned char *depth = calloc(TREE_MAX_NODES, 1);
 	size_t head = 0, na = 0;
 	char cur[80];
+	int status = 200;
 
-	if (since_s && server_parse_time(since_s, &since)) {
-		server_reply_error(a->req, 400, "since: RFC 3339 time or 30s, 15m, 2h, 7d");
+	if (!k.ids || !depth) {
+		status = body_error(out, 500, "out of memory", NULL);
 		goto out;
 	}
-	if (!k.ids || !depth || !out) {
-		server_reply_error(a->req, 500, "out of memory");
-		goto out;
-	}
-	if (!load_proc(a->s, entity, since, &root)) {
-		server_reply_error(a->req, 404, "no events for process.entity_id %s", entity);
+	if (!load_proc(st, t->entity, t->since, &root)) {
+		status = body_error(out, 404, "no events for process.entity_id ", t->entity);
 		goto out;
 	}
 	evbuffer_add(out, "{\"process\":", 11);
@@ -268,8 +301,8 @@ static void tree(struct api_ctx *a, const char *entity)
 	evbuffer_free(root.doc);
 	evbuffer_add(out, ",\"ancestors\":[", 14);
 	snprintf(cur, sizeof(cur), "%s", root.parent);
-	while (cur[0] && na < TREE_MAX_DEPTH && strcmp(cur, entity)) {
-		if (!load_proc(a->s, cur, since, &anc))
+	while (cur[0] && na < TREE_MAX_DEPTH && strcmp(cur, t->entity)) {
+		if (!load_proc(st, cur, t->since, &anc))
 			break;
 		if (na++)
 			evbuffer_add(out, ",", 1);
@@ -279,26 +312,25 @@ static void tree(struct api_ctx *a, const char *entity)
 	}
 	evbuffer_add(out, "],\"descendants\":[", 17);
 	/* Breadth first below the root; k.ids[0] is the root itself. */
-	snprintf(k.ids[0], 80, "%s", entity);
+	snprintf(k.ids[0], 80, "%s", t->entity);
 	k.n = 1;
 	for (head = 0; head < k.n; head++) {
 		size_t before = k.n;
-		struct store_val v[] = {store_text(k.ids[head]), store_int(since)};
+		struct store_val v[] = {store_text(k.ids[head]), store_int(t->since)};
 
 		if (depth[head] >= TREE_MAX_DEPTH)
 			continue;
-		store_exec(
-		    a->s->store,
-		    "SELECT entity_id FROM events WHERE parent_entity_id = ? AND ts >= ? AND "
-		    "action IN ('exec', 'fork') ORDER BY ts LIMIT 500",
-		    v, 2, kid_cb, &k);
+		store_exec(st,
+			   "SELECT entity_id FROM events WHERE parent_entity_id = ? AND ts >= ? AND "
+			   "action IN ('exec', 'fork') ORDER BY ts LIMIT 500",
+			   v, 2, kid_cb, &k);
 		for (size_t i = before; i < k.n; i++)
 			depth[i] = (unsigned char)(depth[head] + 1);
 	}
 	for (size_t i = 1, shown = 0; i < k.n; i++) {
 		struct proc_row d;
 
-		if (!load_proc(a->s, k.ids[i], since, &d))
+		if (!load_proc(st, k.ids[i], t->since, &d))
 			continue;
 		evbuffer_add_printf(out, "%s{\"depth\":%u,\"process\":", shown++ ? "," : "",
 				    depth[i]);
@@ -307,14 +339,26 @@ static void tree(struct api_ctx *a, const char *entity)
 		evbuffer_add(out, "}", 1);
 	}
 	evbuffer_add_printf(out, "],\"truncated\":%s}\n", k.n >= TREE_MAX_NODES ? "true" : "false");
-	evhttp_add_header(evhttp_request_get_output_headers(a->req), "Content-Type",
-			  "application/json");
-	evhttp_send_reply(a->req, 200, NULL, out);
 out:
-	if (out)
-		evbuffer_free(out);
 	free(k.ids);
 	free(depth);
+	return status;
+}
+
+static void tree(struct api_ctx *a, const char *entity)
+{
+	char *since_s = api_query_param(a, "since");
+	struct tree_job *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		server_reply_error(a->req, 500, "out of memory");
+	} else if (since_s && server_parse_time(since_s, &t->since)) {
+		server_reply_error(a->req, 400, "since: RFC 3339 time or 30s, 15m, 2h, 7d");
+		free(t);
+	} else {
+		snprintf(t->entity, sizeof(t->entity), "%s", entity);
+		api_pool_submit(a->s->api, a->req, tree_run, t, free);
+	}
 	free(since_s);
 }
 

@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "api_pool.h"
 #include "commands.h"
 #include "event_json.h"
 #include "fleet.h"
@@ -492,6 +493,9 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	s->ingest = ingest_pool_new(s, s->opts.ingest_threads, err, errlen);
 	if (!s->ingest)
 		goto fail;
+	s->api = api_pool_new(s, 1, err, errlen);
+	if (!s->api)
+		goto fail;
 	if (!o->plain_http)
 		evhttp_set_bevcb(s->http, make_bev, s);
 	evhttp_set_gencb(s->http, on_request, s);
@@ -557,6 +561,7 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	ingest_pool_free(s->ingest);
+	api_pool_free(s->api);
 	commands_free_waiters(s);
 	if (s->http)
 		evhttp_free(s->http);

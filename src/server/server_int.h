@@ -13,6 +13,7 @@
 #include "server.h"
 #include "store.h"
 
+struct api_pool;
 struct fleet;
 struct ingest_pool;
 struct pki;
@@ -31,6 +32,7 @@ struct server {
 	struct store *store; /* the loop thread's connection */
 	char store_target[1024];
 	struct ingest_pool *ingest;
+	struct api_pool *api; /* searches and trees, off the loop */
 	struct fleet *fleet;
 	struct event *sig_int, *sig_term, *tick, *notify_ev;
 	struct server_counters c;
