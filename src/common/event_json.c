@@ -785,7 +785,9 @@ int json_parse_time(const char *s, size_t n, uint64_t *ns)
 	    digits(s, n, 11, 2, &h) || s[13] != ':' || digits(s, n, 14, 2, &mi) || s[16] != ':' ||
 	    digits(s, n, 17, 2, &se))
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
+	/* ns since the epoch fit 64 bits until 2554: refuse years where they would wrap. */
+	if (mo < 1 || mo > 12 || dd < 1 || dd > 31 || h > 23 || mi > 59 || se > 60 || y < 1970 ||
+	    y > 2500)
 		return -EINVAL;
 	if (i < n && s[i] == '.') {
 		i++;

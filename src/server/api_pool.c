@@ -18,6 +18,7 @@
 
 struct api_job {
 	struct api_job *next;
+	struct api_job *all_prev, *all_next; /* every job not yet answered (loop thread) */
 	struct api_pool *pool;
 	struct evhttp_request *req; /* NULL once the client went away */
 	struct evhttp_connection *con;
@@ -41,6 +42,7 @@ struct api_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct api_job *head, *tail;
+	struct api_job *all;
 	size_t depth;
 	bool stop;
 	unsigned n;
@@ -56,12 +58,34 @@ static void job_closed(struct evhttp_connection *con, void *arg)
 	j->con = NULL;
 }
 
+static void job_unlink(struct api_job *j)
+{
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		j->pool->all = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
+}
+
+static void job_free(struct api_job *j)
+{
+	if (j->con)
+		evhttp_connection_set_closecb(j->con, NULL, NULL);
+	if (j->free_arg)
+		j->free_arg(j->arg);
+	evbuffer_free(j->body);
+	event_free(j->done);
+	free(j);
+}
+
 static void job_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct api_job *j = arg;
 
 	(void)fd;
 	(void)what;
+	job_unlink(j);
 	if (j->con)
 		evhttp_connection_set_closecb(j->con, NULL, NULL);
 	if (j->req) {
@@ -69,11 +93,8 @@ static void job_done(evutil_socket_t fd, short what, void *arg)
 				  "application/json");
 		evhttp_send_reply(j->req, j->status, NULL, j->body);
 	}
-	if (j->free_arg)
-		j->free_arg(j->arg);
-	evbuffer_free(j->body);
-	event_free(j->done);
-	free(j);
+	j->con = NULL;
+	job_free(j);
 }
 
 static void *worker_main(void *arg)
@@ -145,6 +166,13 @@ void api_pool_free(struct api_pool *p)
 			pthread_join(p->workers[i].thread, NULL);
 		store_close(p->workers[i].store);
 	}
+	/* The loop has stopped: jobs queued or finished but never answered are dropped. */
+	while (p->all) {
+		struct api_job *j = p->all;
+
+		job_unlink(j);
+		job_free(j);
+	}
 	free(p->workers);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
@@ -173,6 +201,10 @@ void api_pool_submit(struct api_pool *p, struct evhttp_request *req, api_job_fn 
 	j->arg = arg;
 	j->free_arg = free_arg;
 	evhttp_connection_set_closecb(j->con, job_closed, j);
+	j->all_next = p->all;
+	if (p->all)
+		p->all->all_prev = j;
+	p->all = j;
 	pthread_mutex_lock(&p->lock);
 	if (p->tail)
 		p->tail->next = j;

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "batch_codec.h"
 #include "dynbuf.h"
+#include "event_json.h"
 #include "ingest.h"
 #include "ingest_doc.h"
 #include "store.h"
@@ -99,7 +101,8 @@ static void test_doc_nested_columns(void **state)
 {
 	static const char line[] =
 	    "{" TS ",\"host\":{\"name\":\"web-1\"},"
-	    "\"event\":{\"action\":\"exec\",\"category\":[\"process\",\"start\"],\"kind\":\"event\"},"
+	    "\"event\":{\"action\":\"exec\",\"category\":[\"process\",\"start\"],\"kind\":"
+	    "\"event\"},"
 	    "\"process\":{\"entity_id\":\"E1\",\"parent\":{\"entity_id\":\"E0\",\"pid\":1},"
 	    "\"pid\":4242,\"name\":\"bash\",\"executable\":\"/usr/bin/bash\","
 	    "\"hash\":{\"sha256\":\"9f86d081884c7d659a2feaa0c55ad015\"},"
@@ -212,8 +215,8 @@ static void test_doc_escapes(void **state)
 	assert_int_equal(parse(&p, line), 0);
 	/* Surrogate pairs become U+FFFD in columns; the document keeps the original text. */
 	assert_string_equal(p.row.name, "a\nb\"c\xc3\xa9"
-					 "d\xef\xbf\xbd\xef\xbf\xbd"
-					 "e/\\\t");
+					"d\xef\xbf\xbd\xef\xbf\xbd"
+					"e/\\\t");
 	assert_string_equal(p.row.exe, "\xe2\x82\xac"
 				       "A");
 	assert_int_equal(p.row.doc_len, strlen(line));
@@ -286,13 +289,13 @@ static void test_doc_rejects_timestamp(void **state)
 static void test_doc_rejects_literals(void **state)
 {
 	static const char *const bad[] = {
-	    "tru", "True", "nul", "falsey", "01",	"1.",  "-",	"+1",	 ".5",
-	    "1e",  "1e+",  "0x10", "--1",   "1.2.3", "NaN", "Infinity", "-01", "1E+-2",
+	    "tru", "True", "nul", "falsey", "01", "1.", "-", "+1", ".5", "1e", "1e+", "0x10", "--1",
+	    "1.2.3", "NaN", "Infinity", "-01", "1E+-2",
 	    /* Beyond what PostgreSQL's numeric (behind jsonb) takes. */
 	    "1e99999", "1e-10000", "1E+00001"};
-	static const char *const good[] = {"true",	"false",     "null",	 "0",
-					   "-0",	"1.5",	     "-1e10",	 "2E-3",
-					   "1.0e+2",	"1e9999",    "-9.5E-9999", "123456789012345678901"};
+	static const char *const good[] = {
+	    "true",  "false", "null",	"0",	  "-0",		"1.5",
+	    "-1e10", "2E-3",  "1.0e+2", "1e9999", "-9.5E-9999", "123456789012345678901"};
 	char line[512];
 
 	(void)state;
@@ -323,21 +326,46 @@ static void test_doc_rejects_literals(void **state)
 static void test_doc_rejects_strings(void **state)
 {
 	static const char *const bad[] = {
-	    "a\tb",		/* raw control characters */
-	    "a\nb",		"\x01",		"\x1f",
-	    "\xff",		/* invalid UTF-8 */
-	    "\xc3",		"\xc3\x28",	"\x80",	       "\xe2\x82",	"\xf8\x88\x80\x80\x80",
-	    "\xc0\xaf",		/* overlong */
-	    "\xc1\xbf",		"\xe0\x80\xaf", "\xe0\x9f\xbf", "\xf0\x80\x80\xaf", "\xf0\x8f\xbf\xbf",
-	    "\xed\xa0\x80",	/* UTF-16 surrogates encoded in UTF-8 */
-	    "\xed\xbf\xbf",	"\xed\xa0\xbd\xed\xb8\x80",
+	    "a\tb", /* raw control characters */
+	    "a\nb",
+	    "\x01",
+	    "\x1f",
+	    "\xff", /* invalid UTF-8 */
+	    "\xc3",
+	    "\xc3\x28",
+	    "\x80",
+	    "\xe2\x82",
+	    "\xf8\x88\x80\x80\x80",
+	    "\xc0\xaf", /* overlong */
+	    "\xc1\xbf",
+	    "\xe0\x80\xaf",
+	    "\xe0\x9f\xbf",
+	    "\xf0\x80\x80\xaf",
+	    "\xf0\x8f\xbf\xbf",
+	    "\xed\xa0\x80", /* UTF-16 surrogates encoded in UTF-8 */
+	    "\xed\xbf\xbf",
+	    "\xed\xa0\xbd\xed\xb8\x80",
 	    "\xf4\x90\x80\x80", /* above U+10FFFF */
 	    "\\u0000",		/* NUL escape */
-	    "a\\u0000b",	"\\x41",	"\\a",	       "\\U0041",	"\\u12",
-	    "\\u12g4",		"\\u",		"\\",	       "\\'",
+	    "a\\u0000b",
+	    "\\x41",
+	    "\\a",
+	    "\\U0041",
+	    "\\u12",
+	    "\\u12g4",
+	    "\\u",
+	    "\\",
+	    "\\'",
 	    /* \u surrogates must come in pairs (PostgreSQL's jsonb refuses the rest). */
-	    "\\ud800",		"\\udc00",	"\\ud800x",	"\\ud800\\u0041", "\\ud800\\ud800",
-	    "\\ude00\\ud83d",	"\\ud83d\\n",	"\\ud83d\\",	"\\ud83d\\u",
+	    "\\ud800",
+	    "\\udc00",
+	    "\\ud800x",
+	    "\\ud800\\u0041",
+	    "\\ud800\\ud800",
+	    "\\ude00\\ud83d",
+	    "\\ud83d\\n",
+	    "\\ud83d\\",
+	    "\\ud83d\\u",
 	};
 	char line[256];
 
@@ -669,14 +697,27 @@ static int64_t count_events(struct ing *t, const char *agent)
 	return n;
 }
 
+/* An RFC 3339 time minutes_ago before now (ingest refuses times far from the server's clock). */
+static void recent_time(int minutes_ago, char *buf, size_t size)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_format_time((uint64_t)(now.tv_sec - 60ll * minutes_ago) * 1000000000ull, buf, size);
+}
+
 static void event_line(struct dynbuf *b, int i)
 {
-	assert_int_equal(dynbuf_printf(b,
-				       "{\"@timestamp\":\"2024-03-01T00:00:%02dZ\",\"host\":{\"name\":"
-				       "\"h1\"},\"event\":{\"action\":\"exec\"},\"process\":{"
-				       "\"entity_id\":\"E%d\",\"pid\":%d,\"name\":\"p%d\"}}",
-				       i % 60, i, 100 + i, i),
-			 0);
+	char ts[64];
+
+	recent_time(i, ts, sizeof(ts));
+	assert_int_equal(
+	    dynbuf_printf(b,
+			  "{\"@timestamp\":\"%s\",\"host\":{\"name\":\"h1\"},\"event\":{"
+			  "\"action\":\"exec\"},\"process\":{\"entity_id\":\"E%d\","
+			  "\"pid\":%d,\"name\":\"p%d\"}}",
+			  ts, i, 100 + i, i),
+	    0);
 }
 
 /* n lines, those whose 1-based number is in bad[] replaced by broken JSON. */
@@ -775,9 +816,8 @@ static void test_batch_lines_and_duplicates(void **state)
 	}
 
 	/* Another agent with the same epoch and sequence is independent. */
-	assert_int_equal(send_batch(t, "ffffffffffffffffffffffffffffffff", 0x1111, 6, &plain, true,
-				    &res),
-			 0);
+	assert_int_equal(
+	    send_batch(t, "ffffffffffffffffffffffffffffffff", 0x1111, 6, &plain, true, &res), 0);
 	assert_false(res.duplicate);
 	assert_int_equal(count_events(t, "ffffffffffffffffffffffffffffffff"), 18);
 	dynbuf_release(&plain);
@@ -812,8 +852,9 @@ static void test_batch_identity_crlf_blank(void **state)
 	{
 		struct store_val p[] = {store_text("E32")};
 
-		assert_int_equal(store_query_text(t->st, "SELECT doc FROM events WHERE entity_id = ?",
-						  p, 1, doc, sizeof(doc)),
+		assert_int_equal(store_query_text(t->st,
+						  "SELECT doc FROM events WHERE entity_id = ?", p,
+						  1, doc, sizeof(doc)),
 				 0);
 		assert_true(doc[0] == '{' && doc[strlen(doc) - 1] == '}');
 	}
@@ -859,15 +900,38 @@ static void test_batch_no_valid_lines(void **state)
 	dynbuf_release(&plain);
 }
 
+static void test_batch_time_window(void **state)
+{
+	struct ing *t = *state;
+	struct ingest_result res;
+	struct dynbuf plain;
+	char ahead[64];
+
+	dynbuf_init(&plain, 1 << 20);
+	/* Far in the past, two days ahead, then a current one. */
+	recent_time(-2 * 24 * 60, ahead, sizeof(ahead));
+	assert_int_equal(dynbuf_printf(&plain,
+				       "{\"@timestamp\":\"2000-01-01T00:00:00Z\"}\n"
+				       "{\"@timestamp\":\"%s\"}\n",
+				       ahead),
+			 0);
+	event_line(&plain, 1);
+	assert_int_equal(send_batch(t, AGENT, 3, 1, &plain, true, &res), 0);
+	assert_int_equal(res.stored, 1);
+	assert_int_equal(res.rejected, 2);
+	assert_true(!strncmp(res.first_error, "line 1: ", 8));
+	assert_int_equal(count_events(t, AGENT), 1);
+	dynbuf_release(&plain);
+}
+
 static void test_batch_bad_frames(void **state)
 {
 	struct ing *t = *state;
 	struct ingest_result res;
 	static const char garbage[] = "\x28\xb5\x2f\xfdnot really zstd";
 
-	assert_int_equal(ingest_batch(&t->in, AGENT, 1, 1, garbage, sizeof(garbage) - 1, true,
-				      &res),
-			 -EINVAL);
+	assert_int_equal(
+	    ingest_batch(&t->in, AGENT, 1, 1, garbage, sizeof(garbage) - 1, true, &res), -EINVAL);
 	assert_int_equal(count_events(t, AGENT), 0);
 	/* Nothing recorded: the same sequence is accepted afterwards. */
 	{
@@ -884,8 +948,8 @@ static void test_batch_bad_frames(void **state)
 
 /* ---- support_check ---- */
 
-static void expect_support(const char *platform, const char *version, const char *kernel,
-			   int ebpf, bool want, const char *phrase)
+static void expect_support(const char *platform, const char *version, const char *kernel, int ebpf,
+			   bool want, const char *phrase)
 {
 	char reason[256];
 	bool ok;
@@ -946,6 +1010,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_batch_identity_crlf_blank, ing_setup,
 					    ing_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_no_valid_lines, ing_setup, ing_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_time_window, ing_setup, ing_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_bad_frames, ing_setup, ing_teardown),
 	    cmocka_unit_test(test_support),
 	};
