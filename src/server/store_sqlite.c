@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -117,6 +118,12 @@ static int64_t sqlite_exec(struct store *st, const char *sql, const struct store
 	int rc = SQLITE_OK;
 	int64_t result = 0;
 
+	/* A deferred BEGIN reads a snapshot and upgrades to a write at its first INSERT; in WAL mode
+	 * that upgrade fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait) when another connection, such
+	 * as a second ingest thread, committed meanwhile. Every transaction here writes: take the
+	 * write lock up front, where the busy handler waits for it. */
+	if (!strcmp(sql, "BEGIN"))
+		sql = "BEGIN IMMEDIATE";
 	stmt = prepare(st, sql, &rc);
 	if (!stmt)
 		return fail(st, rc);
@@ -252,12 +259,30 @@ static int sqlite_migrate(struct store *st)
 	return 0;
 }
 
+/* Waits for another connection's write lock in 1 ms steps, for about 10 s. sqlite3_busy_timeout()
+ * sleeps in steps of up to 100 ms, which leaves an ingest thread idle long after the lock is
+ * free. */
+static int busy_wait(void *ctx, int count)
+{
+	struct timespec ts = {0, 1000000};
+
+	(void)ctx;
+	if (count >= 10000)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 static int sqlite_open(struct store *st, const char *path, char *err, size_t errlen)
 {
 	struct sqlite_store *s = calloc(1, sizeof(*s));
 	static const char *const pragmas[] = {
 	    "PRAGMA journal_mode=WAL",	"PRAGMA synchronous=FULL",  "PRAGMA foreign_keys=OFF",
-	    "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536", NULL};
+	    "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536",
+	    /* Checkpoint every 64 MiB of WAL rather than every 4 MiB: one event batch dirties
+	     * thousands of index pages, so the default checkpointed after every commit and wrote
+	     * each page twice per batch. */
+	    "PRAGMA wal_autocheckpoint=16384", NULL};
 	int rc;
 
 	if (!s) {
@@ -275,7 +300,7 @@ static int sqlite_open(struct store *st, const char *path, char *err, size_t err
 		st->priv = NULL;
 		return -EIO;
 	}
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_handler(s->db, busy_wait, NULL);
 	for (const char *const *p = pragmas; *p; p++) {
 		if (sqlite3_exec(s->db, *p, NULL, NULL, NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "sqlite %s: %s", *p, sqlite3_errmsg(s->db));
