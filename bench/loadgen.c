@@ -265,6 +265,7 @@ struct lg {
 	unsigned ready_head, ready_len;
 	uint64_t start_ns, deadline_ns, last_ack_ns;
 	uint64_t acked_events, batches, duplicates, rejected, errors, busy_503;
+	uint64_t rate, sent_events; /* --rate: events per second offered, 0 for as fast as acked */
 	struct samples lat;
 	struct samples per_s;
 	uint64_t tick_events;
@@ -281,6 +282,7 @@ struct lg {
 	char *csr;
 	char (*ids)[33];
 	unsigned next_job, jobs_done, jobs_failed;
+	struct dynbuf ca;
 };
 
 static bool is_ip(const char *h)
@@ -628,16 +630,16 @@ static void enroll_next(struct sim *w)
 
 static void on_ca(struct evhttp_request *req, void *arg)
 {
-	struct dynbuf *out = arg;
+	struct lg *lg = arg;
 	struct evbuffer *in;
 
 	if (!req || evhttp_request_get_response_code(req) != 200)
 		die("GET /v1/enroll/ca failed (HTTP %d)",
 		    req ? evhttp_request_get_response_code(req) : 0);
 	in = evhttp_request_get_input_buffer(req);
-	if (dynbuf_add(out, evbuffer_pullup(in, -1), evbuffer_get_length(in)))
+	if (dynbuf_add(&lg->ca, evbuffer_pullup(in, -1), evbuffer_get_length(in)))
 		die("CA too large");
-	event_base_loopexit(evhttp_connection_get_base(evhttp_request_get_connection(req)), NULL);
+	event_base_loopexit(lg->base, NULL);
 }
 
 static int cmd_enroll(struct lg *lg, const char *url, const char *token, unsigned count,
@@ -645,7 +647,7 @@ static int cmd_enroll(struct lg *lg, const char *url, const char *token, unsigne
 {
 	struct sim boot = {.lg = lg, .job = UINT32_MAX};
 	struct sim workers[ENROLL_WORKERS];
-	struct dynbuf ca;
+	struct dynbuf *ca = &lg->ca;
 	char pin[65], path[1024];
 	uint64_t t0;
 	FILE *f;
@@ -660,11 +662,11 @@ static int cmd_enroll(struct lg *lg, const char *url, const char *token, unsigne
 	snprintf(lg->dir, sizeof(lg->dir), "%s", dir);
 	raise_nofile(4096);
 	/* 1. The CA, trusted only when it matches the token's pin. */
-	dynbuf_init(&ca, 1 << 20);
+	dynbuf_init(ca, 1 << 20);
 	lg->ctx = make_ctx(NULL);
 	boot.con = sim_connect(&boot);
 	{
-		struct evhttp_request *req = evhttp_request_new(on_ca, &ca);
+		struct evhttp_request *req = evhttp_request_new(on_ca, lg);
 
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Host", lg->hosthdr);
 		evhttp_make_request(boot.con, req, EVHTTP_REQ_GET, "/v1/enroll/ca");
@@ -672,13 +674,13 @@ static int cmd_enroll(struct lg *lg, const char *url, const char *token, unsigne
 	event_base_dispatch(lg->base);
 	sim_reset(&boot);
 	SSL_CTX_free(lg->ctx);
-	if (enroll_token_pin_of_pem(ca.data ? ca.data : "", ca.len, pin) ||
+	if (enroll_token_pin_of_pem(ca->data ? ca->data : "", ca->len, pin) ||
 	    strcmp(pin, lg->tok.pin))
 		die("server CA does not match the token's pin: refusing to enroll");
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	if (write_file(path, ca.data, ca.len, 0644))
+	if (write_file(path, ca->data, ca->len, 0644))
 		die("cannot write %s", path);
-	dynbuf_release(&ca);
+	dynbuf_release(ca);
 	lg->ctx = make_ctx(path);
 	/* 2. One key and CSR for every simulated agent. */
 	snprintf(path, sizeof(path), "%s/key.pem", dir);
@@ -904,9 +906,20 @@ static bool ingest_over(struct lg *lg)
 	return lg->deadline_ns && now_ns() >= lg->deadline_ns;
 }
 
+/* Under --rate, a batch goes out only once the schedule has room for it. */
+static bool paced(struct lg *lg)
+{
+	uint64_t due;
+
+	if (!lg->rate)
+		return true;
+	due = (uint64_t)((double)lg->rate * (double)(now_ns() - lg->start_ns) / 1e9);
+	return lg->sent_events + lg->batch <= due + lg->batch / 2;
+}
+
 static void pump(struct lg *lg)
 {
-	while (lg->inflight < lg->inflight_max && lg->ready_len) {
+	while (lg->inflight < lg->inflight_max && lg->ready_len && paced(lg)) {
 		struct sim *a = lg->ready[lg->ready_head];
 
 		lg->ready_head = (lg->ready_head + 1) % lg->nsims;
@@ -1014,6 +1027,7 @@ static void ingest_send(struct sim *a)
 	a->state = SIM_BUSY;
 	a->sent_ns = now_ns();
 	lg->inflight++;
+	lg->sent_events += t->events;
 	if (evhttp_make_request(a->con, req, EVHTTP_REQ_POST, "/v1/events")) {
 		lg->inflight--;
 		lg->errors++;
@@ -1021,6 +1035,13 @@ static void ingest_send(struct sim *a)
 		a->state = SIM_RETRY;
 		later(a, backoff_ms(a));
 	}
+}
+
+static void ingest_pace(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump(arg);
 }
 
 static void ingest_tick(evutil_socket_t fd, short what, void *arg)
@@ -1042,10 +1063,10 @@ static void ingest_tick(evutil_socket_t fd, short what, void *arg)
 
 static int cmd_ingest(struct lg *lg, const char *url, const char *dir, unsigned agents,
 		      unsigned long events_per_agent, unsigned batch, unsigned inflight,
-		      unsigned duration, unsigned ntmpl)
+		      unsigned duration, unsigned ntmpl, uint64_t rate)
 {
-	struct event *tick;
-	struct timeval one = {1, 0};
+	struct event *tick, *pace;
+	struct timeval one = {1, 0}, ten_ms = {0, 10000};
 	double secs, *rates;
 	size_t nr;
 
@@ -1072,24 +1093,30 @@ static int cmd_ingest(struct lg *lg, const char *url, const char *dir, unsigned 
 	}
 	tick = event_new(lg->base, -1, EV_PERSIST, ingest_tick, lg);
 	event_add(tick, &one);
+	lg->rate = rate;
+	pace = event_new(lg->base, -1, EV_PERSIST, ingest_pace, lg);
+	if (rate)
+		event_add(pace, &ten_ms);
 	lg->start_ns = now_ns();
 	if (duration)
 		lg->deadline_ns = lg->start_ns + (uint64_t)duration * 1000000000ull;
 	pump(lg);
 	event_base_dispatch(lg->base);
 	event_free(tick);
+	event_free(pace);
 	secs = (double)((lg->last_ack_ns ? lg->last_ack_ns : now_ns()) - lg->start_ns) / 1e9;
 	qsort(lg->lat.v, lg->lat.n, sizeof(double), cmp_double);
 	/* Per-second rates without the first and the last (partial) second. */
 	rates = lg->per_s.n > 2 ? lg->per_s.v + 1 : lg->per_s.v;
 	nr = lg->per_s.n > 2 ? lg->per_s.n - 2 : lg->per_s.n;
 	qsort(rates, nr, sizeof(double), cmp_double);
-	printf("mode=ingest agents=%u batch=%u inflight=%u templates=%u seconds=%.2f "
+	printf("mode=ingest agents=%u batch=%u inflight=%u templates=%u rate=%" PRIu64
+	       " seconds=%.2f "
 	       "events=%" PRIu64 " events_per_s=%.0f batches=%" PRIu64 " batches_per_s=%.1f "
 	       "ack_p50_ms=%.1f ack_p99_ms=%.1f ack_max_ms=%.1f min_1s=%.0f median_1s=%.0f "
 	       "duplicates=%" PRIu64 " rejected=%" PRIu64 " busy_503=%" PRIu64 " errors=%" PRIu64
 	       " loadgen_rss_kb=%ld\n",
-	       lg->nsims, batch, inflight, ntmpl, secs, lg->acked_events,
+	       lg->nsims, batch, inflight, ntmpl, rate, secs, lg->acked_events,
 	       secs > 0 ? (double)lg->acked_events / secs : 0, lg->batches,
 	       secs > 0 ? (double)lg->batches / secs : 0, pct(lg->lat.v, lg->lat.n, 50),
 	       pct(lg->lat.v, lg->lat.n, 99), lg->lat.n ? lg->lat.v[lg->lat.n - 1] : 0,
@@ -1278,7 +1305,7 @@ static int cmd_hold(struct lg *lg, const char *url, const char *dir, unsigned co
 {
 	struct event *tick;
 	struct timeval ten = {0, 10000};
-	unsigned at_start;
+	unsigned held_end;
 
 	parse_url(lg, url);
 	load_agents(lg, dir, count);
@@ -1291,14 +1318,14 @@ static int cmd_hold(struct lg *lg, const char *url, const char *dir, unsigned co
 	event_add(tick, &ten);
 	lg->start_ns = now_ns();
 	event_base_dispatch(lg->base);
-	at_start = lg->held;
+	held_end = lg->held;
 	printf("mode=hold count=%u held=%u connecting=%u failures=%" PRIu64 " reissued=%" PRIu64
 	       " commands=%" PRIu64 " results_ok=%" PRIu64 " hold_s=%u loadgen_rss_kb=%ld\n",
-	       lg->nsims, at_start, lg->connecting, lg->failures, lg->reissued, lg->commands,
+	       lg->nsims, held_end, lg->connecting, lg->failures, lg->reissued, lg->commands,
 	       lg->results_ok, seconds, rss_kb("VmHWM"));
 	event_free(tick);
 	free_agents(lg);
-	return at_start == lg->nsims ? 0 : 1;
+	return held_end == lg->nsims ? 0 : 1;
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -1310,9 +1337,9 @@ static void usage(FILE *f)
 	      "  mamori-loadgen ingest --agents DIR --url URL [--agents-used A (all)]\n"
 	      "        [--events-per-agent E (40000)] [--batch B (4000)] [--inflight C (8)]\n"
 	      "        [--duration S (0: until every agent sent E)] [--templates K (64)]\n"
-	      "        [--progress]\n"
+	      "        [--rate EVENTS_PER_S (0: as fast as acked)] [--progress]\n"
 	      "  mamori-loadgen hold --agents DIR --url URL --count N [--seconds S (60)]\n"
-	      "        [--ramp R (256 handshakes at once)] [--ramp-timeout S (300)]\n"
+	      "        [--ramp R (100 handshakes at once)] [--ramp-timeout S (300)]\n"
 	      "  mamori-loadgen dump --out FILE [--batch B] [--templates K] [--agents-used A]\n"
 	      "\n"
 	      "Simulated agents for bench/pipeline.sh: the agent protocol of docs/protocol.md,\n"
@@ -1338,13 +1365,14 @@ int main(int argc, char **argv)
 	    {"ramp", required_argument, NULL, 'R'},
 	    {"ramp-timeout", required_argument, NULL, 'T'},
 	    {"progress", no_argument, NULL, 'p'},
+	    {"rate", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *url = NULL, *token = NULL, *out = NULL, *dir = NULL, *cmd;
 	unsigned count = 0, agents = 0, batch = 4000, inflight = 8, duration = 0, ntmpl = 64;
-	unsigned seconds = 60, ramp = 256, ramp_timeout = 300;
-	unsigned long epa = 40000;
+	unsigned seconds = 60, ramp = 100, ramp_timeout = 300;
+	unsigned long epa = 40000, rate = 0;
 	struct lg lg = {0};
 	int c, rc;
 
@@ -1402,6 +1430,9 @@ int main(int argc, char **argv)
 		case 'p':
 			lg.progress = true;
 			break;
+		case 'r':
+			rate = parse_num("rate", optarg, 1, 100000000);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1428,7 +1459,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "ingest")) {
 		if (!url || !dir)
 			die("ingest needs --url and --agents");
-		rc = cmd_ingest(&lg, url, dir, agents, epa, batch, inflight, duration, ntmpl);
+		rc = cmd_ingest(&lg, url, dir, agents, epa, batch, inflight, duration, ntmpl, rate);
 	} else if (!strcmp(cmd, "hold")) {
 		if (!url || !dir || !count)
 			die("hold needs --url, --agents and --count");
