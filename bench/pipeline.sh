@@ -536,7 +536,9 @@ for i in range(n):
             sys.exit("event %s not searchable after 60 s" % ent)
         time.sleep(0.02)
     lat.append(time.time() - t0)
-    time.sleep(random.uniform(0, 0.3))  # not in step with the agent's batch timer
+    # A sample is found just after a batch was sealed; a pause uniform over one batch period
+    # (1 s) puts the next one at a uniform point of the agent's batch timer.
+    time.sleep(random.uniform(0, 1.0))
 stop = True
 lat.sort()
 def p(q):
@@ -682,12 +684,17 @@ ing_row() { # ing_row STORE T LINE CPU LGCPU HWM ROWS [STORE_CPU]
 		echo "| PostgreSQL | $PG_NOTE | | |"
 	fi
 	echo
-	echo "Per-second acknowledged events (minimum / median over the run, first and last second left out):"
+	echo "Acknowledged events per second, minimum / median (first and last second left out), and 503"
+	echo "answers (queue full or store busy, retried by the agents):"
+	echo
 	for t in $THREADS; do
-		echo "SQLite threads $t: $(field "${SQ[$t.line]}" min_1s) / $(field "${SQ[$t.line]}" median_1s);"
-		[ -n "$PG_NOTE" ] || echo "PostgreSQL threads $t: $(field "${PGR[$t.line]}" min_1s) / $(field "${PGR[$t.line]}" median_1s);"
+		echo "- SQLite, threads $t: $(field "${SQ[$t.line]}" min_1s) / $(field "${SQ[$t.line]}" median_1s); 503: $(field "${SQ[$t.line]}" busy_503)"
 	done
-	echo "503 (queue full or store busy) answers, retried by the agents: SQLite $(for t in $THREADS; do printf '%s ' "$(field "${SQ[$t.line]}" busy_503)"; done)(per thread count)."
+	if [ -z "$PG_NOTE" ]; then
+		for t in $THREADS; do
+			echo "- PostgreSQL, threads $t: $(field "${PGR[$t.line]}" min_1s) / $(field "${PGR[$t.line]}" median_1s); 503: $(field "${PGR[$t.line]}" busy_503)"
+		done
+	fi
 	echo
 	echo "## 3. $AGENTS agents holding a command long poll on one node"
 	echo
