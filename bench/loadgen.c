@@ -79,8 +79,7 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static unsigned long parse_num(const char *opt, const char *s, unsigned long min,
-			       unsigned long max)
+static unsigned long parse_num(const char *opt, const char *s, unsigned long min, unsigned long max)
 {
 	char *end;
 	unsigned long v;
@@ -122,9 +121,8 @@ static void rfc3339(uint64_t ns, char *buf, size_t size)
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)(ns % 1000000000ull));
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000ull));
 }
 
 static int write_file(const char *path, const void *data, size_t len, mode_t mode)
@@ -232,7 +230,7 @@ struct sim {
 	unsigned idx; /* 0-based row of agents.tsv */
 	X509 *cert;
 	struct evhttp_connection *con;
-	bool con_dead;	/* closed or failed: replaced before the next request */
+	bool con_dead; /* closed or failed: replaced before the next request */
 	bool handshaken;
 	enum sim_state state;
 	struct event *retry;
@@ -374,8 +372,8 @@ static struct evhttp_connection *sim_connect(struct sim *a)
 	if (!ssl)
 		die("SSL_new failed");
 	SSL_set_app_data(ssl, a);
-	if (a->cert && (SSL_use_certificate(ssl, a->cert) != 1 ||
-			SSL_use_PrivateKey(ssl, lg->key) != 1))
+	if (a->cert &&
+	    (SSL_use_certificate(ssl, a->cert) != 1 || SSL_use_PrivateKey(ssl, lg->key) != 1))
 		die("agent %u: certificate and key do not match", a->idx + 1);
 	vp = SSL_get0_param(ssl);
 	if (is_ip(lg->host)) {
@@ -411,7 +409,8 @@ static void sim_reset(struct sim *a)
 	}
 }
 
-static struct evhttp_request *new_request(struct sim *a, void (*cb)(struct evhttp_request *, void *))
+static struct evhttp_request *new_request(struct sim *a,
+					  void (*cb)(struct evhttp_request *, void *))
 {
 	struct evhttp_request *req = evhttp_request_new(cb, a);
 
@@ -711,8 +710,8 @@ static int cmd_enroll(struct lg *lg, const char *url, const char *token, unsigne
 	{
 		double s = (double)(now_ns() - t0) / 1e9;
 
-		printf("mode=enroll count=%u enrolled=%u failed=%u seconds=%.2f per_s=%.0f\n", count,
-		       lg->jobs_done, lg->jobs_failed, s, s > 0 ? lg->jobs_done / s : 0);
+		printf("mode=enroll count=%u enrolled=%u failed=%u seconds=%.2f per_s=%.0f\n",
+		       count, lg->jobs_done, lg->jobs_failed, s, s > 0 ? lg->jobs_done / s : 0);
 	}
 	for (unsigned i = 0; i < ENROLL_WORKERS; i++) {
 		sim_reset(&workers[i]);
@@ -728,20 +727,26 @@ static int cmd_enroll(struct lg *lg, const char *url, const char *token, unsigne
 
 static const char *const users[] = {"root", "alice", "bob", "www-data", "postgres", "deploy"};
 static const char *const bins[][2] = {
-    {"/usr/bin/curl", "curl"},	     {"/usr/bin/bash", "bash"},
-    {"/usr/bin/python3.11", "python3"}, {"/usr/bin/git", "git"},
-    {"/usr/sbin/sshd", "sshd"},	     {"/usr/bin/ls", "ls"},
-    {"/usr/bin/grep", "grep"},	     {"/usr/lib/postgresql/15/bin/postgres", "postgres"},
-    {"/usr/bin/tar", "tar"},	     {"/usr/bin/systemctl", "systemctl"},
-    {"/usr/bin/cron", "cron"},	     {"/opt/app/bin/worker", "worker"},
+    {"/usr/bin/curl", "curl"},
+    {"/usr/bin/bash", "bash"},
+    {"/usr/bin/python3.11", "python3"},
+    {"/usr/bin/git", "git"},
+    {"/usr/sbin/sshd", "sshd"},
+    {"/usr/bin/ls", "ls"},
+    {"/usr/bin/grep", "grep"},
+    {"/usr/lib/postgresql/15/bin/postgres", "postgres"},
+    {"/usr/bin/tar", "tar"},
+    {"/usr/bin/systemctl", "systemctl"},
+    {"/usr/bin/cron", "cron"},
+    {"/opt/app/bin/worker", "worker"},
 };
 #define NBINS (sizeof(bins) / sizeof(bins[0]))
 #define NUSERS (sizeof(users) / sizeof(users[0]))
 
 /* One event of a realistic shape (as `mamori-agent capture` writes them): exec, file or network,
  * 600-900 bytes, with per-event values drawn from the template's stream. */
-static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t seq,
-		      const char *host, const char *boot, const char (*hashes)[65])
+static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t seq, const char *host,
+		      const char *boot, const char (*hashes)[65])
 {
 	char ts[96], start[96], ent[33], pent[33];
 	unsigned bi = (unsigned)(rnd(s) % NBINS), ui = (unsigned)(rnd(s) % NUSERS);
@@ -759,7 +764,8 @@ static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t se
 
 		rc = dynbuf_printf(
 		    b,
-		    "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":[\"process\"],"
+		    "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":["
+		    "\"process\"],"
 		    "\"type\":[\"start\"],\"action\":\"exec\",\"sequence\":%" PRIu64 "},"
 		    "\"host\":{\"name\":\"%s\",\"boot\":{\"id\":\"%s\"}},"
 		    "\"process\":{\"pid\":%u,\"entity_id\":\"%s\",\"executable\":\"%s\","
@@ -772,9 +778,8 @@ static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t se
 		    ts, seq, host, boot, pid, ent, exe, name, exe, n, exe, n, users[ui], start,
 		    hashes[bi], uid, ppid, pent, uid, users[ui]);
 	} else if (kind < 8) {
-		static const char *const acts[][2] = {{"creation", "creation"},
-						      {"change", "modification"},
-						      {"deletion", "deletion"}};
+		static const char *const acts[][2] = {
+		    {"creation", "creation"}, {"change", "modification"}, {"deletion", "deletion"}};
 		unsigned a = (unsigned)(rnd(s) % 3), f = (unsigned)(rnd(s) % 50000);
 
 		rc = dynbuf_printf(
@@ -788,7 +793,8 @@ static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t se
 		    "\"file\":{\"path\":\"/var/lib/app/%s/data-%u.db\",\"name\":\"data-%u.db\","
 		    "\"directory\":\"/var/lib/app/%s\",\"mode\":\"0640\",\"uid\":\"%u\","
 		    "\"gid\":\"%u\",\"inode\":%u,\"size\":%u},"
-		    "\"user\":{\"id\":\"%u\",\"name\":\"%s\"},\"mamori\":{\"source\":\"fanotify\"}}\n",
+		    "\"user\":{\"id\":\"%u\",\"name\":\"%s\"},\"mamori\":{\"source\":\"fanotify\"}}"
+		    "\n",
 		    ts, acts[a][0], acts[a][1], seq, host, boot, pid, ent, exe, name, exe, start,
 		    ppid, pent, name, f, f, name, uid, uid, (unsigned)(rnd(s) % 9000000),
 		    (unsigned)(rnd(s) % 1000000), uid, users[ui]);
@@ -797,7 +803,8 @@ static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t se
 
 		rc = dynbuf_printf(
 		    b,
-		    "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":[\"network\"],"
+		    "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"event\",\"category\":["
+		    "\"network\"],"
 		    "\"type\":[\"start\",\"connection\"],\"action\":\"connection_attempted\","
 		    "\"sequence\":%" PRIu64 "},\"host\":{\"name\":\"%s\",\"boot\":{\"id\":\"%s\"}},"
 		    "\"process\":{\"pid\":%u,\"entity_id\":\"%s\",\"executable\":\"%s\","
@@ -806,11 +813,13 @@ static void gen_event(struct dynbuf *b, uint64_t *s, uint64_t ts_ns, uint64_t se
 		    "\"user\":{\"id\":\"%u\",\"name\":\"%s\"},"
 		    "\"source\":{\"ip\":\"10.%u.%u.%u\",\"port\":%u},"
 		    "\"destination\":{\"ip\":\"%u.%u.%u.%u\",\"port\":%u},"
-		    "\"network\":{\"transport\":\"tcp\",\"type\":\"ipv4\",\"direction\":\"egress\"}}\n",
-		    ts, seq, host, boot, pid, ent, exe, name, exe, start, ppid, pent, uid, users[ui],
-		    (unsigned)(r & 255), (unsigned)(r >> 8 & 255), (unsigned)(r >> 16 & 255),
-		    32768 + (unsigned)(r >> 24 & 16383), 1 + (unsigned)(r >> 40 & 223),
-		    (unsigned)(r >> 48 & 255), (unsigned)(r >> 56 & 255), (unsigned)(rnd(s) & 255),
+		    "\"network\":{\"transport\":\"tcp\",\"type\":\"ipv4\",\"direction\":\"egress\"}"
+		    "}\n",
+		    ts, seq, host, boot, pid, ent, exe, name, exe, start, ppid, pent, uid,
+		    users[ui], (unsigned)(r & 255), (unsigned)(r >> 8 & 255),
+		    (unsigned)(r >> 16 & 255), 32768 + (unsigned)(r >> 24 & 16383),
+		    1 + (unsigned)(r >> 40 & 223), (unsigned)(r >> 48 & 255),
+		    (unsigned)(r >> 56 & 255), (unsigned)(rnd(s) & 255),
 		    (unsigned[]){443, 80, 22, 5432, 53, 8443}[rnd(s) % 6]);
 	}
 	if (rc)
@@ -884,7 +893,8 @@ static int cmd_dump(unsigned k, unsigned batch, unsigned agents, const char *out
 	return 0;
 }
 
-/* ---- ingest ----------------------------------------------------------------------------------- */
+/* ---- ingest -----------------------------------------------------------------------------------
+ */
 
 static void ingest_send(struct sim *a);
 
@@ -968,7 +978,8 @@ static void on_ack(struct evhttp_request *req, void *arg)
 			lg->batches++;
 			lg->acked_events += stored;
 			lg->tick_events += stored;
-			lg->rejected += (uint64_t)json_integer_value(json_object_get(j, "rejected"));
+			lg->rejected +=
+			    (uint64_t)json_integer_value(json_object_get(j, "rejected"));
 			if (json_is_true(json_object_get(j, "duplicate")))
 				lg->duplicates++;
 			samples_add(&lg->lat, (double)(t - a->sent_ns) / 1e6);
@@ -1087,8 +1098,8 @@ static int cmd_ingest(struct lg *lg, const char *url, const char *dir, unsigned 
 		a->seq = 1;
 		a->tmpl = i % lg->ntmpl;
 		make_timer(a, ingest_retry);
-		a->batches_left = duration ? UINT32_MAX
-					   : (unsigned)((events_per_agent + batch - 1) / batch);
+		a->batches_left =
+		    duration ? UINT32_MAX : (unsigned)((events_per_agent + batch - 1) / batch);
 		ready_push(lg, a);
 	}
 	tick = event_new(lg->base, -1, EV_PERSIST, ingest_tick, lg);
@@ -1132,7 +1143,8 @@ static int cmd_ingest(struct lg *lg, const char *url, const char *dir, unsigned 
 	return lg->errors ? 1 : 0;
 }
 
-/* ---- hold ------------------------------------------------------------------------------------- */
+/* ---- hold -------------------------------------------------------------------------------------
+ */
 
 static void hold_poll(struct sim *a);
 
