@@ -13,80 +13,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "atomic_file.h"
+
 #include "banned.h"
 
 #define CN_MAX 64 /* ub-common-name */
-
-static void sync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-
-	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	if (!dir)
-		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
-/* Writes a temporary 0600 file next to path and renames it over path: a crash leaves the old key
- * or the new one, never a torn or world-readable one. */
-static int write_private(const char *path, const char *data, size_t len)
-{
-	size_t tlen = strlen(path) + sizeof(".tmp.XXXXXX");
-	size_t off = 0;
-	char *tmp;
-	int fd, ret = 0;
-
-	tmp = malloc(tlen);
-	if (!tmp)
-		return -ENOMEM;
-	snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_free;
-	}
-	if (fchmod(fd, 0600) != 0) {
-		ret = -errno;
-		goto out_unlink;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto out_unlink;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
-		ret = -errno;
-		goto out_unlink;
-	}
-	ret = close(fd) != 0 ? -errno : 0;
-	fd = -1;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	if (ret == 0) {
-		sync_parent(path);
-		goto out_free;
-	}
-out_unlink:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-out_free:
-	free(tmp);
-	return ret;
-}
 
 static int write_key(const char *path, EVP_PKEY *key)
 {
@@ -102,7 +33,7 @@ static int write_key(const char *path, EVP_PKEY *key)
 		goto out;
 	}
 	len = BIO_get_mem_data(bio, &data);
-	ret = len > 0 ? write_private(path, data, (size_t)len) : -EIO;
+	ret = len > 0 ? atomic_file_write(path, data, (size_t)len, 0600) : -EIO;
 out:
 	BIO_free(bio);
 	return ret;

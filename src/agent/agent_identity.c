@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "atomic_file.h"
 
 #include "banned.h"
 
@@ -69,19 +72,14 @@ int agent_identity_load(const char *state_dir, struct agent_identity *id, char *
 
 int agent_identity_save(const struct agent_identity *id)
 {
-	char tmp[1100];
 	json_t *j = json_pack("{s:s,s:s}", "agent.id", id->agent_id, "server.url", id->url);
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
 	int rc;
 
-	if (!j)
-		return -ENOMEM;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", id->json_path);
-	rc = json_dump_file(j, tmp, JSON_INDENT(2));
 	json_decref(j);
-	if (rc)
-		return -EIO;
-	chmod(tmp, 0600);
-	if (rename(tmp, id->json_path))
-		return -errno;
-	return 0;
+	if (!text)
+		return -ENOMEM;
+	rc = atomic_file_write(id->json_path, text, strlen(text), 0600);
+	free(text);
+	return rc;
 }

@@ -12,30 +12,12 @@
 
 #include "agent_csr.h"
 #include "agent_identity.h"
+#include "atomic_file.h"
 #include "enroll_token.h"
 #include "log.h"
 #include "uplink_http.h"
 
 #include "banned.h"
-
-static int write_file(const char *path, const char *data, size_t len, mode_t mode)
-{
-	char tmp[1100];
-	int fd, rc = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len || fsync(fd))
-		rc = -EIO;
-	close(fd);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
 
 static void read_machine_id(char *buf, size_t size)
 {
@@ -107,7 +89,7 @@ int agent_enroll(const char *state_dir, const char *url, const char *token, cons
 		rc = -EPERM;
 		goto out;
 	}
-	rc = write_file(id.ca_path, resp.data, resp.len, 0644);
+	rc = atomic_file_write(id.ca_path, resp.data, resp.len, 0644);
 	if (rc) {
 		snprintf(err, errlen, "cannot write %s: %s", id.ca_path, strerror(-rc));
 		goto out;
@@ -161,7 +143,7 @@ int agent_enroll(const char *state_dir, const char *url, const char *token, cons
 		rc = -EPROTO;
 		goto out;
 	}
-	rc = write_file(id.cert_path, cert, strlen(cert), 0644);
+	rc = atomic_file_write(id.cert_path, cert, strlen(cert), 0644);
 	if (!rc)
 		rc = agent_csr_check_pair(id.key_path, id.cert_path);
 	if (rc) {

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "atomic_file.h"
 #include "enroll_token.h"
 #include "log.h"
 
@@ -136,78 +137,6 @@ out:
 	return ret;
 }
 
-static void sync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-
-	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	if (!dir)
-		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
-/* Writes a temporary file next to path and renames it over path, so that a crash leaves either
- * the old file or the new one, never a torn key. */
-static int write_atomic(const char *path, const void *data, size_t len, mode_t mode)
-{
-	size_t tlen = strlen(path) + sizeof(".tmp.XXXXXX");
-	const char *p = data;
-	size_t off = 0;
-	char *tmp;
-	int fd, ret = 0;
-
-	tmp = malloc(tlen);
-	if (!tmp)
-		return -ENOMEM;
-	snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_free;
-	}
-	if (fchmod(fd, mode) != 0) {
-		ret = -errno;
-		goto out_unlink;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, p + off, len - off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto out_unlink;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
-		ret = -errno;
-		goto out_unlink;
-	}
-	ret = close(fd) != 0 ? -errno : 0;
-	fd = -1;
-	if (ret == 0 && rename(tmp, path) != 0)
-		ret = -errno;
-	if (ret == 0) {
-		sync_parent(path);
-		goto out_free;
-	}
-out_unlink:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-out_free:
-	free(tmp);
-	return ret;
-}
-
 static int write_key(const char *path, EVP_PKEY *key)
 {
 	BIO *bio = BIO_new(BIO_s_secmem());
@@ -222,7 +151,7 @@ static int write_key(const char *path, EVP_PKEY *key)
 		goto out;
 	}
 	len = BIO_get_mem_data(bio, &data);
-	ret = len > 0 ? write_atomic(path, data, (size_t)len, 0600) : -EIO;
+	ret = len > 0 ? atomic_file_write(path, data, (size_t)len, 0600) : -EIO;
 out:
 	BIO_free(bio);
 	return ret;
@@ -258,7 +187,7 @@ static int write_cert(const char *path, X509 *x)
 
 	if (!pem)
 		return -ENOMEM;
-	ret = write_atomic(path, pem, strlen(pem), 0644);
+	ret = atomic_file_write(path, pem, strlen(pem), 0644);
 	free(pem);
 	return ret;
 }
