@@ -42,7 +42,9 @@ start_server() {
     exit 2
   fi
   mkdir -p "$VAR"
+  # Mamori's own rule pack, evaluated on every event (MAMORI_RULES to use other rules).
   nohup "$BIN/mamori-server" --data "$VAR/server" --listen "127.0.0.1:$PORT" "${store_arg[@]}" \
+    --rules "${MAMORI_RULES:-$PWD/rules}" \
     >>"$VAR/server.log" 2>&1 &
   echo $! >"$VAR/server.pid"
   for _ in $(seq 1 100); do

@@ -29,6 +29,9 @@ static const char usage_main[] =
     "  events    event search and process trees (search, tree)\n"
     "  audit     the audit log of changes (list)\n"
     "  stats     server counters\n"
+    "  alerts    alerts raised by the server (list, show)\n"
+    "  rules     check Sigma rule files offline (check)\n"
+    "  scan      match rules against log files offline, no server needed\n"
     "\n"
     "Options (anywhere before \"--\"; they override the environment):\n"
     "  --url URL       server, e.g. https://127.0.0.1:8443          [MAMORI_URL]\n"
@@ -43,7 +46,9 @@ static const char usage_main[] =
 static const struct cli_cmd commands[] = {
     {"login", cmd_login_run},	{"tokens", cmd_tokens_run}, {"hosts", cmd_hosts_run},
     {"groups", cmd_groups_run}, {"users", cmd_users_run},   {"events", cmd_events_run},
-    {"audit", cmd_audit_run},	{"stats", cmd_stats_run},
+    {"audit", cmd_audit_run},	{"stats", cmd_stats_run},   {"rules", cmd_rules_run},
+    {"alerts", cmd_alerts_run},
+    {"scan", cmd_scan_run},
 };
 
 static __attribute__((format(printf, 2, 0))) void vreport(FILE *f, const char *fmt, va_list ap)

@@ -17,7 +17,7 @@ struct cli_args_opt {
 };
 
 /* The positionals found by cli_args_parse; pointers borrowed from argv. */
-#define CLI_ARGS_MAX_POS 8
+#define CLI_ARGS_MAX_POS 256
 struct cli_args_pos {
 	const char *v[CLI_ARGS_MAX_POS];
 	size_t n;

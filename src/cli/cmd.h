@@ -14,5 +14,8 @@ int cmd_users_run(struct cli *cli, int argc, char **argv);
 int cmd_events_run(struct cli *cli, int argc, char **argv);
 int cmd_audit_run(struct cli *cli, int argc, char **argv);
 int cmd_stats_run(struct cli *cli, int argc, char **argv);
+int cmd_alerts_run(struct cli *cli, int argc, char **argv);
+int cmd_rules_run(struct cli *cli, int argc, char **argv);
+int cmd_scan_run(struct cli *cli, int argc, char **argv);
 
 #endif

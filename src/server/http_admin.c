@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detection.h"
 #include "enroll_token.h"
 #include "event_json.h"
 #include "fleet.h"
@@ -256,10 +257,7 @@ out:
 static void stats(struct api_ctx *a)
 {
 	struct server_counters *c = &a->s->c;
-
-	server_reply_json(
-	    a->req, 200,
-	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "store",
+	json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "store",
 		      a->s->store->ops->name, "uptime_s",
 		      (json_int_t)((server_now_ns() - a->s->started_ns) / 1000000000ull), "batches",
 		      (json_int_t)c->batches, "events_stored", (json_int_t)c->events_stored,
@@ -269,7 +267,27 @@ static void stats(struct api_ctx *a)
 		      (json_int_t)c->auth_failures, "commands_queued",
 		      (json_int_t)c->commands_queued, "commands_done", (json_int_t)c->commands_done,
 		      "polls_held", (json_int_t)fleet_polls_held(a->s->fleet), "ingest_queue",
-		      (json_int_t)ingest_pool_depth(a->s->ingest)));
+		      (json_int_t)ingest_pool_depth(a->s->ingest));
+
+	json_object_set_new(o, "alerts_stored", json_integer((json_int_t)c->alerts_stored));
+	if (a->s->detection) {
+		struct detection_stats st;
+		char ts[40];
+
+		detection_get_stats(a->s->detection, &st);
+		json_format_time(st.loaded_ns, ts, sizeof(ts));
+		json_object_set_new(
+		    o, "detection",
+		    json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I}", "version",
+			      st.version, "loaded", ts, "rules", (int)st.rules, "correlations",
+			      (int)st.correlations, "filters", (int)st.filters, "failed",
+			      (int)st.failed, "indicators", (int)st.iocs, "evaluated",
+			      (json_int_t)st.evaluated, "alerts", (json_int_t)st.alerts, "ioc_hits",
+			      (json_int_t)st.ioc_hits, "bad_events", (json_int_t)st.bad_events,
+			      "reloads", (json_int_t)st.reloads, "reload_failures",
+			      (json_int_t)st.reload_failures));
+	}
+	server_reply_json(a->req, 200, o);
 }
 
 void http_admin(struct api_ctx *a)

@@ -105,6 +105,10 @@ void http_api_handle(struct server *s, struct evhttp_request *req, const char *p
 		http_hosts(&a);
 	else if (!strcmp(path, "/events") || !strncmp(path, "/events/", 8))
 		http_events(&a);
+	else if (!strcmp(path, "/alerts") || !strncmp(path, "/alerts/", 8))
+		http_alerts(&a);
+	else if (!strcmp(path, "/rules") || !strncmp(path, "/rules/", 7))
+		http_rules(&a);
 	else
 		http_admin(&a);
 }

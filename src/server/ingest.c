@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "batch_codec.h"
+#include "detection.h"
 #include "ingest_doc.h"
 #include "log.h"
 #include "wire.h"
@@ -122,11 +123,21 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 		}
 		i += (nl ? (size_t)(nl - (text + i)) + 1 : text_len - i);
 	}
-	rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, &res->duplicate);
+	const struct store_alert_row *alerts = NULL;
+	size_t nalerts = 0;
+	if (in->det && n) {
+		int drc = detection_worker_eval(in->det, agent_id, in->rows, n, &alerts, &nalerts);
+		if (drc)
+			log_warn("detect", "evaluation incomplete agent=%s err=%s", agent_id,
+				 strerror(-drc));
+	}
+	rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, alerts, nalerts,
+				&res->duplicate);
 	if (rc)
 		return rc;
 	if (!res->duplicate) {
 		res->stored = n;
+		res->alerts = nalerts;
 		if (in->on_doc)
 			for (i = 0; i < n; i++)
 				in->on_doc(in->on_doc_ctx, agent_id, &in->rows[i]);

@@ -11,13 +11,15 @@
 #include "store.h"
 
 struct ingest_result {
-	uint64_t stored, rejected;
+	uint64_t stored, rejected, alerts;
 	bool duplicate;
 	char first_error[160]; /* reason for the first rejected line */
 };
 
 /* Hooks called for special documents inside the committed batch (inventory), may be NULL. */
 typedef void (*ingest_doc_fn)(void *ctx, const char *agent_id, const struct store_event_row *row);
+
+struct detection_worker;
 
 struct ingest {
 	struct store *store;
@@ -27,6 +29,7 @@ struct ingest {
 	struct store_event_row *rows;
 	size_t rows_alloc;
 	ingest_doc_fn on_doc;
+	struct detection_worker *det; /* NULL: no detection */
 	void *on_doc_ctx;
 };
 

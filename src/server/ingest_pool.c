@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "detection.h"
 #include "ingest.h"
 #include "log.h"
 #include "server_int.h"
@@ -106,6 +107,7 @@ static void job_done(evutil_socket_t fd, short what, void *arg)
 	if (j->rc == 0) {
 		s->c.batches++;
 		s->c.events_stored += j->res.stored;
+		s->c.alerts_stored += j->res.alerts;
 		s->c.lines_rejected += j->res.rejected;
 		if (j->res.duplicate)
 			s->c.duplicates++;
@@ -197,6 +199,11 @@ struct ingest_pool *ingest_pool_new(struct server *s, unsigned threads, char *er
 			return NULL;
 		}
 		ingest_init(&w->ingest, w->store);
+		if (s->detection && !(w->ingest.det = detection_worker_new(s->detection))) {
+			snprintf(err, errlen, "out of memory");
+			ingest_pool_free(p);
+			return NULL;
+		}
 		w->ingest.on_doc = on_inventory;
 		w->ingest.on_doc_ctx = w;
 		if (pthread_create(&w->thread, NULL, worker_main, w)) {
@@ -222,6 +229,8 @@ void ingest_pool_free(struct ingest_pool *p)
 
 		if (w->started)
 			pthread_join(w->thread, NULL);
+		detection_worker_free(w->ingest.det);
+		w->ingest.det = NULL;
 		ingest_release(&w->ingest);
 		store_close(w->store);
 	}

@@ -31,6 +31,9 @@ static void usage(FILE *f)
 	    "  -t, --ingest-threads N   ingest worker threads (default 1)\n"
 	    "  -r, --retention-days N   delete events older than N days (default 0: keep)\n"
 	    "  -T, --heartbeat-timeout S  seconds without heartbeat before offline (default 30)\n"
+	    "  -R, --rules PATH         Sigma rule file or directory to evaluate every event\n"
+	    "                           against (repeatable; reloaded on SIGHUP)\n"
+	    "  -I, --iocs PATH          indicator list file or directory (repeatable)\n"
 	    "  -l, --log-level LEVEL    debug, info, warn or error\n");
 }
 
@@ -58,13 +61,16 @@ int main(int argc, char **argv)
 	    {"retention-days", required_argument, NULL, 'r'},
 	    {"heartbeat-timeout", required_argument, NULL, 'T'},
 	    {"log-level", required_argument, NULL, 'l'},
+	    {"rules", required_argument, NULL, 'R'},
+	    {"iocs", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *names[MAX_NAMES];
+	const char *names[MAX_NAMES], *rules[MAX_NAMES], *iocs[MAX_NAMES];
 	struct server_opts o = {
-	    .data_dir = "/var/lib/mamori-server", .listen = "127.0.0.1:8443", .names = names};
+	    .data_dir = "/var/lib/mamori-server", .listen = "127.0.0.1:8443", .names = names,
+	    .rule_paths = rules, .ioc_paths = iocs};
 	struct server *s;
 	char err[1024];
 	int c, rc;
@@ -73,7 +79,7 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:R:I:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o.data_dir = optarg;
@@ -91,6 +97,18 @@ int main(int argc, char **argv)
 			}
 			names[o.n_names++] = optarg;
 			break;
+		case 'R':
+		case 'I': {
+			size_t *n = c == 'R' ? &o.n_rule_paths : &o.n_ioc_paths;
+
+			if (*n == MAX_NAMES) {
+				fprintf(stderr, "mamori-server: at most %d --%s\n", MAX_NAMES,
+					c == 'R' ? "rules" : "iocs");
+				return 2;
+			}
+			(c == 'R' ? rules : iocs)[(*n)++] = optarg;
+			break;
+		}
 		case 't':
 			if (parse_uint(optarg, 16, &o.ingest_threads) || !o.ingest_threads) {
 				fprintf(stderr, "mamori-server: --ingest-threads: 1-16\n");

@@ -25,6 +25,7 @@
 #include "event_json.h"
 #include "fleet.h"
 #include "ingest_pool.h"
+#include "detection.h"
 #include "log.h"
 #include "pki.h"
 #include "server_auth.h"
@@ -439,6 +440,18 @@ static int write_initial_admin(struct server *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* SIGHUP reloads rules and indicators; a broken rule set keeps the current one. */
+static void on_hup(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	char err[512];
+
+	(void)fd;
+	(void)what;
+	if (s->detection && detection_reload(s->detection, err, sizeof(err)) == 0)
+		log_info("server", "rules reloaded on SIGHUP");
+}
+
 struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 {
 	struct server *s = calloc(1, sizeof(*s));
@@ -490,6 +503,12 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	s->fleet = fleet_new(s, err, errlen);
 	if (!s->fleet)
 		goto fail;
+	if (o->n_rule_paths || o->n_ioc_paths) {
+		s->detection = detection_new(o->rule_paths, o->n_rule_paths, o->ioc_paths,
+					     o->n_ioc_paths, err, errlen);
+		if (!s->detection)
+			goto fail;
+	}
 	s->ingest = ingest_pool_new(s, s->opts.ingest_threads, err, errlen);
 	if (!s->ingest)
 		goto fail;
@@ -524,7 +543,9 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	}
 	s->sig_int = evsignal_new(s->base, SIGINT, on_signal, s);
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_signal, s);
+	s->sig_hup = evsignal_new(s->base, SIGHUP, on_hup, s);
 	s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+	event_add(s->sig_hup, NULL);
 	event_add(s->sig_int, NULL);
 	event_add(s->sig_term, NULL);
 	event_add(s->tick, &one);
@@ -570,6 +591,9 @@ void server_free(struct server *s)
 		event_free(s->sig_int);
 	if (s->sig_term)
 		event_free(s->sig_term);
+	if (s->sig_hup)
+		event_free(s->sig_hup);
+	detection_free(s->detection);
 	if (s->tick)
 		event_free(s->tick);
 	if (s->notify_ev)

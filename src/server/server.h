@@ -17,6 +17,10 @@ struct server_opts {
 	unsigned retention_days;      /* 0: keep forever */
 	unsigned command_ttl_s;	      /* queued commands expire after this, default 3600 */
 	const char *node_name;
+	const char *const *rule_paths; /* Sigma rule files or directories; none: no detection */
+	size_t n_rule_paths;
+	const char *const *ioc_paths;  /* indicator files or directories */
+	size_t n_ioc_paths;
 	bool plain_http; /* no TLS: only for the in-process fuzz harness */
 };
 

@@ -14,11 +14,13 @@
 #include "store.h"
 
 struct api_pool;
+struct detection;
 struct fleet;
 struct ingest_pool;
 struct pki;
 
 struct server_counters {
+	uint64_t alerts_stored;
 	uint64_t batches, events_stored, lines_rejected, duplicates, frames_rejected, requests,
 	    auth_failures, api_errors, commands_queued, commands_done;
 };
@@ -34,7 +36,8 @@ struct server {
 	struct ingest_pool *ingest;
 	struct api_pool *api; /* searches and trees, off the loop */
 	struct fleet *fleet;
-	struct event *sig_int, *sig_term, *tick, *notify_ev;
+	struct detection *detection; /* NULL when no rules are configured */
+	struct event *sig_int, *sig_term, *sig_hup, *tick, *notify_ev;
 	struct server_counters c;
 	uint64_t started_ns;
 };
@@ -80,6 +83,8 @@ void http_api_handle(struct server *s, struct evhttp_request *req, const char *p
 void http_hosts(struct api_ctx *a);
 void http_events(struct api_ctx *a);
 void http_admin(struct api_ctx *a);
+void http_alerts(struct api_ctx *a);
+void http_rules(struct api_ctx *a);
 
 /* Query-string value (decoded, caller frees) or NULL. */
 char *api_query_param(struct api_ctx *a, const char *key);

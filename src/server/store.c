@@ -176,8 +176,37 @@ int store_query_text(struct store *st, const char *sql, const struct store_val *
 	return f.found ? 0 : -ENOENT;
 }
 
+int store_insert_alerts(struct store *st, const struct store_alert_row *alerts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct store_alert_row *a = &alerts[i];
+		struct store_val p[] = {
+		    store_text(a->id),	      store_int(a->ts),
+		    store_int(a->created),    store_text(a->agent_id),
+		    store_text(a->host),      store_text(a->rule_id),
+		    store_text(a->rule_name), store_int(a->severity),
+		    store_int(a->risk_score), store_text(a->tactics),
+		    store_text(a->techniques), store_text(a->entity_id),
+		    store_text(a->exe),	      store_textn(a->doc, a->doc_len)};
+		int64_t r = store_exec(
+		    st,
+		    store_dialect(st) == STORE_DIALECT_PG
+			? "INSERT INTO alerts (id, ts, created, agent_id, host, rule_id, rule_name, "
+			  "severity, risk_score, tactics, techniques, entity_id, exe, doc) VALUES "
+			  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb) ON CONFLICT (id) DO NOTHING"
+			: "INSERT INTO alerts (id, ts, created, agent_id, host, rule_id, rule_name, "
+			  "severity, risk_score, tactics, techniques, entity_id, exe, doc) VALUES "
+			  "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+		    p, sizeof(p) / sizeof(p[0]), NULL, NULL);
+		if (r < 0)
+			return (int)r;
+	}
+	return 0;
+}
+
 int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, uint64_t seq,
-		       const struct store_event_row *rows, size_t n, bool *duplicate)
+		       const struct store_event_row *rows, size_t n,
+		       const struct store_alert_row *alerts, size_t nalerts, bool *duplicate)
 {
 	char ep[17];
 	int64_t last = -1;
@@ -204,6 +233,11 @@ int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, u
 	}
 	if (n) {
 		rc = st->ops->insert_events(st, agent_id, rows, n);
+		if (rc)
+			goto fail;
+	}
+	if (nalerts) {
+		rc = store_insert_alerts(st, alerts, nalerts);
 		if (rc)
 			goto fail;
 	}

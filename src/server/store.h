@@ -44,6 +44,20 @@ struct store_event_row {
 	    *path, *src_ip, *dst_ip, *user_name, *dns;
 };
 
+/* One alert to store with its batch (id is its dedup key: the same alert raised by the agent and
+ * again by the server is kept once). Strings borrowed, NUL-terminated. */
+struct store_alert_row {
+	const char *id;
+	int64_t ts, created; /* ns: triggering event, raised */
+	const char *agent_id, *host, *rule_id, *rule_name;
+	int severity; /* enum detect_severity */
+	int risk_score;
+	const char *tactics, *techniques; /* comma-separated */
+	const char *entity_id, *exe;
+	const char *doc;
+	size_t doc_len;
+};
+
 struct store;
 
 struct store_ops {
@@ -100,7 +114,10 @@ int store_query_text(struct store *st, const char *sql, const struct store_val *
  * batch of that epoch, *duplicate is set and nothing is stored; else the rows and the sequence
  * are committed together. */
 int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, uint64_t seq,
-		       const struct store_event_row *rows, size_t n, bool *duplicate);
+		       const struct store_event_row *rows, size_t n,
+		       const struct store_alert_row *alerts, size_t nalerts, bool *duplicate);
+/* Inserts alerts (ignoring ids already stored) inside the current transaction. */
+int store_insert_alerts(struct store *st, const struct store_alert_row *alerts, size_t n);
 
 /* Deletes events older than cutoff_ns. Returns rows deleted or a negative errno. */
 int64_t store_retention(struct store *st, int64_t cutoff_ns);

@@ -213,7 +213,19 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {schema_v1};
+static const char *const schema_v2[] = {
+    "CREATE TABLE alerts (id TEXT PRIMARY KEY, ts INTEGER NOT NULL, created INTEGER NOT NULL,"
+    " agent_id TEXT, host TEXT, rule_id TEXT NOT NULL, rule_name TEXT, severity INTEGER NOT NULL,"
+    " risk_score INTEGER NOT NULL, tactics TEXT, techniques TEXT, entity_id TEXT, exe TEXT,"
+    " status TEXT NOT NULL DEFAULT 'open', doc TEXT NOT NULL)",
+    "CREATE INDEX alerts_ts ON alerts (ts)",
+    "CREATE INDEX alerts_created ON alerts (created)",
+    "CREATE INDEX alerts_host_ts ON alerts (host, ts)",
+    "CREATE INDEX alerts_rule ON alerts (rule_id, ts)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1, schema_v2};
 
 static int sqlite_migrate(struct store *st)
 {

@@ -225,7 +225,7 @@ static void ingest(struct store *st, const char *agent, uint64_t epoch, uint64_t
 		   const struct batch *b, bool want_dup)
 {
 	bool dup = !want_dup;
-	int rc = store_ingest_batch(st, agent, epoch, seq, b->rows, b->n, &dup);
+	int rc = store_ingest_batch(st, agent, epoch, seq, b->rows, b->n, NULL, 0, &dup);
 
 	if (rc)
 		fail_msg("ingest %s/%" PRIu64 ": %d %s", agent, seq, rc, store_error(st));
@@ -269,13 +269,46 @@ static void test_open_migrates_idempotent(void **state)
 		assert_int_equal(store_dialect(st),
 				 c->pg ? STORE_DIALECT_PG : STORE_DIALECT_SQLITE);
 		assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0),
-				 1);
-		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 1);
+				 2);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 2);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 0);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM groups WHERE name = ?", p, 1),
 				 1);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), 0);
 		store_close(st);
 	}
+}
+
+/* Alerts commit with their batch; the same alert id (raised by the agent, then by the server, or
+ * in a redelivered batch) is stored once; a duplicate batch stores none of its alerts. */
+static void test_alerts_with_batch(void **state)
+{
+	struct store *st = open_store(*state);
+	struct batch b;
+	bool dup;
+	static const char doc[] = "{\"rule\":{\"id\":\"r1\"}}";
+	struct store_alert_row al[] = {
+	    {.id = "a1", .ts = TS_2024_03_01, .created = TS_2024_03_01 + 1, .agent_id = "agent-x",
+	     .host = "h1", .rule_id = "r1", .rule_name = "Rule one", .severity = 3,
+	     .risk_score = 73, .tactics = "Execution", .techniques = "T1059.004,T1105",
+	     .entity_id = "e1", .exe = "/usr/bin/curl", .doc = doc, .doc_len = sizeof(doc) - 1},
+	    {.id = "a1", .ts = TS_2024_03_01, .created = TS_2024_03_01 + 2, .agent_id = "agent-x",
+	     .rule_id = "r1", .severity = 3, .risk_score = 73, .tactics = "", .techniques = "",
+	     .doc = doc, .doc_len = sizeof(doc) - 1},
+	};
+
+	batch_make(&b, 3, TS_2024_03_01, 0);
+	assert_int_equal(store_ingest_batch(st, "agent-x", 1, 1, b.rows, b.n, al, 2, &dup), 0);
+	assert_false(dup);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 1);
+	assert_int_equal(query_int(st, "SELECT severity FROM alerts WHERE id = 'a1'", NULL, 0), 3);
+	al[0].id = "a2";
+	assert_int_equal(store_ingest_batch(st, "agent-x", 1, 1, b.rows, b.n, al, 1, &dup), 0);
+	assert_true(dup);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 1);
+	assert_int_equal(store_ingest_batch(st, "agent-x", 1, 2, b.rows, 0, al, 1, &dup), 0);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 2);
+	store_close(st);
 }
 
 static void test_params_round_trip(void **state)
@@ -810,7 +843,7 @@ static void *node_main(void *arg)
 	}
 	snprintf(agent, sizeof(agent), "node-%d", nd->id);
 	batch_make(&b, 100, TS_2024_03_01 + 60 * DAY_NS, 1000);
-	nd->rc = store_ingest_batch(st, agent, 1, 1, b.rows, b.n, &dup);
+	nd->rc = store_ingest_batch(st, agent, 1, 1, b.rows, b.n, NULL, 0, &dup);
 	if (nd->rc)
 		snprintf(nd->err, sizeof(nd->err), "%s", store_error(st));
 	batch_free(&b);
@@ -854,6 +887,7 @@ int main(void)
 {
 	static const struct CMUnitTest tests[] = {
 	    T(test_open_migrates_idempotent),
+	    T(test_alerts_with_batch),
 	    T(test_params_round_trip),
 	    T(test_query_helpers),
 	    T(test_ingest_dedup),

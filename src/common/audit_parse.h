@@ -1,7 +1,8 @@
 /* Parser for one Linux audit record, either as the kernel multicasts it ("audit(ts:serial): k=v")
  * or as auditd logs it ("type=NAME msg=audit(ts:serial): k=v"). Pure and bounded: fields point
  * into the caller's text and are produced one at a time, so no record, however long or hostile,
- * makes it allocate, and it can be fuzzed and unit-tested without a kernel. */
+ * makes it allocate, and it can be fuzzed and unit-tested without a kernel. Shared by the agent's
+ * audit source and the detection engine's auditd adapter (src/detect/detect_doc_auditd.c). */
 #ifndef MAMORI_AUDIT_PARSE_H
 #define MAMORI_AUDIT_PARSE_H
 

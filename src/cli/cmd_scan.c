@@ -1,0 +1,403 @@
+/* mamori scan: runs the detection engine over log files offline, with no server (as Hayabusa or
+ * Chainsaw do for Windows event logs): ECS JSON lines (what mamori-agent and `mamori events
+ * search -o jsonl` write) and raw auditd logs, matches to stdout, a summary to stderr. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "cli_output.h"
+#include "detect.h"
+#include "detect_alert.h"
+#include "detect_doc_auditd.h"
+#include "detect_doc_json.h"
+#include "detect_files.h"
+#include "dynbuf.h"
+#include "event_json.h"
+
+#include "banned.h"
+
+#define MAX_LINE (1u << 20)
+
+static const char usage_scan[] =
+    "usage: mamori scan --rules PATH [--output jsonl|table] [--min-level LEVEL] FILE...\n"
+    "\n"
+    "Matches Sigma rules against log files without a server. Each line of each FILE ('-' for\n"
+    "standard input) is an ECS JSON event or a raw auditd record (type=... msg=audit(...)).\n"
+    "Matches go to standard output, one per line; a summary with counts and speed goes to\n"
+    "standard error (with a progress line while scanning on a terminal).\n"
+    "  -r, --rules PATH        rule file or directory (required)\n"
+    "  -o, --output FORMAT     jsonl (alert documents) or table (default)\n"
+    "  -l, --min-level LEVEL   report only matches at or above informational, low, medium,\n"
+    "                          high or critical (default: all)\n"
+    "  -q, --quiet             no summary\n";
+
+struct rule_count {
+	const struct detect_rule_meta *rule;
+	uint64_t n;
+};
+
+struct scan {
+	struct cli *cli;
+	struct detect_engine *e;
+	struct detect_ctx *ctx;
+	enum cli_output_format fmt;
+	int min_level;
+	bool quiet, progress;
+	const char *file;
+	uint64_t line_no;
+	const char *line;
+	size_t line_len;
+	bool line_is_json;
+	uint64_t lines, events, malformed, matches, bytes;
+	struct rule_count *counts;
+	size_t ncounts;
+	double start, last_progress;
+	int out_err;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void count_rule(struct scan *s, const struct detect_rule_meta *r)
+{
+	for (size_t i = 0; i < s->ncounts; i++)
+		if (s->counts[i].rule == r) {
+			s->counts[i].n++;
+			return;
+		}
+	struct rule_count *c = realloc(s->counts, (s->ncounts + 1) * sizeof(*c));
+	if (!c)
+		return;
+	s->counts = c;
+	c[s->ncounts].rule = r;
+	c[s->ncounts++].n = 1;
+}
+
+static json_t *line_event(struct scan *s)
+{
+	if (s->line_is_json) {
+		json_error_t jerr;
+		json_t *ev = json_loadb(s->line, s->line_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (json_is_object(ev))
+			return ev;
+		json_decref(ev);
+	}
+	json_t *ev = json_object();
+	if (ev)
+		json_object_set_new(ev, "message", json_stringn(s->line, s->line_len));
+	return ev;
+}
+
+static void print_table(struct scan *s, const struct detect_hit *hit, json_t *alert)
+{
+	const char *ts = json_string_value(detect_json_path(alert, "@timestamp"));
+	const char *what = json_string_value(detect_json_path(alert, "process.command_line"));
+	if (!what)
+		what = json_string_value(detect_json_path(alert, "file.path"));
+	if (!what)
+		what = json_string_value(detect_json_path(alert, "process.executable"));
+	struct dynbuf b;
+	dynbuf_init(&b, 4096);
+	char loc[64];
+	snprintf(loc, sizeof(loc), ":%llu", (unsigned long long)s->line_no);
+	dynbuf_printf(&b, "%-30s %-8s %s  %s%s", ts ? ts : "-",
+		      detect_severity_name(hit->rule->severity), hit->rule->title, s->file, loc);
+	if (hit->group)
+		dynbuf_printf(&b, "  [%s count=%llu]", hit->group, (unsigned long long)hit->count);
+	if (what)
+		dynbuf_printf(&b, "  %.200s", what);
+	struct dynbuf clean;
+	dynbuf_init(&clean, 16384);
+	if (b.data && cli_output_sanitize(&clean, b.data, 0, NULL) == 0 && clean.data)
+		fprintf(s->cli->out, "%s\n", clean.data);
+	dynbuf_release(&clean);
+	dynbuf_release(&b);
+}
+
+static int on_hit(void *ctx, const struct detect_hit *hit)
+{
+	struct scan *s = ctx;
+	if ((int)hit->rule->severity < s->min_level)
+		return 0;
+	s->matches++;
+	count_rule(s, hit->rule);
+	json_t *ev = line_event(s);
+	json_t *alert = ev ? detect_alert_new(hit, ev, wall_ns()) : NULL;
+	json_decref(ev);
+	if (!alert) {
+		s->out_err = -ENOMEM;
+		return 1;
+	}
+	json_t *sc = json_object();
+	json_object_set_new(sc, "file", json_string(strcmp(s->file, "-") ? s->file : "(stdin)"));
+	json_object_set_new(sc, "line", json_integer((json_int_t)s->line_no));
+	json_t *m = json_object_get(alert, "mamori");
+	if (m)
+		json_object_set_new(m, "scan", sc);
+	else
+		json_decref(sc);
+	if (s->fmt == CLI_OUTPUT_JSONL) {
+		if (json_dumpf(alert, s->cli->out, JSON_COMPACT) < 0 || fputc('\n', s->cli->out) == EOF)
+			s->out_err = -EIO;
+	} else {
+		print_table(s, hit, alert);
+	}
+	json_decref(alert);
+	return s->out_err ? 1 : 0;
+}
+
+static void progress(struct scan *s, bool final)
+{
+	if (!s->progress)
+		return;
+	double t = now_s();
+	if (!final && t - s->last_progress < 0.25)
+		return;
+	s->last_progress = t;
+	double el = t - s->start > 1e-9 ? t - s->start : 1e-9;
+	if (final)
+		fputs("\r\033[K", s->cli->err);
+	else
+		fprintf(s->cli->err, "\r\033[K%s: %llu events, %.1f MB/s, %llu matches", s->file,
+			(unsigned long long)s->events, (double)s->bytes / el / 1e6,
+			(unsigned long long)s->matches);
+	fflush(s->cli->err);
+}
+
+static void scan_line(struct scan *s, const char *p, size_t n)
+{
+	s->lines++;
+	s->line_no++;
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	size_t i = 0;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i == n)
+		return;
+	p += i;
+	n -= i;
+	s->line = p;
+	s->line_len = n;
+	struct detect_doc *doc = detect_ctx_doc(s->ctx);
+	char err[128];
+	int rc;
+	if (p[0] == '{') {
+		s->line_is_json = true;
+		rc = detect_doc_from_json(doc, p, n, err, sizeof(err));
+	} else {
+		s->line_is_json = false;
+		rc = detect_doc_from_auditd(doc, p, n, err, sizeof(err));
+	}
+	if (rc < 0) {
+		if (s->malformed++ < 10)
+			cli_error(s->cli, "%s:%llu: skipped: %s", s->file,
+				  (unsigned long long)s->line_no, err);
+		return;
+	}
+	s->events++;
+	detect_ctx_match(s->ctx, on_hit, s);
+	if ((s->lines & 0xffff) == 0)
+		progress(s, false);
+}
+
+static void scan_buffer(struct scan *s, const char *p, size_t n)
+{
+	const char *end = p + n;
+	while (p < end && !s->out_err) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len > MAX_LINE) {
+			s->lines++;
+			s->line_no++;
+			if (s->malformed++ < 10)
+				cli_error(s->cli, "%s:%llu: skipped: line longer than %u bytes", s->file,
+					  (unsigned long long)s->line_no, MAX_LINE);
+		} else {
+			scan_line(s, p, len);
+		}
+		s->bytes += len + (nl ? 1 : 0);
+		p = nl ? nl + 1 : end;
+	}
+}
+
+static int scan_fd(struct scan *s, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+			scan_buffer(s, m, (size_t)st.st_size);
+			munmap(m, (size_t)st.st_size);
+			return 0;
+		}
+	}
+	/* Pipes and the like: read in blocks, carrying the partial last line over. */
+	struct dynbuf b;
+	dynbuf_init(&b, MAX_LINE + (1u << 20));
+	int rc = 0;
+	for (;;) {
+		if ((rc = dynbuf_reserve(&b, 1u << 20)) < 0)
+			break;
+		ssize_t r = read(fd, b.data + b.len, 1u << 20);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		b.len += (size_t)r;
+		const char *lastnl = memrchr(b.data, '\n', b.len);
+		if (!lastnl) {
+			if (b.len > MAX_LINE) {
+				scan_buffer(s, b.data, b.len); /* reported as too long */
+				dynbuf_reset(&b);
+			}
+			continue;
+		}
+		size_t done = (size_t)(lastnl - b.data) + 1;
+		scan_buffer(s, b.data, done);
+		memmove(b.data, b.data + done, b.len - done);
+		b.len -= done;
+	}
+	if (rc == 0 && b.len)
+		scan_buffer(s, b.data, b.len);
+	dynbuf_release(&b);
+	return rc;
+}
+
+static int cmp_count(const void *a, const void *b)
+{
+	const struct rule_count *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->rule->title, y->rule->title);
+}
+
+static void summary(struct scan *s, size_t nfiles, const struct detect_stats *st)
+{
+	double el = now_s() - s->start;
+	if (el < 1e-9)
+		el = 1e-9;
+	fprintf(s->cli->err,
+		"scanned %llu events (%llu lines, %.1f MB) from %zu file%s in %.2f s: %.0f events/s, "
+		"%.1f MB/s; %llu malformed lines\n",
+		(unsigned long long)s->events, (unsigned long long)s->lines, (double)s->bytes / 1e6,
+		nfiles, nfiles == 1 ? "" : "s", el, (double)s->events / el,
+		(double)s->bytes / el / 1e6, (unsigned long long)s->malformed);
+	fprintf(s->cli->err, "%u rules loaded (%u not loaded); %llu matches by %zu rules\n",
+		st->rules + st->correlations, st->failed, (unsigned long long)s->matches,
+		s->ncounts);
+	qsort(s->counts, s->ncounts, sizeof(*s->counts), cmp_count);
+	for (size_t i = 0; i < s->ncounts; i++)
+		fprintf(s->cli->err, "  %8llu  %-8s  %s\n", (unsigned long long)s->counts[i].n,
+			detect_severity_name(s->counts[i].rule->severity), s->counts[i].rule->title);
+}
+
+static void on_load_diag(void *ctx, const struct detect_diag *d)
+{
+	unsigned *failed = ctx;
+	if (d->fatal)
+		(*failed)++;
+}
+
+int cmd_scan_run(struct cli *cli, int argc, char **argv)
+{
+	const char *rules = NULL, *output = NULL, *level = NULL;
+	struct scan s = {.cli = cli, .min_level = 0};
+	const struct cli_args_opt opts[] = {{"rules", 'r', &rules, NULL},
+					    {"output", 'o', &output, NULL},
+					    {"min-level", 'l', &level, NULL},
+					    {"quiet", 'q', NULL, &s.quiet},
+					    {NULL, 0, NULL, NULL}};
+	struct cli_args_pos pos;
+	if (cli->help)
+		return cli_help(cli, usage_scan);
+	int rc = cli_parse_args(cli, usage_scan, opts, argc, argv, &pos, 1, CLI_ARGS_MAX_POS);
+	if (!rc)
+		rc = cli_parse_output(cli, usage_scan, output, &s.fmt);
+	if (rc)
+		return rc;
+	if (!rules)
+		return cli_usage_error(cli, usage_scan, "scan: --rules is required");
+	if (level && (s.min_level = detect_severity_parse(level)) < 0)
+		return cli_usage_error(cli, usage_scan, "scan: unknown level '%s'", level);
+	s.e = detect_engine_new();
+	if (!s.e) {
+		cli_error(cli, "out of memory");
+		return CLI_EXIT_SERVER;
+	}
+	unsigned failed = 0;
+	detect_engine_set_diag(s.e, on_load_diag, &failed);
+	int n = detect_files_load(s.e, rules);
+	if (n < 0) {
+		cli_error(cli, "%s: %s", rules, strerror(-n));
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = detect_engine_finish(s.e)) < 0 || !(s.ctx = detect_ctx_new(s.e))) {
+		cli_error(cli, "cannot build the rule set: %s", strerror(rc < 0 ? -rc : errno));
+		rc = CLI_EXIT_SERVER;
+		goto out;
+	}
+	rc = CLI_EXIT_OK;
+	struct detect_stats st;
+	detect_engine_stats(s.e, &st);
+	if (failed && !s.quiet)
+		cli_error(cli, "%u rule problems: some rules were not loaded (see mamori rules check %s)",
+			  failed, rules);
+	s.progress = !s.quiet && isatty(fileno(cli->err));
+	s.start = now_s();
+	for (size_t i = 0; i < pos.n && !s.out_err; i++) {
+		s.file = pos.v[i];
+		s.line_no = 0;
+		int fd = strcmp(s.file, "-") == 0 ? dup(0) : open(s.file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			cli_error(cli, "%s: %s", s.file, strerror(errno));
+			rc = CLI_EXIT_SERVER;
+			continue;
+		}
+		int r = scan_fd(&s, fd);
+		close(fd);
+		if (r < 0) {
+			cli_error(cli, "%s: %s", s.file, strerror(-r));
+			rc = CLI_EXIT_SERVER;
+		}
+	}
+	progress(&s, true);
+	if (fflush(cli->out) == EOF || s.out_err) {
+		cli_error(cli, "cannot write the output: %s",
+			  strerror(s.out_err ? -s.out_err : errno));
+		rc = CLI_EXIT_SERVER;
+	}
+	if (!s.quiet)
+		summary(&s, pos.n, &st);
+out:
+	free(s.counts);
+	detect_ctx_free(s.ctx);
+	detect_engine_free(s.e);
+	return rc;
+}

@@ -1,0 +1,108 @@
+/* The detection engine: Sigma rules (with filters and correlation rules) compiled once into
+ * matchers with a literal prefilter, evaluated against events put into a struct detect_doc. Pure:
+ * callers read rule files and events themselves and hand over the text, so the same engine runs
+ * in the server, the agent and `mamori scan`. */
+#ifndef MAMORI_DETECT_H
+#define MAMORI_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect_doc.h"
+
+struct detect_engine;
+struct detect_ctx;
+
+enum detect_severity {
+	DETECT_SEV_INFORMATIONAL,
+	DETECT_SEV_LOW,
+	DETECT_SEV_MEDIUM,
+	DETECT_SEV_HIGH,
+	DETECT_SEV_CRITICAL,
+};
+
+/* What an alert says about the rule that raised it. Strings are owned by the engine. */
+struct detect_rule_meta {
+	const char *id;	   /* the rule's id (a UUID for Sigma rules) */
+	const char *title;
+	const char *description;
+	const char *path; /* file the rule came from */
+	const char *status;
+	const char *kind; /* "sigma", "correlation" */
+	enum detect_severity severity;
+	int risk_score; /* 0-100 */
+	const char *advice; /* what the analyst should do; "" when the rule gives none */
+	const char *const *tactics; /* ATT&CK tactic names, "Credential Access" */
+	unsigned ntactics;
+	const char *const *techniques; /* "T1003.008" */
+	unsigned ntechniques;
+	bool generate; /* false: only feeds correlation rules, raises no alert itself */
+};
+
+struct detect_hit {
+	const struct detect_rule_meta *rule;
+	struct detect_doc *doc; /* the triggering event (the last one, for a correlation) */
+	/* Correlation rules only (NULL / 0 otherwise): the group-by values "k=v,k=v", the number of
+	 * events or distinct values counted, and the window the hit covers. */
+	const char *group;
+	uint64_t count;
+	uint64_t first_ns, last_ns;
+};
+/* Return nonzero to stop matching this event; detect_ctx_match then returns that value. */
+typedef int (*detect_hit_fn)(void *ctx, const struct detect_hit *hit);
+
+struct detect_diag {
+	const char *path;
+	unsigned line;	    /* 1-based; 0 when unknown */
+	const char *rule;   /* rule id or title, NULL for file-level problems */
+	const char *message;
+	bool fatal;	    /* the rule (or file) was not loaded */
+};
+typedef void (*detect_diag_fn)(void *ctx, const struct detect_diag *d);
+
+struct detect_stats {
+	unsigned documents;	/* YAML documents seen */
+	unsigned rules;		/* detection rules loaded */
+	unsigned correlations;	/* correlation rules loaded */
+	unsigned filters;	/* filters loaded */
+	unsigned failed;	/* documents not loaded */
+	unsigned atoms;		/* distinct prefilter literals */
+	unsigned unfiltered;	/* rules the prefilter cannot skip */
+};
+
+/* Caller owns the result (detect_engine_free). NULL + errno. */
+struct detect_engine *detect_engine_new(void);
+void detect_engine_free(struct detect_engine *e);
+/* Problems found while loading are reported to fn (borrowed strings, valid during the call). */
+void detect_engine_set_diag(struct detect_engine *e, detect_diag_fn fn, void *ctx);
+/* Values for `expand` placeholders: %name% expands to these (copied). 0 or -ENOMEM. */
+int detect_engine_set_placeholder(struct detect_engine *e, const char *name,
+				  const char *const *values, size_t n);
+/* Loads every YAML document of one file (rules, correlation rules, filters; text need not be
+ * NUL-terminated). Returns the number of documents loaded, or a negative errno when the file as a
+ * whole is unreadable YAML; per-rule problems go to the diag callback. */
+int detect_engine_add_yaml(struct detect_engine *e, const char *path, const char *text,
+			   size_t len);
+/* Resolves filters and correlation references and builds the prefilter. Call once, after the last
+ * add; the engine is read-only afterwards (apart from correlation state, which locks). */
+int detect_engine_finish(struct detect_engine *e);
+void detect_engine_stats(const struct detect_engine *e, struct detect_stats *st);
+const struct detect_fields *detect_engine_fields(const struct detect_engine *e);
+/* Metadata of every loaded rule, in load order (for listings). */
+size_t detect_engine_rule_count(const struct detect_engine *e);
+const struct detect_rule_meta *detect_engine_rule(const struct detect_engine *e, size_t i);
+
+/* One per thread: a doc to fill and the scratch space matching needs. Caller owns the result. */
+struct detect_ctx *detect_ctx_new(struct detect_engine *e);
+void detect_ctx_free(struct detect_ctx *c);
+struct detect_doc *detect_ctx_doc(struct detect_ctx *c);
+/* Matches the ctx's doc against every rule that applies to its logsource; calls fn per hit.
+ * Returns the number of hits, or what fn returned when it stopped early. Never allocates. */
+int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx);
+
+const char *detect_severity_name(enum detect_severity s);
+/* "low" ... "critical" (case-insensitive, "informational" too); -1 when unknown. */
+int detect_severity_parse(const char *s);
+
+#endif

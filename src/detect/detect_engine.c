@@ -1,0 +1,1051 @@
+/* The engine: owns loaded rules, resolves filters and correlation references, builds the literal
+ * prefilter (one Aho-Corasick automaton per field over the literals each rule cannot match
+ * without), and matches a doc by scanning its values once, then evaluating only the rules whose
+ * literals were seen (plus the few rules without a usable literal). */
+#include "detect.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ac.h"
+#include "ioc.h"
+#include "sigma_int.h"
+
+#define MAX_RULE_ATOMS 512
+
+struct placeholder {
+	char *name;
+	char **values;
+	size_t n;
+};
+
+struct atom {
+	uint32_t field;
+	uint32_t len;
+	const char *lit; /* lowercase */
+	uint32_t *rules; /* rule indexes */
+	unsigned nrules, cap;
+};
+
+struct pf_field {
+	uint32_t field; /* or FM_KEYWORD */
+	struct ac_builder *b;
+	struct ac *ac;
+};
+
+struct detect_engine {
+	struct arena arena;
+	struct detect_fields *fields;
+	detect_diag_fn diag;
+	void *diag_ctx;
+	struct placeholder *ph;
+	size_t nph;
+	struct sigma_rule **rules;
+	unsigned nrules, caprules;
+	struct sigma_corr **corrs;
+	unsigned ncorrs, capcorrs;
+	struct sigma_filter **filters;
+	unsigned nfilters, capfilters;
+	const struct detect_rule_meta **metas; /* rules then correlations, for listings */
+	unsigned nmetas;
+	struct detect_stats st;
+	bool finished;
+	/* prefilter */
+	struct atom *atoms;
+	unsigned natoms, capatoms;
+	uint32_t *atom_hash; /* open addressing, atom index + 1 */
+	unsigned hash_cap;
+	struct pf_field *pf;
+	unsigned npf;
+	uint32_t *always; /* rules without literals */
+	unsigned nalways;
+};
+
+struct detect_ctx {
+	struct detect_engine *e;
+	struct detect_doc *doc;
+	struct match_scratch ms;
+	uint32_t gen;
+	uint32_t *atom_seen;
+	uint32_t *rule_seen;
+	uint32_t *cand;
+	unsigned ncand;
+	char group[1024];
+};
+
+/* ---- small things ---- */
+static const char *const SEVERITY[] = {"informational", "low", "medium", "high", "critical"};
+
+const char *detect_severity_name(enum detect_severity s)
+{
+	return (unsigned)s < 5 ? SEVERITY[s] : "unknown";
+}
+
+int detect_severity_parse(const char *s)
+{
+	for (int i = 0; i < 5; i++)
+		if (strcasecmp(s, SEVERITY[i]) == 0)
+			return i;
+	return -1;
+}
+
+struct arena *detect_engine_arena(struct detect_engine *e)
+{
+	return &e->arena;
+}
+
+struct detect_fields *detect_engine_fields_mut(struct detect_engine *e)
+{
+	return e->fields;
+}
+
+const struct detect_fields *detect_engine_fields(const struct detect_engine *e)
+{
+	return e->fields;
+}
+
+void detect_engine_diag(struct detect_engine *e, const char *path, unsigned line, const char *rule,
+			bool fatal, const char *fmt, ...)
+{
+	if (!e->diag)
+		return;
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct detect_diag d = {.path = path, .line = line, .rule = rule, .message = msg,
+				.fatal = fatal};
+	e->diag(e->diag_ctx, &d);
+}
+
+void detect_engine_count_doc(struct detect_engine *e, bool loaded)
+{
+	e->st.documents++;
+	if (!loaded)
+		e->st.failed++;
+}
+
+/* Grows *arr (of elem-size items) to hold one more. */
+static int grow(void **arr, unsigned *cap, unsigned n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	unsigned nc = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, (size_t)nc * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = nc;
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+struct detect_engine *detect_engine_new(void)
+{
+	struct detect_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	arena_init(&e->arena);
+	e->fields = detect_fields_new();
+	if (!e->fields) {
+		free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Indicator lists look at these fields: events must keep their values. */
+	for (const char *const *f = IOC_FIELDS; *f; f++)
+		detect_fields_intern(e->fields, *f, strlen(*f));
+	return e;
+}
+
+static void free_detection(struct detection *det)
+{
+	for (unsigned i = 0; i < det->nidents; i++)
+		for (unsigned j = 0; j < det->idents[i].n; j++)
+			for (unsigned k = 0; k < det->idents[i].alts[j].n; k++)
+				sigma_value_free_re(&det->idents[i].alts[j].items[k]);
+}
+
+void detect_engine_free(struct detect_engine *e)
+{
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->nrules; i++) {
+		free_detection(&e->rules[i]->det);
+		free(e->rules[i]->filters);
+		free(e->rules[i]->corr);
+		free(e->rules[i]->corr_ri);
+	}
+	for (unsigned i = 0; i < e->nfilters; i++)
+		free_detection(&e->filters[i]->det);
+	for (unsigned i = 0; i < e->ncorrs; i++) {
+		sigma_corr_release(e->corrs[i]);
+		free(e->corrs[i]->corr);
+		free(e->corrs[i]->corr_ri);
+		free(e->corrs[i]->rules);
+		free(e->corrs[i]->corrs);
+		free(e->corrs[i]->group_fields);
+	}
+	for (size_t i = 0; i < e->nph; i++) {
+		for (size_t j = 0; j < e->ph[i].n; j++)
+			free(e->ph[i].values[j]);
+		free(e->ph[i].values);
+		free(e->ph[i].name);
+	}
+	free(e->ph);
+	for (unsigned i = 0; i < e->natoms; i++)
+		free(e->atoms[i].rules);
+	free(e->atoms);
+	free(e->atom_hash);
+	for (unsigned i = 0; i < e->npf; i++) {
+		ac_builder_free(e->pf[i].b);
+		ac_free(e->pf[i].ac);
+	}
+	free(e->pf);
+	free(e->always);
+	free(e->rules);
+	free(e->corrs);
+	free(e->filters);
+	free(e->metas);
+	detect_fields_free(e->fields);
+	arena_release(&e->arena);
+	free(e);
+}
+
+void detect_engine_set_diag(struct detect_engine *e, detect_diag_fn fn, void *ctx)
+{
+	e->diag = fn;
+	e->diag_ctx = ctx;
+}
+
+int detect_engine_set_placeholder(struct detect_engine *e, const char *name,
+				  const char *const *values, size_t n)
+{
+	struct placeholder *p = realloc(e->ph, (e->nph + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	e->ph = p;
+	p = &e->ph[e->nph];
+	p->name = strdup(name);
+	p->values = calloc(n ? n : 1, sizeof(char *));
+	p->n = 0;
+	if (!p->name || !p->values)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		if (!(p->values[i] = strdup(values[i])))
+			goto oom;
+		p->n++;
+	}
+	e->nph++;
+	return 0;
+oom:
+	for (size_t i = 0; i < p->n; i++)
+		free(p->values[i]);
+	free(p->values);
+	free(p->name);
+	return -ENOMEM;
+}
+
+const char *const *detect_engine_placeholder(const struct detect_engine *e, const char *name,
+					     size_t len, size_t *n)
+{
+	for (size_t i = 0; i < e->nph; i++)
+		if (strlen(e->ph[i].name) == len && memcmp(e->ph[i].name, name, len) == 0) {
+			*n = e->ph[i].n;
+			return (const char *const *)e->ph[i].values;
+		}
+	return NULL;
+}
+
+int detect_engine_add_yaml(struct detect_engine *e, const char *path, const char *text,
+			   size_t len)
+{
+	if (e->finished)
+		return -EBUSY;
+	return sigma_load_yaml(e, path, text, len);
+}
+
+/* ---- registration ---- */
+static const struct detect_rule_meta *find_meta_id(const struct detect_engine *e, const char *id)
+{
+	for (unsigned i = 0; i < e->nmetas; i++)
+		if (strcmp(e->metas[i]->id, id) == 0)
+			return e->metas[i];
+	return NULL;
+}
+
+static int add_meta(struct detect_engine *e, const struct detect_rule_meta *m, const char *path,
+		    unsigned line)
+{
+	const struct detect_rule_meta *dup = find_meta_id(e, m->id);
+	if (dup) {
+		detect_engine_diag(e, path, line, m->title, true,
+				   "duplicate id %s (already used by '%s' in %s)", m->id, dup->title,
+				   dup->path);
+		return -EEXIST;
+	}
+	unsigned cap = e->nmetas; /* metas grows with rules + corrs; size exactly */
+	const struct detect_rule_meta **p = realloc(e->metas, (cap + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	e->metas = p;
+	e->metas[e->nmetas++] = m;
+	return 0;
+}
+
+int detect_engine_add_rule(struct detect_engine *e, struct sigma_rule *r, unsigned line)
+{
+	if (grow((void **)&e->rules, &e->caprules, e->nrules, sizeof(*e->rules)) < 0)
+		return -ENOMEM;
+	int rc = add_meta(e, &r->meta, r->meta.path, line);
+	if (rc < 0)
+		return rc;
+	r->index = e->nrules;
+	e->rules[e->nrules++] = r;
+	e->st.rules++;
+	return 0;
+}
+
+int detect_engine_add_corr(struct detect_engine *e, struct sigma_corr *c, unsigned line)
+{
+	if (grow((void **)&e->corrs, &e->capcorrs, e->ncorrs, sizeof(*e->corrs)) < 0)
+		return -ENOMEM;
+	int rc = add_meta(e, &c->meta, c->path, line);
+	if (rc < 0)
+		return rc;
+	c->index = e->ncorrs;
+	e->corrs[e->ncorrs++] = c;
+	e->st.correlations++;
+	return 0;
+}
+
+int detect_engine_add_filter(struct detect_engine *e, struct sigma_filter *f, unsigned line)
+{
+	(void)line;
+	if (grow((void **)&e->filters, &e->capfilters, e->nfilters, sizeof(*e->filters)) < 0)
+		return -ENOMEM;
+	e->filters[e->nfilters++] = f;
+	e->st.filters++;
+	return 0;
+}
+
+size_t detect_engine_rule_count(const struct detect_engine *e)
+{
+	return e->nmetas;
+}
+
+const struct detect_rule_meta *detect_engine_rule(const struct detect_engine *e, size_t i)
+{
+	return i < e->nmetas ? e->metas[i] : NULL;
+}
+
+void detect_engine_stats(const struct detect_engine *e, struct detect_stats *st)
+{
+	*st = e->st;
+}
+
+/* ---- finishing: filters and correlations ---- */
+static struct sigma_rule *find_rule(struct detect_engine *e, const char *ref)
+{
+	for (unsigned i = 0; i < e->nrules; i++)
+		if (strcmp(e->rules[i]->meta.id, ref) == 0 ||
+		    (e->rules[i]->name && strcmp(e->rules[i]->name, ref) == 0))
+			return e->rules[i];
+	return NULL;
+}
+
+static struct sigma_corr *find_corr(struct detect_engine *e, const char *ref)
+{
+	for (unsigned i = 0; i < e->ncorrs; i++)
+		if (strcmp(e->corrs[i]->meta.id, ref) == 0 ||
+		    (e->corrs[i]->name && strcmp(e->corrs[i]->name, ref) == 0))
+			return e->corrs[i];
+	return NULL;
+}
+
+static int link_corr(struct sigma_corr ***list, unsigned **ri, unsigned *n, struct sigma_corr *c,
+		     unsigned pos)
+{
+	struct sigma_corr **l = realloc(*list, (*n + 1) * sizeof(**list));
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	unsigned *r = realloc(*ri, (*n + 1) * sizeof(**ri));
+	if (!r)
+		return -ENOMEM;
+	*ri = r;
+	l[*n] = c;
+	r[*n] = pos;
+	(*n)++;
+	return 0;
+}
+
+/* Field id a correlation reads for group-by name g from referenced rule i (aliases first). */
+static uint32_t corr_field(struct detect_engine *e, struct sigma_corr *c, const char *g,
+			   unsigned i)
+{
+	const char *field = g;
+	const char *refname = c->rule_refs[i];
+	for (unsigned k = 0; k < c->nalias; k++)
+		if (strcmp(c->aliases[k].alias, g) == 0 &&
+		    (strcmp(c->aliases[k].rule, refname) == 0 ||
+		     (c->rules[i] && c->rules[i]->name &&
+		      strcmp(c->aliases[k].rule, c->rules[i]->name) == 0)))
+			field = c->aliases[k].field;
+	const struct logsource *ls = c->rules[i] ? &c->rules[i]->ls : &c->ls;
+	size_t el;
+	bool mapped;
+	const char *ecs = sigma_field_to_ecs(ls, field, strlen(field), &el, &mapped);
+	return detect_fields_intern(e->fields, ecs, el);
+}
+
+static int resolve_corr(struct detect_engine *e, struct sigma_corr *c)
+{
+	c->rules = calloc(c->nrules, sizeof(*c->rules));
+	c->corrs = calloc(c->nrules, sizeof(*c->corrs));
+	c->group_fields = calloc((size_t)(c->ngroup ? c->ngroup : 1) * c->nrules, sizeof(uint32_t));
+	if (!c->rules || !c->corrs || !c->group_fields)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		struct sigma_rule *r = find_rule(e, c->rule_refs[i]);
+		struct sigma_corr *cc = r ? NULL : find_corr(e, c->rule_refs[i]);
+		if (!r && (!cc || cc == c)) {
+			detect_engine_diag(e, c->path, 0, c->meta.title, true,
+					   "correlation refers to unknown rule '%s'", c->rule_refs[i]);
+			return -ENOENT;
+		}
+		c->rules[i] = r;
+		c->corrs[i] = cc;
+		if (i == 0 && r)
+			c->ls = r->ls;
+	}
+	for (unsigned g = 0; g < c->ngroup; g++)
+		for (unsigned i = 0; i < c->nrules; i++) {
+			uint32_t id = corr_field(e, c, c->group_by[g], i);
+			if (id == DETECT_FIELD_NONE)
+				return -E2BIG;
+			c->group_fields[g * c->nrules + i] = id;
+		}
+	if (c->type == CORR_VALUE_COUNT) {
+		size_t el;
+		bool mapped;
+		const char *ecs = sigma_field_to_ecs(&c->ls, c->value_field_name,
+						     strlen(c->value_field_name), &el, &mapped);
+		c->value_field = detect_fields_intern(e->fields, ecs, el);
+	}
+	int rc = sigma_corr_init(c);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		if (c->rules[i]) {
+			struct sigma_rule *r = (struct sigma_rule *)c->rules[i];
+			rc = link_corr(&r->corr, &r->corr_ri, &r->ncorr, c, i);
+			if (!c->generate_refs)
+				r->meta.generate = false;
+		} else {
+			struct sigma_corr *cc = (struct sigma_corr *)c->corrs[i];
+			rc = link_corr(&cc->corr, &cc->corr_ri, &cc->ncorr, c, i);
+			if (!c->generate_refs)
+				cc->meta.generate = false;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int resolve_filters(struct detect_engine *e)
+{
+	for (unsigned i = 0; i < e->nfilters; i++) {
+		struct sigma_filter *f = e->filters[i];
+		for (unsigned j = 0; j < f->nrules; j++) {
+			struct sigma_rule *r = find_rule(e, f->rules[j]);
+			if (!r) {
+				detect_engine_diag(e, f->path, 0, f->title, false,
+						   "filter refers to unknown rule '%s'", f->rules[j]);
+				continue;
+			}
+			const struct sigma_filter **l =
+				realloc(r->filters, (r->nfilters + 1) * sizeof(*l));
+			if (!l)
+				return -ENOMEM;
+			r->filters = l;
+			l[r->nfilters++] = f;
+		}
+	}
+	return 0;
+}
+
+/* ---- finishing: prefilter ---- */
+struct atomset {
+	struct {
+		uint32_t field;
+		const char *lit;
+		uint32_t len;
+	} *v;
+	unsigned n, cap;
+	bool none; /* no literal can be required */
+};
+
+static void as_clear(struct atomset *s)
+{
+	s->n = 0;
+	s->none = false;
+}
+
+static int as_add(struct atomset *s, uint32_t field, const char *lit, uint32_t len)
+{
+	if (s->n >= MAX_RULE_ATOMS) {
+		s->none = true;
+		return 0;
+	}
+	if (grow((void **)&s->v, &s->cap, s->n, sizeof(*s->v)) < 0)
+		return -ENOMEM;
+	s->v[s->n].field = field;
+	s->v[s->n].lit = lit;
+	s->v[s->n].len = len;
+	s->n++;
+	return 0;
+}
+
+static int as_union(struct atomset *dst, const struct atomset *src)
+{
+	if (src->none || dst->none) {
+		dst->none = true;
+		return 0;
+	}
+	for (unsigned i = 0; i < src->n; i++)
+		if (as_add(dst, src->v[i].field, src->v[i].lit, src->v[i].len) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Higher is more selective: the shortest literal counts most, then how few there are. */
+static long as_score(const struct atomset *s)
+{
+	if (s->none || s->n == 0)
+		return -1;
+	uint32_t minlen = UINT32_MAX;
+	for (unsigned i = 0; i < s->n; i++)
+		if (s->v[i].len < minlen)
+			minlen = s->v[i].len;
+	if (minlen > 12)
+		minlen = 12;
+	return (long)minlen * 1000 - (long)(s->n > 999 ? 999 : s->n);
+}
+
+static void as_move(struct atomset *dst, struct atomset *src)
+{
+	struct atomset t = *dst;
+	*dst = *src;
+	*src = t;
+}
+
+static void as_free(struct atomset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The longest run of literal characters of a matcher, or none. */
+static bool vm_atom(const struct vmatch *m, const char **lit, uint32_t *len)
+{
+	if (m->neq)
+		return false;
+	switch (m->kind) {
+	case VM_EQ:
+	case VM_PREFIX:
+	case VM_SUFFIX:
+	case VM_CONTAINS:
+		if (!m->len)
+			return false;
+		*lit = m->lit;
+		*len = m->len;
+		return true;
+	case VM_GLOB: {
+		uint32_t best = 0, bs = 0, run = 0;
+		for (uint32_t i = 0; i <= m->len; i++) {
+			if (i == m->len || m->wild[i]) {
+				if (run > best) {
+					best = run;
+					bs = i - run;
+				}
+				run = 0;
+			} else {
+				run++;
+			}
+		}
+		if (!best)
+			return false;
+		*lit = m->lit + bs;
+		*len = best;
+		return true;
+	}
+	}
+	return false;
+}
+
+static int fmatch_atoms(const struct fmatch *fm, struct atomset *out)
+{
+	as_clear(out);
+	if (!fm->all) {
+		for (unsigned i = 0; i < fm->nv; i++) {
+			const char *lit;
+			uint32_t len;
+			if (!vm_atom(&fm->v[i], &lit, &len)) {
+				out->none = true;
+				return 0;
+			}
+			if (as_add(out, fm->field, lit, len) < 0)
+				return -ENOMEM;
+		}
+		if (!fm->nv)
+			out->none = true;
+		return 0;
+	}
+	/* all: any one group is required; pick the most selective. */
+	struct atomset cur = {0};
+	long best = -1;
+	unsigned i = 0;
+	int rc = 0;
+	out->none = true;
+	while (i < fm->nv) {
+		uint32_t g = fm->v[i].group;
+		as_clear(&cur);
+		for (; i < fm->nv && fm->v[i].group == g; i++) {
+			const char *lit;
+			uint32_t len;
+			if (!vm_atom(&fm->v[i], &lit, &len))
+				cur.none = true;
+			else if ((rc = as_add(&cur, fm->field, lit, len)) < 0)
+				goto out;
+		}
+		long sc = as_score(&cur);
+		if (sc > best) {
+			best = sc;
+			as_move(out, &cur);
+		}
+	}
+out:
+	as_free(&cur);
+	return rc;
+}
+
+static int ident_atoms(const struct ident *id, struct atomset *out)
+{
+	as_clear(out);
+	struct atomset sel = {0}, item = {0};
+	int rc = 0;
+	for (unsigned a = 0; a < id->n && !out->none; a++) {
+		const struct selection *s = &id->alts[a];
+		long best = -1;
+		as_clear(&sel);
+		sel.none = true;
+		for (unsigned i = 0; i < s->n; i++) {
+			if ((rc = fmatch_atoms(&s->items[i], &item)) < 0)
+				goto out;
+			long sc = as_score(&item);
+			if (sc > best) {
+				best = sc;
+				as_move(&sel, &item);
+			}
+		}
+		if ((rc = as_union(out, &sel)) < 0)
+			goto out;
+	}
+	if (!id->n)
+		out->none = true;
+out:
+	as_free(&sel);
+	as_free(&item);
+	return rc;
+}
+
+static int node_atoms(const struct detection *det, uint16_t n, struct atomset *out,
+		      unsigned depth)
+{
+	const struct cnode *c = &det->nodes[n];
+	as_clear(out);
+	if (depth > 64) {
+		out->none = true;
+		return 0;
+	}
+	struct atomset x = {0}, y = {0};
+	int rc = 0;
+	switch (c->kind) {
+	case CN_IDENT:
+		rc = ident_atoms(&det->idents[c->first], out);
+		break;
+	case CN_AND:
+		if ((rc = node_atoms(det, c->a, &x, depth + 1)) < 0 ||
+		    (rc = node_atoms(det, c->b, &y, depth + 1)) < 0)
+			break;
+		as_move(out, as_score(&x) >= as_score(&y) ? &x : &y);
+		break;
+	case CN_OR:
+		if ((rc = node_atoms(det, c->a, out, depth + 1)) < 0 ||
+		    (rc = node_atoms(det, c->b, &y, depth + 1)) < 0)
+			break;
+		rc = as_union(out, &y);
+		break;
+	case CN_ONE_OF:
+	case CN_ALL_OF: {
+		long best = -1;
+		bool any = c->kind == CN_ONE_OF && c->a == 1;
+		if (!any)
+			out->none = true;
+		for (uint32_t i = 0; i < c->count; i++) {
+			if ((rc = ident_atoms(&det->idents[det->refs[c->first + i]], &x)) < 0)
+				break;
+			if (any) {
+				if ((rc = as_union(out, &x)) < 0)
+					break;
+			} else if (c->kind == CN_ALL_OF && as_score(&x) > best) {
+				best = as_score(&x);
+				as_move(out, &x);
+			}
+		}
+		/* "N of" with N > 1 needs any N: the union still holds. */
+		if (c->kind == CN_ONE_OF && !any) {
+			as_clear(out);
+			for (uint32_t i = 0; i < c->count && rc == 0; i++)
+				if ((rc = ident_atoms(&det->idents[det->refs[c->first + i]], &x)) ==
+				    0)
+					rc = as_union(out, &x);
+		}
+		break;
+	}
+	default:
+		out->none = true;
+	}
+	as_free(&x);
+	as_free(&y);
+	return rc;
+}
+
+static uint32_t atom_hash(uint32_t field, const char *lit, uint32_t len)
+{
+	uint32_t h = 2166136261u ^ field;
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)(lit[i] | ((lit[i] >= 'A' && lit[i] <= 'Z') ? 0x20 : 0))) *
+		    16777619u;
+	return h;
+}
+
+static bool lit_eq_nocase(const char *a, const char *b, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x >= 'A' && x <= 'Z')
+			x |= 0x20;
+		if (y >= 'A' && y <= 'Z')
+			y |= 0x20;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static int atom_intern(struct detect_engine *e, uint32_t field, const char *lit, uint32_t len,
+		       uint32_t *id)
+{
+	if ((e->natoms + 1) * 2 > e->hash_cap) {
+		unsigned nc = e->hash_cap ? e->hash_cap * 2 : 1024;
+		uint32_t *nh = calloc(nc, sizeof(*nh));
+		if (!nh)
+			return -ENOMEM;
+		for (unsigned i = 0; i < e->natoms; i++) {
+			uint32_t h = atom_hash(e->atoms[i].field, e->atoms[i].lit, e->atoms[i].len);
+			unsigned k = h & (nc - 1);
+			while (nh[k])
+				k = (k + 1) & (nc - 1);
+			nh[k] = i + 1;
+		}
+		free(e->atom_hash);
+		e->atom_hash = nh;
+		e->hash_cap = nc;
+	}
+	uint32_t h = atom_hash(field, lit, len);
+	unsigned k = h & (e->hash_cap - 1);
+	while (e->atom_hash[k]) {
+		struct atom *a = &e->atoms[e->atom_hash[k] - 1];
+		if (a->field == field && a->len == len && lit_eq_nocase(a->lit, lit, len)) {
+			*id = e->atom_hash[k] - 1;
+			return 0;
+		}
+		k = (k + 1) & (e->hash_cap - 1);
+	}
+	if (grow((void **)&e->atoms, &e->capatoms, e->natoms, sizeof(*e->atoms)) < 0)
+		return -ENOMEM;
+	struct atom *a = &e->atoms[e->natoms];
+	memset(a, 0, sizeof(*a));
+	a->field = field;
+	a->lit = lit;
+	a->len = len;
+	e->atom_hash[k] = e->natoms + 1;
+	*id = e->natoms++;
+	return 0;
+}
+
+static struct pf_field *pf_for(struct detect_engine *e, uint32_t field)
+{
+	for (unsigned i = 0; i < e->npf; i++)
+		if (e->pf[i].field == field)
+			return &e->pf[i];
+	struct pf_field *p = realloc(e->pf, (e->npf + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	e->pf = p;
+	p = &e->pf[e->npf];
+	p->field = field;
+	p->ac = NULL;
+	p->b = ac_builder_new();
+	if (!p->b)
+		return NULL;
+	e->npf++;
+	return p;
+}
+
+static int build_prefilter(struct detect_engine *e)
+{
+	struct atomset s = {0};
+	int rc = 0;
+	e->always = calloc(e->nrules ? e->nrules : 1, sizeof(*e->always));
+	if (!e->always)
+		return -ENOMEM;
+	for (unsigned r = 0; r < e->nrules; r++) {
+		const struct detection *det = &e->rules[r]->det;
+		if ((rc = node_atoms(det, det->root, &s, 0)) < 0)
+			goto out;
+		if (s.none || s.n == 0) {
+			e->always[e->nalways++] = r;
+			continue;
+		}
+		for (unsigned i = 0; i < s.n; i++) {
+			uint32_t id;
+			if ((rc = atom_intern(e, s.v[i].field, s.v[i].lit, s.v[i].len, &id)) < 0)
+				goto out;
+			struct atom *a = &e->atoms[id];
+			if (a->nrules && a->rules[a->nrules - 1] == r)
+				continue;
+			if ((rc = grow((void **)&a->rules, &a->cap, a->nrules, sizeof(uint32_t))) < 0)
+				goto out;
+			a->rules[a->nrules++] = r;
+			if (a->nrules == 1) {
+				struct pf_field *p = pf_for(e, a->field);
+				if (!p) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				if ((rc = ac_builder_add(p->b, a->lit, a->len, id)) < 0)
+					goto out;
+			}
+		}
+	}
+	for (unsigned i = 0; i < e->npf; i++) {
+		e->pf[i].ac = ac_build(e->pf[i].b, true);
+		if (!e->pf[i].ac) {
+			rc = -errno;
+			goto out;
+		}
+		ac_builder_free(e->pf[i].b);
+		e->pf[i].b = NULL;
+	}
+	e->st.atoms = e->natoms;
+	e->st.unfiltered = e->nalways;
+out:
+	as_free(&s);
+	return rc;
+}
+
+int detect_engine_finish(struct detect_engine *e)
+{
+	if (e->finished)
+		return -EBUSY;
+	int rc;
+	for (unsigned i = 0; i < e->ncorrs; i++) {
+		rc = resolve_corr(e, e->corrs[i]);
+		if (rc == -ENOENT) {
+			/* Unusable: drop it from matching but keep the others. */
+			struct sigma_corr *bad = e->corrs[i];
+			e->st.correlations--;
+			e->st.failed++;
+			free(bad->rules);
+			free(bad->corrs);
+			free(bad->group_fields);
+			bad->rules = NULL;
+			bad->corrs = NULL;
+			bad->group_fields = NULL;
+			for (unsigned j = i; j + 1 < e->ncorrs; j++)
+				e->corrs[j] = e->corrs[j + 1];
+			e->ncorrs--;
+			i--;
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	if ((rc = resolve_filters(e)) < 0)
+		return rc;
+	if ((rc = build_prefilter(e)) < 0)
+		return rc;
+	e->finished = true;
+	return 0;
+}
+
+/* ---- matching ---- */
+struct detect_ctx *detect_ctx_new(struct detect_engine *e)
+{
+	if (!e->finished) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct detect_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->e = e;
+	c->doc = detect_doc_new(e->fields);
+	c->ms.md = pcre2_match_data_create(1, NULL);
+	c->atom_seen = calloc(e->natoms ? e->natoms : 1, sizeof(uint32_t));
+	c->rule_seen = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
+	c->cand = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
+	if (!c->doc || !c->ms.md || !c->atom_seen || !c->rule_seen || !c->cand) {
+		detect_ctx_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return c;
+}
+
+void detect_ctx_free(struct detect_ctx *c)
+{
+	if (!c)
+		return;
+	detect_doc_free(c->doc);
+	pcre2_match_data_free(c->ms.md);
+	free(c->atom_seen);
+	free(c->rule_seen);
+	free(c->cand);
+	free(c);
+}
+
+struct detect_doc *detect_ctx_doc(struct detect_ctx *c)
+{
+	return c->doc;
+}
+
+static int on_atom(void *ctx, uint32_t id, size_t end)
+{
+	(void)end;
+	struct detect_ctx *c = ctx;
+	if (c->atom_seen[id] == c->gen)
+		return 0;
+	c->atom_seen[id] = c->gen;
+	const struct atom *a = &c->e->atoms[id];
+	for (unsigned i = 0; i < a->nrules; i++) {
+		uint32_t r = a->rules[i];
+		if (c->rule_seen[r] != c->gen) {
+			c->rule_seen[r] = c->gen;
+			c->cand[c->ncand++] = r;
+		}
+	}
+	return 0;
+}
+
+/* Candidates are few: insertion sort keeps hits in rule order without a qsort call. */
+static void sort_u32(uint32_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		uint32_t x = v[i];
+		unsigned j = i;
+		while (j > 0 && v[j - 1] > x) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+static int emit_corr(struct detect_ctx *c, struct sigma_corr *const *list, const unsigned *ri,
+		     unsigned n, detect_hit_fn fn, void *fctx, int *hits, unsigned depth)
+{
+	if (depth > 8)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct detect_hit hit;
+		if (!sigma_corr_feed(list[i], ri[i], c->doc, c->group, sizeof(c->group), &hit))
+			continue;
+		if (list[i]->meta.generate) {
+			(*hits)++;
+			int rc = fn ? fn(fctx, &hit) : 0;
+			if (rc)
+				return rc;
+		}
+		int rc = emit_corr(c, (struct sigma_corr *const *)list[i]->corr, list[i]->corr_ri,
+				   list[i]->ncorr, fn, fctx, hits, depth + 1);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
+{
+	struct detect_engine *e = c->e;
+	struct detect_doc *doc = c->doc;
+	if (++c->gen == 0) {
+		memset(c->atom_seen, 0, (e->natoms ? e->natoms : 1) * sizeof(uint32_t));
+		memset(c->rule_seen, 0, (e->nrules ? e->nrules : 1) * sizeof(uint32_t));
+		c->gen = 1;
+	}
+	c->ncand = 0;
+	for (unsigned i = 0; i < e->npf; i++) {
+		const struct pf_field *p = &e->pf[i];
+		if (p->field == FM_KEYWORD) {
+			for (unsigned k = 0; k < doc->nvalues; k++)
+				ac_scan(p->ac, doc->values[k].str, doc->values[k].len, on_atom, c);
+			continue;
+		}
+		for (const struct detect_value *v = detect_doc_first(doc, p->field); v;
+		     v = detect_doc_next(doc, v))
+			ac_scan(p->ac, v->str, v->len, on_atom, c);
+	}
+	for (unsigned i = 0; i < e->nalways; i++)
+		if (c->rule_seen[e->always[i]] != c->gen) {
+			c->rule_seen[e->always[i]] = c->gen;
+			c->cand[c->ncand++] = e->always[i];
+		}
+	sort_u32(c->cand, c->ncand);
+	int hits = 0;
+	for (unsigned i = 0; i < c->ncand; i++) {
+		const struct sigma_rule *r = e->rules[c->cand[i]];
+		if (!sigma_logsource_applies(&r->ls, doc))
+			continue;
+		if (!sigma_detection_eval(&r->det, doc, &c->ms))
+			continue;
+		bool filtered = false;
+		for (unsigned f = 0; f < r->nfilters && !filtered; f++)
+			filtered = sigma_logsource_applies(&r->filters[f]->ls, doc) &&
+				   sigma_detection_eval(&r->filters[f]->det, doc, &c->ms);
+		if (filtered)
+			continue;
+		if (r->meta.generate) {
+			struct detect_hit hit = {.rule = &r->meta, .doc = doc};
+			hits++;
+			int rc = fn ? fn(fn_ctx, &hit) : 0;
+			if (rc)
+				return rc;
+		}
+		if (r->ncorr) {
+			int rc = emit_corr(c, r->corr, r->corr_ri, r->ncorr, fn, fn_ctx, &hits, 0);
+			if (rc)
+				return rc;
+		}
+	}
+	return hits;
+}

@@ -1,0 +1,45 @@
+/* The table of field names the loaded rules and indicators refer to, each with a small integer id,
+ * so an event keeps only the values that can matter and matchers index them directly. Built while
+ * rules load, read-only (and shareable between threads) afterwards. */
+#ifndef MAMORI_DETECT_FIELDS_H
+#define MAMORI_DETECT_FIELDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct detect_fields;
+
+/* Ids of the always-present fields: detect_fields_new interns them first, in this order, so
+ * adapters and the classifier use them without a lookup. */
+enum detect_field_fixed {
+	DETECT_FIELD_TIMESTAMP = 1, /* @timestamp */
+	DETECT_FIELD_EVENT_CATEGORY,
+	DETECT_FIELD_EVENT_ACTION,
+	DETECT_FIELD_EVENT_TYPE,
+	DETECT_FIELD_EVENT_DATASET,
+	DETECT_FIELD_EVENT_MODULE,
+	DETECT_FIELD_FIXED_END /* first id handed out by detect_fields_intern */
+};
+
+/* Caller owns the result. Ids start at 1 (0 is DETECT_FIELD_OTHER); the fields every adapter
+ * needs to classify an event (@timestamp, event.category, event.action, event.type,
+ * event.dataset, event.module) are always present. NULL + errno. */
+struct detect_fields *detect_fields_new(void);
+void detect_fields_free(struct detect_fields *f);
+/* Id of name, adding it when new. Names compare exactly (ECS names are lowercase). Returns
+ * DETECT_FIELD_NONE (UINT32_MAX) when out of memory or past DETECT_FIELDS_MAX. */
+#define DETECT_FIELDS_MAX 4096
+uint32_t detect_fields_intern(struct detect_fields *f, const char *name, size_t len);
+/* Id of name, or DETECT_FIELD_NONE. Safe to call concurrently once loading is over. */
+uint32_t detect_fields_find(const struct detect_fields *f, const char *name, size_t len);
+/* NUL-terminated name of id (borrowed from the table), "" for DETECT_FIELD_OTHER. */
+const char *detect_fields_name(const struct detect_fields *f, uint32_t id);
+/* Number of ids handed out, DETECT_FIELD_OTHER included (valid ids are < count). */
+unsigned detect_fields_count(const struct detect_fields *f);
+/* Keyword searches need every value of the event: when set, adapters keep values of unknown
+ * fields under DETECT_FIELD_OTHER. */
+void detect_fields_set_keep_other(struct detect_fields *f, bool keep);
+bool detect_fields_keep_other(const struct detect_fields *f);
+
+#endif

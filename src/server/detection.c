@@ -1,0 +1,494 @@
+#include "detection.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "detect.h"
+#include "detect_alert.h"
+#include "detect_doc_json.h"
+#include "detect_files.h"
+#include "dynbuf.h"
+#include "file_read.h"
+#include "ioc.h"
+#include "log.h"
+
+#include "banned.h"
+
+#define MAX_ALERTS_PER_BATCH 10000
+
+struct ruleset {
+	atomic_int refs;
+	struct detect_engine *engine;
+	struct ioc_set *iocs;
+	unsigned generation;
+	struct detect_stats st;
+	size_t niocs;
+	char version[17];
+};
+
+struct detection {
+	const char *const *rule_paths;
+	size_t nrule_paths;
+	const char *const *ioc_paths;
+	size_t nioc_paths;
+	pthread_mutex_t lock;
+	struct ruleset *cur;
+	unsigned generation;
+	uint64_t loaded_ns;
+	atomic_uint_fast64_t evaluated, alerts, ioc_hits, bad_events, reloads, reload_failures;
+};
+
+struct pending {
+	json_t *alert;
+	int64_t ts;
+};
+
+struct detection_worker {
+	struct detection *d;
+	struct ruleset *rs;
+	struct detect_ctx *ctx;
+	struct store_alert_row *rows;
+	char **strings; /* owned by the rows, freed on the next call */
+	size_t nrows, nstrings, caprows, capstrings;
+	/* during one event */
+	const char *agent_id;
+	const struct store_event_row *row;
+	json_t *event;
+	int err;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void ruleset_unref(struct ruleset *rs)
+{
+	if (rs && atomic_fetch_sub(&rs->refs, 1) == 1) {
+		detect_engine_free(rs->engine);
+		ioc_set_unref(rs->iocs);
+		free(rs);
+	}
+}
+
+struct load_diag {
+	unsigned fatal;
+	char first[512];
+};
+
+static void on_diag(void *ctx, const struct detect_diag *d)
+{
+	struct load_diag *l = ctx;
+	if (!d->fatal)
+		return;
+	if (!l->fatal++)
+		snprintf(l->first, sizeof(l->first), "%s:%u: %s%s%s", d->path ? d->path : "?",
+			 d->line, d->rule ? d->rule : "", d->rule ? ": " : "", d->message);
+	log_warn("detect", "rule not loaded path=%s line=%u rule=\"%s\" reason=\"%s\"",
+		 d->path ? d->path : "?", d->line, d->rule ? d->rule : "", d->message);
+}
+
+/* Content version: FNV-1a over every file's path and bytes, in load order. */
+struct hash_ctx {
+	uint64_t h;
+	struct dynbuf buf;
+};
+
+static int hash_file(void *ctx, const char *path)
+{
+	struct hash_ctx *hc = ctx;
+	for (const char *p = path; *p; p++)
+		hc->h = (hc->h ^ (unsigned char)*p) * 1099511628211ull;
+	if (file_read(path, DETECT_FILES_MAX_BYTES, &hc->buf) == 0)
+		for (size_t i = 0; i < hc->buf.len; i++)
+			hc->h = (hc->h ^ (unsigned char)hc->buf.data[i]) * 1099511628211ull;
+	return 0;
+}
+
+static int load_iocs(void *ctx, const char *path)
+{
+	struct ruleset *rs = ctx;
+	struct dynbuf b;
+	dynbuf_init(&b, 512u << 20);
+	int rc = file_read(path, 512u << 20, &b);
+	if (rc < 0) {
+		log_warn("detect", "indicator file not read path=%s err=%s", path, strerror(-rc));
+	} else {
+		int n = ioc_set_add_text(rs->iocs, path, b.data, b.len, NULL, NULL);
+		if (n < 0)
+			log_warn("detect", "indicator file not loaded path=%s err=%s", path,
+				 strerror(-n));
+	}
+	dynbuf_release(&b);
+	return 0;
+}
+
+static struct ruleset *ruleset_build(struct detection *d, char *err, size_t errlen)
+{
+	struct ruleset *rs = calloc(1, sizeof(*rs));
+	struct load_diag diag = {0};
+	struct hash_ctx hc = {.h = 1469598103934665603ull};
+	if (!rs || !(rs->engine = detect_engine_new()) || !(rs->iocs = ioc_set_new())) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	atomic_init(&rs->refs, 1);
+	detect_engine_set_diag(rs->engine, on_diag, &diag);
+	dynbuf_init(&hc.buf, DETECT_FILES_MAX_BYTES + 1);
+	for (size_t i = 0; i < d->nrule_paths; i++) {
+		int rc = detect_files_load(rs->engine, d->rule_paths[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "rules %s: %s", d->rule_paths[i], strerror(-rc));
+			goto fail;
+		}
+		static const char *const sfx[] = {".yml", ".yaml", NULL};
+		file_list(d->rule_paths[i], sfx, DETECT_FILES_MAX, hash_file, &hc);
+	}
+	for (size_t i = 0; i < d->nioc_paths; i++) {
+		int rc = file_list(d->ioc_paths[i], NULL, 10000, load_iocs, rs);
+		if (rc < 0) {
+			snprintf(err, errlen, "indicators %s: %s", d->ioc_paths[i], strerror(-rc));
+			goto fail;
+		}
+		file_list(d->ioc_paths[i], NULL, 10000, hash_file, &hc);
+	}
+	int rc = detect_engine_finish(rs->engine);
+	if (rc == 0)
+		rc = ioc_set_finish(rs->iocs);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot build the rule set: %s", strerror(-rc));
+		goto fail;
+	}
+	detect_engine_stats(rs->engine, &rs->st);
+	rs->niocs = ioc_set_count(rs->iocs);
+	snprintf(rs->version, sizeof(rs->version), "%016llx", (unsigned long long)hc.h);
+	dynbuf_release(&hc.buf);
+	if (diag.fatal)
+		log_warn("detect", "rules not loaded count=%u first=\"%s\"", diag.fatal, diag.first);
+	log_info("detect", "content loaded version=%s rules=%u correlations=%u filters=%u "
+			   "failed=%u indicators=%zu atoms=%u",
+		 rs->version, rs->st.rules, rs->st.correlations, rs->st.filters, rs->st.failed,
+		 rs->niocs, rs->st.atoms);
+	return rs;
+fail:
+	dynbuf_release(&hc.buf);
+	if (rs) {
+		detect_engine_free(rs->engine);
+		ioc_set_unref(rs->iocs);
+		free(rs);
+	}
+	return NULL;
+}
+
+struct detection *detection_new(const char *const *rule_paths, size_t nrule_paths,
+				const char *const *ioc_paths, size_t nioc_paths, char *err,
+				size_t errlen)
+{
+	struct detection *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->rule_paths = rule_paths;
+	d->nrule_paths = nrule_paths;
+	d->ioc_paths = ioc_paths;
+	d->nioc_paths = nioc_paths;
+	pthread_mutex_init(&d->lock, NULL);
+	d->cur = ruleset_build(d, err, errlen);
+	if (!d->cur) {
+		pthread_mutex_destroy(&d->lock);
+		free(d);
+		return NULL;
+	}
+	d->cur->generation = ++d->generation;
+	d->loaded_ns = now_ns();
+	return d;
+}
+
+void detection_free(struct detection *d)
+{
+	if (!d)
+		return;
+	ruleset_unref(d->cur);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+int detection_reload(struct detection *d, char *err, size_t errlen)
+{
+	struct ruleset *rs = ruleset_build(d, err, errlen);
+	if (!rs) {
+		atomic_fetch_add(&d->reload_failures, 1);
+		log_warn("detect", "reload failed, keeping the current rules: %s", err);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&d->lock);
+	struct ruleset *old = d->cur;
+	rs->generation = ++d->generation;
+	d->cur = rs;
+	d->loaded_ns = now_ns();
+	pthread_mutex_unlock(&d->lock);
+	ruleset_unref(old);
+	atomic_fetch_add(&d->reloads, 1);
+	return 0;
+}
+
+static struct ruleset *acquire(struct detection *d)
+{
+	pthread_mutex_lock(&d->lock);
+	struct ruleset *rs = d->cur;
+	atomic_fetch_add(&rs->refs, 1);
+	pthread_mutex_unlock(&d->lock);
+	return rs;
+}
+
+void detection_get_stats(struct detection *d, struct detection_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	struct ruleset *rs = acquire(d);
+	st->rules = rs->st.rules;
+	st->correlations = rs->st.correlations;
+	st->filters = rs->st.filters;
+	st->failed = rs->st.failed;
+	st->iocs = (unsigned)rs->niocs;
+	memcpy(st->version, rs->version, sizeof(st->version));
+	ruleset_unref(rs);
+	st->evaluated = atomic_load(&d->evaluated);
+	st->alerts = atomic_load(&d->alerts);
+	st->ioc_hits = atomic_load(&d->ioc_hits);
+	st->bad_events = atomic_load(&d->bad_events);
+	st->reloads = atomic_load(&d->reloads);
+	st->reload_failures = atomic_load(&d->reload_failures);
+	st->loaded_ns = d->loaded_ns;
+}
+
+json_t *detection_rules_json(struct detection *d)
+{
+	struct ruleset *rs = acquire(d);
+	json_t *arr = json_array();
+	for (size_t i = 0; i < detect_engine_rule_count(rs->engine); i++) {
+		const struct detect_rule_meta *m = detect_engine_rule(rs->engine, i);
+		json_t *tec = json_array();
+		for (unsigned k = 0; k < m->ntechniques; k++)
+			json_array_append_new(tec, json_string(m->techniques[k]));
+		json_array_append_new(
+		    arr, json_pack("{s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:b}", "id", m->id, "name",
+				   m->title, "severity", detect_severity_name(m->severity), "kind",
+				   m->kind, "risk_score", m->risk_score, "techniques", tec, "path",
+				   m->path ? m->path : "", "generates", m->generate));
+	}
+	json_t *o = json_pack("{s:s,s:i,s:i,s:i,s:i,s:o}", "version", rs->version, "rules",
+			      (int)rs->st.rules, "correlations", (int)rs->st.correlations,
+			      "failed", (int)rs->st.failed, "indicators", (int)rs->niocs, "list",
+			      arr);
+	ruleset_unref(rs);
+	return o;
+}
+
+struct detection_worker *detection_worker_new(struct detection *d)
+{
+	struct detection_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->d = d;
+	return w;
+}
+
+static void clear_rows(struct detection_worker *w)
+{
+	for (size_t i = 0; i < w->nstrings; i++)
+		free(w->strings[i]);
+	w->nstrings = 0;
+	w->nrows = 0;
+}
+
+void detection_worker_free(struct detection_worker *w)
+{
+	if (!w)
+		return;
+	clear_rows(w);
+	free(w->strings);
+	free(w->rows);
+	detect_ctx_free(w->ctx);
+	ruleset_unref(w->rs);
+	free(w);
+}
+
+static char *keep(struct detection_worker *w, char *s)
+{
+	if (!s)
+		return NULL;
+	if (w->nstrings == w->capstrings) {
+		size_t nc = w->capstrings ? w->capstrings * 2 : 64;
+		char **ns = realloc(w->strings, nc * sizeof(*ns));
+		if (!ns) {
+			free(s);
+			return NULL;
+		}
+		w->strings = ns;
+		w->capstrings = nc;
+	}
+	w->strings[w->nstrings++] = s;
+	return s;
+}
+
+static char *join(const char *const *v, unsigned n)
+{
+	size_t len = 1;
+	for (unsigned i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	size_t k = 0;
+	for (unsigned i = 0; i < n; i++) {
+		size_t l = strlen(v[i]);
+		if (i)
+			s[k++] = ',';
+		memcpy(s + k, v[i], l);
+		k += l;
+	}
+	s[k] = 0;
+	return s;
+}
+
+static char *dup_str(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int add_alert(struct detection_worker *w, const struct detect_hit *hit, json_t *extra)
+{
+	if (w->nrows >= MAX_ALERTS_PER_BATCH)
+		return 0;
+	if (!w->event) {
+		json_error_t je;
+		w->event = json_loadb(w->row->doc, w->row->doc_len, 0, &je);
+		if (!w->event)
+			return 0;
+		if (!json_object_get(w->event, "agent"))
+			json_object_set_new(w->event, "agent",
+					    json_pack("{s:s}", "id", w->agent_id));
+	}
+	json_t *a = detect_alert_new(hit, w->event, now_ns());
+	if (!a)
+		return -ENOMEM;
+	if (extra) {
+		json_t *m = json_object_get(a, "mamori");
+		if (m)
+			json_object_set(m, "indicator", extra);
+	}
+	if (w->nrows == w->caprows) {
+		size_t nc = w->caprows ? w->caprows * 2 : 16;
+		struct store_alert_row *nr = realloc(w->rows, nc * sizeof(*nr));
+		if (!nr) {
+			json_decref(a);
+			return -ENOMEM;
+		}
+		w->rows = nr;
+		w->caprows = nc;
+	}
+	const struct detect_rule_meta *r = hit->rule;
+	struct store_alert_row *row = &w->rows[w->nrows];
+	memset(row, 0, sizeof(*row));
+	row->id = keep(w, dup_str(json_string_value(detect_json_path(a, "event.id"))));
+	row->ts = w->row->ts;
+	row->created = (int64_t)now_ns();
+	row->agent_id = w->agent_id;
+	row->host = w->row->host;
+	row->rule_id = r->id;
+	row->rule_name = r->title;
+	row->severity = (int)r->severity;
+	row->risk_score = r->risk_score;
+	row->tactics = keep(w, join(r->tactics, r->ntactics));
+	row->techniques = keep(w, join(r->techniques, r->ntechniques));
+	row->entity_id = w->row->entity_id;
+	row->exe = w->row->exe;
+	char *doc = keep(w, json_dumps(a, JSON_COMPACT));
+	json_decref(a);
+	if (!row->id || !doc || !row->tactics || !row->techniques)
+		return -ENOMEM;
+	row->doc = doc;
+	row->doc_len = strlen(doc);
+	w->nrows++;
+	atomic_fetch_add(&w->d->alerts, 1);
+	return 0;
+}
+
+static int on_hit(void *ctx, const struct detect_hit *hit)
+{
+	struct detection_worker *w = ctx;
+	int rc = add_alert(w, hit, NULL);
+	if (rc)
+		w->err = rc;
+	return 0;
+}
+
+static const char *const IOC_TYPES[] = {"sha256", "sha1", "md5", "ip", "cidr", "domain", "path"};
+
+static int on_ioc(void *ctx, const struct ioc_hit *ih, struct detect_doc *doc)
+{
+	struct detection_worker *w = ctx;
+	struct detect_hit hit = {.rule = ih->rule, .doc = doc};
+	json_t *ind = json_pack("{s:s,s:s,s:s,s:s%}", "type", IOC_TYPES[ih->ioc->type], "list",
+				ih->ioc->list, "field", ih->field, "value", ih->value, ih->value_len);
+	atomic_fetch_add(&w->d->ioc_hits, 1);
+	int rc = add_alert(w, &hit, ind);
+	json_decref(ind);
+	if (rc)
+		w->err = rc;
+	return 0;
+}
+
+int detection_worker_eval(struct detection_worker *w, const char *agent_id,
+			  const struct store_event_row *rows, size_t n,
+			  const struct store_alert_row **alerts, size_t *nalerts)
+{
+	clear_rows(w);
+	*alerts = NULL;
+	*nalerts = 0;
+	struct ruleset *rs = acquire(w->d);
+	if (rs != w->rs) {
+		struct detect_ctx *ctx = detect_ctx_new(rs->engine);
+		if (!ctx) {
+			ruleset_unref(rs);
+			return -ENOMEM;
+		}
+		detect_ctx_free(w->ctx);
+		ruleset_unref(w->rs);
+		w->ctx = ctx;
+		w->rs = rs;
+	} else {
+		ruleset_unref(rs);
+	}
+	w->agent_id = agent_id;
+	w->err = 0;
+	struct detect_doc *doc = detect_ctx_doc(w->ctx);
+	for (size_t i = 0; i < n; i++) {
+		char err[128];
+		if (detect_doc_from_json(doc, rows[i].doc, rows[i].doc_len, err, sizeof(err)) < 0) {
+			atomic_fetch_add(&w->d->bad_events, 1);
+			continue;
+		}
+		w->row = &rows[i];
+		w->event = NULL;
+		detect_ctx_match(w->ctx, on_hit, w);
+		if (w->rs->niocs)
+			ioc_set_match(w->rs->iocs, doc, on_ioc, w);
+		json_decref(w->event);
+		w->event = NULL;
+		if (w->err)
+			break;
+	}
+	atomic_fetch_add(&w->d->evaluated, n);
+	*alerts = w->rows;
+	*nalerts = w->nrows;
+	return w->err;
+}
