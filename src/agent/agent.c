@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent_detect.h"
 #include "hashcache.h"
 #include "log.h"
 #include "output.h"
@@ -170,12 +171,25 @@ bool agent_path_ignored(const struct agent_config *c, const char *path)
 	return false;
 }
 
+static void emit_alert(void *ctx, const char *line, size_t len)
+{
+	struct agent *ag = ctx;
+
+	if (output_line(ag->out, line, len) == 0)
+		atomic_fetch_add(&ag->counters.alerts, 1);
+	else
+		atomic_fetch_add(&ag->counters.queue_dropped, 1);
+}
+
 static void write_out(struct agent *ag, const struct event *ev)
 {
 	if (output_event(ag->out, ev) == 0)
 		atomic_fetch_add(&ag->counters.emitted, 1);
 	else
 		atomic_fetch_add(&ag->counters.queue_dropped, 1);
+	/* An alert seals the batch at once so it leaves ahead of the batch timer. */
+	if (ag->detect && agent_detect_event(ag->detect, ev, emit_alert, ag) > 0)
+		output_flush_all(ag->out);
 }
 
 /* Fills, attributes and filters; false when the event is dropped. */

@@ -23,9 +23,11 @@ struct agent_counters {
 	atomic_uint_fast64_t kernel_dropped; /* reported lost by kernel buffers */
 	atomic_uint_fast64_t malformed;	     /* bad input from a source (replay lines etc.) */
 	atomic_uint_fast64_t ignored;	     /* filtered by ignore lists */
+	atomic_uint_fast64_t alerts;	     /* raised by local detection */
 };
 
 struct agent_health;
+struct agent_detect;
 
 struct agent {
 	struct agent_config *config; /* borrowed */
@@ -43,6 +45,7 @@ struct agent {
 	bool shedding;	/* over budget: low-value events are dropped and counted */
 	uint64_t seq;
 	struct agent_health *health; /* borrowed, may be NULL */
+	struct agent_detect *detect; /* local detection; NULL when no rules are configured */
 };
 
 /* Sends one event down the pipeline: fills host fields, sequence and time when unset, attributes

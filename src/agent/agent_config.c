@@ -59,6 +59,8 @@ static const struct key_desc keys[] = {
     {"uplink.batch_kb", K_U32, OFF(batch_kb), 1, 16 * 1024},
     {"uplink.batch_ms", K_U32, OFF(batch_ms), 10, 60000},
     {"uplink.heartbeat_s", K_U32, OFF(heartbeat_s), 1, 3600},
+    {"detect.rules", K_LIST, OFF(detect_rules), 0, 0},
+    {"detect.iocs", K_LIST, OFF(detect_iocs), 0, 0},
 };
 
 static char *xstrdup(const char *s)
@@ -121,6 +123,8 @@ void agent_config_release(struct agent_config *c)
 	list_clear(&c->ignore_executable);
 	list_clear(&c->ignore_path_prefix);
 	list_clear(&c->skip_fs);
+	list_clear(&c->detect_rules);
+	list_clear(&c->detect_iocs);
 	memset(c, 0, sizeof(*c));
 }
 

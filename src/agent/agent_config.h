@@ -56,6 +56,9 @@ struct agent_config {
 	uint32_t batch_kb;     /* this size, */
 	uint32_t batch_ms;     /* or this age */
 	uint32_t heartbeat_s;  /* heartbeat period */
+
+	struct agent_config_list detect_rules; /* Sigma rule files/directories for local alerts */
+	struct agent_config_list detect_iocs;  /* indicator list files/directories */
 };
 
 /* Fills defaults. */

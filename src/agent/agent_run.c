@@ -1,4 +1,5 @@
 #include "agent_run.h"
+#include "agent_detect.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -355,6 +356,17 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 			log_info("agent", "process table seeded from /proc processes=%zu",
 				 proctable_scan(ag.procs));
 	}
+	if (c->detect_rules.n || c->detect_iocs.n) {
+		char err[512];
+
+		ag.detect = agent_detect_new(&c->detect_rules, &c->detect_iocs, err, sizeof(err));
+		if (!ag.detect) {
+			log_error("agent", "local detection: %s", err);
+			if (!o->out)
+				output_free(ag.out);
+			return 1;
+		}
+	}
 	if (c->hash_executables)
 		ag.hashes =
 		    hashcache_new(4096, c->queue_events, c->hash_max_bytes, agent_hash_done, &ag);
@@ -389,5 +401,13 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 	else
 		output_free(ag.out);
 	proctable_free(ag.procs);
+	if (ag.detect) {
+		struct agent_detect_stats st;
+
+		agent_detect_get_stats(ag.detect, &st);
+		log_info("agent", "local detection evaluated=%llu alerts=%llu",
+			 (unsigned long long)st.evaluated, (unsigned long long)st.alerts);
+		agent_detect_free(ag.detect);
+	}
 	return rc;
 }

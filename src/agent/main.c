@@ -43,6 +43,9 @@ static void usage(FILE *f)
 	    "                         of the kernel (no root or BPF needed)\n"
 	    "  -l, --log-level LEVEL  debug, info, warn or error (logs go to stderr)\n"
 	    "  -H, --host-name NAME   override host.name\n"
+	    "  -R, --rules PATH       Sigma rules to evaluate locally (repeatable; adds to\n"
+	    "                         detect.rules): alerts go out with the events\n"
+	    "  -I, --iocs PATH        indicator lists to match locally (repeatable)\n"
 	    "\n"
 	    "run takes the capture options plus:\n"
 	    "  -S, --state DIR        enrollment identity and spool (default /var/lib/mamori)\n"
@@ -158,19 +161,34 @@ static int cmd_capture_or_run(int argc, char **argv, bool uplinked)
 	    {"host-name", required_argument, NULL, 'H'},
 	    {"state", required_argument, NULL, 'S'},
 	    {"drain", required_argument, NULL, 'D'},
+	    {"rules", required_argument, NULL, 'R'},
+	    {"iocs", required_argument, NULL, 'I'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config c;
 	struct agent_run_opts o = {.seconds = 0, .out_fd = STDOUT_FILENO};
 	const char *config = DEFAULT_CONFIG, *replay = NULL, *level = NULL, *host = NULL,
-		   *state = NULL;
+		   *state = NULL, *rules[AGENT_CONFIG_LIST_MAX], *iocs[AGENT_CONFIG_LIST_MAX];
+	size_t nrules = 0, niocs = 0;
 	bool explicit_config = false;
 	enum log_level lv;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "c:s:r:l:H:S:D:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:r:l:H:S:D:R:I:h", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'R':
+		case 'I':
+			if ((opt == 'R' ? nrules : niocs) == AGENT_CONFIG_LIST_MAX) {
+				fprintf(stderr, "mamori-agent: too many --%s\n",
+					opt == 'R' ? "rules" : "iocs");
+				return 2;
+			}
+			if (opt == 'R')
+				rules[nrules++] = optarg;
+			else
+				iocs[niocs++] = optarg;
+			break;
 		case 'D':
 			if (parse_seconds(optarg, &drain_seconds)) {
 				fprintf(stderr,
@@ -227,6 +245,17 @@ static int cmd_capture_or_run(int argc, char **argv, bool uplinked)
 	if (host) {
 		free(c.host_name);
 		c.host_name = strdup(host);
+	}
+	for (size_t i = 0; i < nrules + niocs; i++) {
+		struct agent_config_list *l = i < nrules ? &c.detect_rules : &c.detect_iocs;
+		const char *v = i < nrules ? rules[i] : iocs[i - nrules];
+
+		if (l->n == AGENT_CONFIG_LIST_MAX || !(l->items[l->n] = strdup(v))) {
+			fprintf(stderr, "mamori-agent: too many detection paths\n");
+			agent_config_release(&c);
+			return 2;
+		}
+		l->n++;
 	}
 	if (state) {
 		free(c.state_dir);

@@ -373,13 +373,15 @@ static int add_alert(struct detection_worker *w, const struct detect_hit *hit, j
 		w->event = json_loadb(w->row->doc, w->row->doc_len, 0, &je);
 		if (!w->event)
 			return 0;
-		if (!json_object_get(w->event, "agent"))
-			json_object_set_new(w->event, "agent",
-					    json_pack("{s:s}", "id", w->agent_id));
 	}
+	/* The event as the agent sent it: the agent computes the same alert id. */
 	json_t *a = detect_alert_new(hit, w->event, now_ns());
 	if (!a)
 		return -ENOMEM;
+	json_object_set_new(a, "agent", json_pack("{s:s}", "id", w->agent_id));
+	json_t *mm = json_object_get(a, "mamori");
+	if (mm)
+		json_object_set_new(mm, "detected_by", json_string("server"));
 	if (extra) {
 		json_t *m = json_object_get(a, "mamori");
 		if (m)

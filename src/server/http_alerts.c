@@ -55,8 +55,8 @@ static void list(struct api_ctx *a)
 			goto out;
 		}
 	}
-	/* since/until select when the alert was raised, so alerts on old events that arrive
-	 * late (an agent back from an outage) still show up as new. */
+	/* since/until select when the server stored the alert, so alerts on old events that
+	 * arrive late (an agent back from an outage) still show up as new. */
 	dynbuf_adds(&sql, "SELECT doc, status FROM alerts WHERE created >= ? AND created < ?");
 	p[np++] = store_int(since);
 	p[np++] = store_int(until);

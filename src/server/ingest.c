@@ -30,11 +30,13 @@ void ingest_init(struct ingest *in, struct store *store)
 	memset(in, 0, sizeof(*in));
 	in->store = store;
 	dynbuf_init(&in->plain, WIRE_MAX_BATCH);
+	alert_intake_init(&in->alerts);
 }
 
 void ingest_release(struct ingest *in)
 {
 	dynbuf_release(&in->plain);
+	alert_intake_release(&in->alerts);
 	free(in->arena);
 	free(in->rows);
 	memset(in, 0, sizeof(*in));
@@ -93,6 +95,7 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 	if (rc)
 		return rc;
 	arena = in->arena;
+	alert_intake_reset(&in->alerts);
 	for (i = 0; i < text_len;) {
 		const char *nl = memchr(text + i, '\n', text_len - i);
 		size_t ll = nl ? (size_t)(nl - (text + i)) : text_len - i;
@@ -112,8 +115,16 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 				snprintf(err, sizeof(err), "@timestamp outside the accepted window");
 				prc = -ERANGE;
 			}
+			/* Alerts the agent raised go to the alerts table, not among events. */
+			if (prc == 0 && in->rows[n].kind && !strcmp(in->rows[n].kind, "alert"))
+				prc = alert_intake_add(&in->alerts, agent_id, &in->rows[n], err,
+						       sizeof(err)) == 0
+					  ? 1
+					  : -EINVAL;
 			if (prc == 0) {
 				n++;
+			} else if (prc == 1) {
+				/* kept as an alert */
 			} else {
 				if (!res->rejected)
 					snprintf(res->first_error, sizeof(res->first_error),
@@ -123,16 +134,19 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 		}
 		i += (nl ? (size_t)(nl - (text + i)) + 1 : text_len - i);
 	}
-	const struct store_alert_row *alerts = NULL;
-	size_t nalerts = 0;
 	if (in->det && n) {
+		const struct store_alert_row *alerts = NULL;
+		size_t nalerts = 0;
 		int drc = detection_worker_eval(in->det, agent_id, in->rows, n, &alerts, &nalerts);
 		if (drc)
 			log_warn("detect", "evaluation incomplete agent=%s err=%s", agent_id,
 				 strerror(-drc));
+		if (alert_intake_append(&in->alerts, alerts, nalerts))
+			log_warn("detect", "alerts dropped: out of memory agent=%s", agent_id);
 	}
-	rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, alerts, nalerts,
-				&res->duplicate);
+	size_t nalerts = in->alerts.n;
+	rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, in->alerts.rows,
+				nalerts, &res->duplicate);
 	if (rc)
 		return rc;
 	if (!res->duplicate) {

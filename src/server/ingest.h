@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alert_intake.h"
 #include "dynbuf.h"
 #include "store.h"
 
@@ -30,6 +31,7 @@ struct ingest {
 	size_t rows_alloc;
 	ingest_doc_fn on_doc;
 	struct detection_worker *det; /* NULL: no detection */
+	struct alert_intake alerts;   /* this batch's alerts, from the agent and from det */
 	void *on_doc_ctx;
 };
 

@@ -31,6 +31,7 @@ enum slot {
 	S_DST_PORT,
 	S_USER,
 	S_DNS,
+	S_KIND,
 	S_COUNT
 };
 
@@ -54,6 +55,7 @@ static const struct {
     {"destination.port", S_DST_PORT},
     {"user.name", S_USER},
     {"dns.question.name", S_DNS},
+    {"event.kind", S_KIND},
 };
 
 struct walk {
@@ -527,6 +529,7 @@ int ingest_doc_parse(const char *line, size_t len, struct store_event_row *row, 
 	STR(S_DST_IP, dst_ip)
 	STR(S_USER, user_name)
 	STR(S_DNS, dns)
+	STR(S_KIND, kind)
 #undef STR
 	if (w.found[S_PID])
 		row->pid = take_int(&w, w.found[S_PID]);

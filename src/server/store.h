@@ -42,6 +42,7 @@ struct store_event_row {
 	int64_t pid, dst_port; /* -1 when absent */
 	const char *host, *action, *category, *entity_id, *parent_entity_id, *name, *exe, *hash,
 	    *path, *src_ip, *dst_ip, *user_name, *dns;
+	const char *kind; /* event.kind: "alert" lines are alerts raised by the agent */
 };
 
 /* One alert to store with its batch (id is its dedup key: the same alert raised by the agent and

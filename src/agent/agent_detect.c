@@ -1,0 +1,228 @@
+#include "agent_detect.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent_config.h"
+#include "detect.h"
+#include "detect_alert.h"
+#include "detect_doc_event.h"
+#include "detect_files.h"
+#include "dynbuf.h"
+#include "event_json.h"
+#include "file_read.h"
+#include "ioc.h"
+#include "log.h"
+
+#include "banned.h"
+
+struct agent_detect {
+	pthread_mutex_t lock;
+	struct detect_engine *engine;
+	struct ioc_set *iocs;
+	struct detect_ctx *ctx;
+	struct detect_event_map *map;
+	struct dynbuf json;
+	struct agent_detect_stats st;
+	/* during one event */
+	const struct event *ev;
+	json_t *evjson;
+	agent_detect_emit_fn emit;
+	void *emit_ctx;
+	int n;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_diag(void *ctx, const struct detect_diag *d)
+{
+	(void)ctx;
+	if (d->fatal)
+		log_warn("detect", "rule not loaded path=%s line=%u rule=\"%s\" reason=\"%s\"",
+			 d->path ? d->path : "?", d->line, d->rule ? d->rule : "", d->message);
+}
+
+struct hash_ctx {
+	uint64_t h;
+	struct dynbuf buf;
+};
+
+static int hash_file(void *ctx, const char *path)
+{
+	struct hash_ctx *hc = ctx;
+	for (const char *p = path; *p; p++)
+		hc->h = (hc->h ^ (unsigned char)*p) * 1099511628211ull;
+	if (file_read(path, DETECT_FILES_MAX_BYTES, &hc->buf) == 0)
+		for (size_t i = 0; i < hc->buf.len; i++)
+			hc->h = (hc->h ^ (unsigned char)hc->buf.data[i]) * 1099511628211ull;
+	return 0;
+}
+
+static int load_iocs(void *ctx, const char *path)
+{
+	struct agent_detect *d = ctx;
+	struct dynbuf b;
+	dynbuf_init(&b, 256u << 20);
+	int rc = file_read(path, 256u << 20, &b);
+	if (rc == 0)
+		rc = ioc_set_add_text(d->iocs, path, b.data, b.len, NULL, NULL);
+	if (rc < 0)
+		log_warn("detect", "indicator file not loaded path=%s err=%s", path, strerror(-rc));
+	dynbuf_release(&b);
+	return 0;
+}
+
+struct agent_detect *agent_detect_new(const struct agent_config_list *rules,
+				      const struct agent_config_list *iocs, char *err,
+				      size_t errlen)
+{
+	struct agent_detect *d = calloc(1, sizeof(*d));
+	struct hash_ctx hc = {.h = 1469598103934665603ull};
+	static const char *const sfx[] = {".yml", ".yaml", NULL};
+
+	if (!d || !(d->engine = detect_engine_new()) || !(d->iocs = ioc_set_new())) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	dynbuf_init(&d->json, EVENT_JSON_MAX_LINE);
+	dynbuf_init(&hc.buf, DETECT_FILES_MAX_BYTES + 1);
+	detect_engine_set_diag(d->engine, on_diag, NULL);
+	for (size_t i = 0; i < rules->n; i++) {
+		int rc = detect_files_load(d->engine, rules->items[i]);
+		if (rc < 0) {
+			snprintf(err, errlen, "detect.rules %s: %s", rules->items[i], strerror(-rc));
+			goto fail;
+		}
+		file_list(rules->items[i], sfx, DETECT_FILES_MAX, hash_file, &hc);
+	}
+	for (size_t i = 0; i < iocs->n; i++) {
+		int rc = file_list(iocs->items[i], NULL, 10000, load_iocs, d);
+		if (rc < 0) {
+			snprintf(err, errlen, "detect.iocs %s: %s", iocs->items[i], strerror(-rc));
+			goto fail;
+		}
+		file_list(iocs->items[i], NULL, 10000, hash_file, &hc);
+	}
+	if (detect_engine_finish(d->engine) < 0 || ioc_set_finish(d->iocs) < 0 ||
+	    !(d->ctx = detect_ctx_new(d->engine)) ||
+	    !(d->map = detect_event_map_new(detect_engine_fields(d->engine)))) {
+		snprintf(err, errlen, "cannot build the rule set");
+		goto fail;
+	}
+	struct detect_stats st;
+	detect_engine_stats(d->engine, &st);
+	d->st.rules = st.rules + st.correlations;
+	d->st.failed = st.failed;
+	d->st.iocs = (unsigned)ioc_set_count(d->iocs);
+	snprintf(d->st.version, sizeof(d->st.version), "%016llx", (unsigned long long)hc.h);
+	dynbuf_release(&hc.buf);
+	log_info("detect", "local detection rules=%u failed=%u indicators=%u version=%s",
+		 d->st.rules, d->st.failed, d->st.iocs, d->st.version);
+	return d;
+fail:
+	dynbuf_release(&hc.buf);
+	agent_detect_free(d);
+	return NULL;
+}
+
+void agent_detect_free(struct agent_detect *d)
+{
+	if (!d)
+		return;
+	detect_event_map_free(d->map);
+	detect_ctx_free(d->ctx);
+	ioc_set_unref(d->iocs);
+	detect_engine_free(d->engine);
+	dynbuf_release(&d->json);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static void raise_alert(struct agent_detect *d, const struct detect_hit *hit, json_t *indicator)
+{
+	if (!d->evjson) {
+		dynbuf_reset(&d->json);
+		if (event_json_encode(d->ev, &d->json) < 0)
+			return;
+		d->evjson = json_loadb(d->json.data, d->json.len, 0, NULL);
+		if (!d->evjson)
+			return;
+	}
+	json_t *a = detect_alert_new(hit, d->evjson, now_ns());
+	if (!a)
+		return;
+	if (indicator) {
+		json_t *mi = json_object_get(a, "mamori");
+		if (mi)
+			json_object_set(mi, "indicator", indicator);
+	}
+	json_t *m = json_object_get(a, "mamori");
+	if (m)
+		json_object_set_new(m, "detected_by", json_string("agent"));
+	char *line = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (!line)
+		return;
+	d->emit(d->emit_ctx, line, strlen(line));
+	free(line);
+	d->n++;
+}
+
+static int on_hit(void *ctx, const struct detect_hit *hit)
+{
+	raise_alert(ctx, hit, NULL);
+	return 0;
+}
+
+static const char *const IOC_TYPES[] = {"sha256", "sha1", "md5", "ip", "cidr", "domain", "path"};
+
+static int on_ioc(void *ctx, const struct ioc_hit *ih, struct detect_doc *doc)
+{
+	struct detect_hit hit = {.rule = ih->rule, .doc = doc};
+	json_t *ind = json_pack("{s:s,s:s,s:s,s:s%}", "type", IOC_TYPES[ih->ioc->type], "list",
+				ih->ioc->list, "field", ih->field, "value", ih->value, ih->value_len);
+	raise_alert(ctx, &hit, ind);
+	json_decref(ind);
+	return 0;
+}
+
+int agent_detect_event(struct agent_detect *d, const struct event *ev, agent_detect_emit_fn emit,
+		       void *ctx)
+{
+	pthread_mutex_lock(&d->lock);
+	struct detect_doc *doc = detect_ctx_doc(d->ctx);
+	d->ev = ev;
+	d->evjson = NULL;
+	d->emit = emit;
+	d->emit_ctx = ctx;
+	d->n = 0;
+	if (detect_doc_from_event(doc, d->map, ev) == 0) {
+		detect_ctx_match(d->ctx, on_hit, d);
+		if (d->st.iocs)
+			ioc_set_match(d->iocs, doc, on_ioc, d);
+	}
+	json_decref(d->evjson);
+	d->evjson = NULL;
+	d->st.evaluated++;
+	d->st.alerts += (uint64_t)d->n;
+	int n = d->n;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
+void agent_detect_get_stats(struct agent_detect *d, struct agent_detect_stats *st)
+{
+	pthread_mutex_lock(&d->lock);
+	*st = d->st;
+	pthread_mutex_unlock(&d->lock);
+}

