@@ -12,6 +12,7 @@
 #include "proctable.h"
 #include "sensitive.h"
 #include "source.h"
+#include "stdio_socket.h"
 
 #include "banned.h"
 
@@ -248,6 +249,10 @@ static bool prepare(struct agent *ag, struct event *ev)
 				       strlen(klass));
 		}
 	}
+	/* A shell whose standard streams are a TCP/UDP socket is a reverse shell. */
+	if (ev->action == EVENT_ACTION_EXEC && !c->replay_path[0] && ev->process.pid &&
+	    stdio_socket_is_shell(ev->process.name) && stdio_socket_inet("/proc", (pid_t)ev->process.pid))
+		event_list_add(ev->tags, sizeof(ev->tags), &ev->tags_len, "stdio-socket", 12);
 	if (ag->shedding && is_low_value(ev, klass != NULL)) {
 		atomic_fetch_add(&ag->counters.shed, 1);
 		return false;

@@ -84,6 +84,11 @@ int detect_engine_set_placeholder(struct detect_engine *e, const char *name,
  * whole is unreadable YAML; per-rule problems go to the diag callback. */
 int detect_engine_add_yaml(struct detect_engine *e, const char *path, const char *text,
 			   size_t len);
+/* Built-in behaviour detections (beaconing, discovery bursts, ransomware, reverse shells,
+ * fileless execution: src/detect/behaviour.h) run with the rules unless switched off here
+ * before finish. 0 or -EBUSY after finish. */
+int detect_engine_set_behaviour(struct detect_engine *e, bool on);
+
 /* Resolves filters and correlation references and builds the prefilter. Call once, after the last
  * add; the engine is read-only afterwards (apart from correlation state, which locks). */
 int detect_engine_finish(struct detect_engine *e);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "ac.h"
+#include "behaviour.h"
 #include "ioc.h"
 #include "sigma_int.h"
 
@@ -54,6 +55,8 @@ struct detect_engine {
 	unsigned nmetas;
 	struct detect_stats st;
 	bool finished;
+	bool behaviour_off;
+	struct behaviour *behaviour;
 	/* prefilter */
 	struct atom *atoms;
 	unsigned natoms, capatoms;
@@ -160,6 +163,8 @@ struct detect_engine *detect_engine_new(void)
 	/* Indicator lists look at these fields: events must keep their values. */
 	for (const char *const *f = IOC_FIELDS; *f; f++)
 		detect_fields_intern(e->fields, *f, strlen(*f));
+	for (const char *const *f = BEHAVIOUR_FIELDS; *f; f++)
+		detect_fields_intern(e->fields, *f, strlen(*f));
 	return e;
 }
 
@@ -212,6 +217,7 @@ void detect_engine_free(struct detect_engine *e)
 	free(e->corrs);
 	free(e->filters);
 	free(e->metas);
+	behaviour_free(e->behaviour);
 	detect_fields_free(e->fields);
 	arena_release(&e->arena);
 	free(e);
@@ -894,7 +900,27 @@ int detect_engine_finish(struct detect_engine *e)
 		return rc;
 	if ((rc = build_prefilter(e)) < 0)
 		return rc;
+	if (!e->behaviour_off) {
+		if (!(e->behaviour = behaviour_new(NULL)))
+			return -ENOMEM;
+		for (size_t i = 0; i < behaviour_rule_count(); i++) {
+			const struct detect_rule_meta **p =
+			    realloc(e->metas, (e->nmetas + 1) * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			e->metas = p;
+			e->metas[e->nmetas++] = behaviour_rule(i);
+		}
+	}
 	e->finished = true;
+	return 0;
+}
+
+int detect_engine_set_behaviour(struct detect_engine *e, bool on)
+{
+	if (e->finished)
+		return -EBUSY;
+	e->behaviour_off = !on;
 	return 0;
 }
 
@@ -1046,6 +1072,11 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 			if (rc)
 				return rc;
 		}
+	}
+	if (e->behaviour) {
+		int rc = behaviour_match(e->behaviour, doc, fn, fn_ctx, &hits);
+		if (rc)
+			return rc;
 	}
 	return hits;
 }

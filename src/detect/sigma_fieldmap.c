@@ -32,12 +32,12 @@ static const struct fieldmap MAP[] = {
 	{"process_creation", "IntegrityLevel", "process.user.id"},
 	/* file events */
 	{"file_event", "TargetFilename", "file.path"},
-	{"file_event", "SourceFilename", "file.original_path"},
+	{"file_event", "SourceFilename", "file.Ext.original.path"},
 	{"file_create", "TargetFilename", "file.path"},
 	{"file_change", "TargetFilename", "file.path"},
 	{"file_delete", "TargetFilename", "file.path"},
 	{"file_rename", "TargetFilename", "file.path"},
-	{"file_rename", "SourceFilename", "file.original_path"},
+	{"file_rename", "SourceFilename", "file.Ext.original.path"},
 	{"file_access", "TargetFilename", "file.path"},
 	/* network */
 	{"network_connection", "DestinationIp", "destination.ip"},

@@ -1,0 +1,608 @@
+#include "behaviour.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "detect_fields.h"
+
+/* ---- the built-in rules ---- */
+static const char *const T_C2[] = {"Command and Control"};
+static const char *const T_DISC[] = {"Discovery"};
+static const char *const T_IMPACT[] = {"Impact"};
+static const char *const T_EXEC_C2[] = {"Execution", "Command and Control"};
+static const char *const T_EVASION[] = {"Defense Evasion", "Execution"};
+static const char *const X_BEACON[] = {"T1071", "T1573"};
+static const char *const X_DISC[] = {"T1082", "T1033", "T1057", "T1016"};
+static const char *const X_RANSOM[] = {"T1486"};
+static const char *const X_REVSHELL[] = {"T1059.004", "T1071"};
+static const char *const X_FILELESS[] = {"T1620", "T1106"};
+
+enum { R_BEACON, R_DISCOVERY, R_RANSOM_RENAME, R_RANSOM_ENTROPY, R_REVSHELL, R_FILELESS, R_N };
+
+static const struct detect_rule_meta RULES[R_N] = {
+    [R_BEACON] = {.id = "mamori-behaviour-beaconing",
+		  .title = "Beaconing: periodic connections to one endpoint",
+		  .description = "A process connected to the same address and port at regular "
+				 "intervals, as command-and-control implants check in.",
+		  .path = "builtin", .status = "stable", .kind = "behaviour",
+		  .severity = DETECT_SEV_MEDIUM, .risk_score = 55,
+		  .advice = "Identify the process and the destination (reputation, owner). If it is "
+			    "not a known updater or monitoring agent, block the destination, isolate "
+			    "the host and examine how the process started (process tree).",
+		  .tactics = T_C2, .ntactics = 1, .techniques = X_BEACON, .ntechniques = 2,
+		  .generate = true},
+    [R_DISCOVERY] = {.id = "mamori-behaviour-discovery-burst",
+		     .title = "Discovery burst: many reconnaissance commands from one shell",
+		     .description = "One parent process ran many distinct system, user, process "
+				    "and network discovery commands within a minute, as an "
+				    "intruder does after gaining a shell.",
+		     .path = "builtin", .status = "stable", .kind = "behaviour",
+		     .severity = DETECT_SEV_MEDIUM, .risk_score = 50,
+		     .advice = "Check who owns the session (user, source of the login) and whether an "
+			       "administrator was working. If not, treat the host as compromised: "
+			       "isolate it and review the parent's process tree.",
+		     .tactics = T_DISC, .ntactics = 1, .techniques = X_DISC, .ntechniques = 4,
+		     .generate = true},
+    [R_RANSOM_RENAME] = {.id = "mamori-behaviour-ransomware-rename",
+			 .title = "Ransomware: mass rename to one new extension",
+			 .description = "One process renamed many files within seconds, changing "
+					"their extension to the same new one.",
+			 .path = "builtin", .status = "stable", .kind = "behaviour",
+			 .severity = DETECT_SEV_CRITICAL, .risk_score = 99,
+			 .advice = "Kill the process tree and isolate the host now; do not reboot. "
+				   "Preserve the binary, then restore the affected files from "
+				   "backup.",
+			 .tactics = T_IMPACT, .ntactics = 1, .techniques = X_RANSOM,
+			 .ntechniques = 1, .generate = true},
+    [R_RANSOM_ENTROPY] = {.id = "mamori-behaviour-ransomware-entropy",
+			  .title = "Ransomware: many files rewritten with random-looking content",
+			  .description = "One process rewrote many files within seconds and their "
+					 "new content has the entropy of encrypted data.",
+			  .path = "builtin", .status = "stable", .kind = "behaviour",
+			  .severity = DETECT_SEV_CRITICAL, .risk_score = 99,
+			  .advice = "Kill the process tree and isolate the host now; do not "
+				    "reboot. Preserve the binary, then restore the affected files "
+				    "from backup.",
+			  .tactics = T_IMPACT, .ntactics = 1, .techniques = X_RANSOM,
+			  .ntechniques = 1, .generate = true},
+    [R_REVSHELL] = {.id = "mamori-behaviour-reverse-shell",
+		    .title = "Reverse shell: a shell whose standard streams are a network socket",
+		    .description = "A shell or interpreter started with its standard input or "
+				   "output connected to a TCP or UDP socket.",
+		    .path = "builtin", .status = "stable", .kind = "behaviour",
+		    .severity = DETECT_SEV_CRITICAL, .risk_score = 95,
+		    .advice = "Kill the shell and its parent, block the remote address and isolate "
+			      "the host; find the exploited service from the parent process.",
+		    .tactics = T_EXEC_C2, .ntactics = 2, .techniques = X_REVSHELL,
+		    .ntechniques = 2, .generate = true},
+    [R_FILELESS] = {.id = "mamori-behaviour-fileless-exec",
+		    .title = "Fileless execution: a program ran from memory or a deleted file",
+		    .description = "A process executed an anonymous memory file (memfd) or a "
+				   "file deleted after it started, which leaves nothing on disk.",
+		    .path = "builtin", .status = "stable", .kind = "behaviour",
+		    .severity = DETECT_SEV_HIGH, .risk_score = 80,
+		    .advice = "Dump the process memory (/proc/PID/exe is still readable), then kill "
+			      "it and review its parent; fileless loaders are rarely legitimate.",
+		    .tactics = T_EVASION, .ntactics = 2, .techniques = X_FILELESS,
+		    .ntechniques = 2, .generate = true},
+};
+
+size_t behaviour_rule_count(void)
+{
+	return R_N;
+}
+
+const struct detect_rule_meta *behaviour_rule(size_t i)
+{
+	return i < R_N ? &RULES[i] : NULL;
+}
+
+enum bf {
+	F_ACTION,
+	F_HOST,
+	F_ENTITY,
+	F_PARENT_ENTITY,
+	F_NAME,
+	F_EXE,
+	F_ARGS,
+	F_CMDLINE,
+	F_DST_IP,
+	F_DST_PORT,
+	F_FILE_NAME,
+	F_ORIG_NAME,
+	F_ENTROPY,
+	F_TAGS,
+	F_MEMFD,
+	F_DELETED,
+	F_N
+};
+
+const char *const BEHAVIOUR_FIELDS[] = {
+    "event.action", "host.name", "process.entity_id", "process.parent.entity_id",
+    "process.name", "process.executable", "process.args", "process.command_line",
+    "destination.ip", "destination.port", "file.name", "file.Ext.original.name",
+    "file.Ext.entropy", "tags", "process.Ext.memfd", "process.Ext.deleted_executable", NULL};
+
+/* ---- bounded keyed state ---- */
+#define BEACON_N 16
+#define DISC_N 32
+
+struct slot {
+	struct slot *next;
+	uint64_t hash;
+	uint64_t last_ns;
+	char key[200];
+	union {
+		struct {
+			uint64_t t[BEACON_N];
+			unsigned n;
+			uint64_t quiet_until;
+		} beacon;
+		struct {
+			uint64_t start;
+			unsigned n;
+			uint32_t cmd[DISC_N];
+		} disc;
+		struct {
+			uint64_t start;
+			unsigned renames, writes;
+			char ext[16];
+			unsigned same_ext;
+			bool fired;
+		} ransom;
+	} u;
+};
+
+struct table {
+	struct slot **buckets;
+	unsigned nbuckets, count, max;
+};
+
+struct behaviour {
+	struct behaviour_opts o;
+	pthread_mutex_t lock;
+	struct table beacon, disc, ransom;
+	const struct detect_fields *fields; /* cached ids for this table */
+	uint32_t id[F_N];
+};
+
+static int table_init(struct table *t, unsigned max)
+{
+	t->nbuckets = 4096;
+	t->max = max;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	return t->buckets ? 0 : -ENOMEM;
+}
+
+static void table_release(struct table *t)
+{
+	for (unsigned i = 0; t->buckets && i < t->nbuckets; i++) {
+		struct slot *s = t->buckets[i];
+		while (s) {
+			struct slot *n = s->next;
+			free(s);
+			s = n;
+		}
+	}
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+static uint64_t fnv(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The slot for key, created when new; the least recently seen is evicted when full. */
+static struct slot *table_get(struct table *t, const char *key, size_t klen, uint64_t now)
+{
+	if (klen >= sizeof(((struct slot *)0)->key))
+		klen = sizeof(((struct slot *)0)->key) - 1;
+	uint64_t h = fnv(key, klen);
+	struct slot **b = &t->buckets[h % t->nbuckets];
+	for (struct slot *s = *b; s; s = s->next)
+		if (s->hash == h && strncmp(s->key, key, klen) == 0 && !s->key[klen]) {
+			s->last_ns = now;
+			return s;
+		}
+	if (t->count >= t->max) {
+		struct slot **old = NULL;
+		for (unsigned i = 0; i < t->nbuckets; i++)
+			for (struct slot **p = &t->buckets[i]; *p; p = &(*p)->next)
+				if (!old || (*p)->last_ns < (*old)->last_ns)
+					old = p;
+		if (old) {
+			struct slot *s = *old;
+			*old = s->next;
+			free(s);
+			t->count--;
+		}
+	}
+	struct slot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->hash = h;
+	memcpy(s->key, key, klen);
+	s->last_ns = now;
+	s->next = *b;
+	*b = s;
+	t->count++;
+	return s;
+}
+
+void behaviour_opts_default(struct behaviour_opts *o)
+{
+	o->beacon_min_events = 8;
+	o->beacon_max_jitter = 0.1;
+	o->beacon_min_interval_s = 5;
+	o->beacon_max_interval_s = 3600;
+	o->discovery_window_s = 60;
+	o->discovery_distinct = 6;
+	o->ransom_window_s = 10;
+	o->ransom_renames = 20;
+	o->ransom_entropy_writes = 20;
+	o->max_keys = 65536;
+}
+
+struct behaviour *behaviour_new(const struct behaviour_opts *o)
+{
+	struct behaviour *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	if (o)
+		b->o = *o;
+	else
+		behaviour_opts_default(&b->o);
+	if (b->o.beacon_min_events < 3 || b->o.beacon_min_events > BEACON_N)
+		b->o.beacon_min_events = 8;
+	if (b->o.discovery_distinct > DISC_N)
+		b->o.discovery_distinct = DISC_N;
+	pthread_mutex_init(&b->lock, NULL);
+	if (table_init(&b->beacon, b->o.max_keys) || table_init(&b->disc, b->o.max_keys) ||
+	    table_init(&b->ransom, b->o.max_keys)) {
+		behaviour_free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return b;
+}
+
+void behaviour_free(struct behaviour *b)
+{
+	if (!b)
+		return;
+	table_release(&b->beacon);
+	table_release(&b->disc);
+	table_release(&b->ransom);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* ---- helpers over the doc ---- */
+static const struct detect_value *val(struct behaviour *b, struct detect_doc *doc, enum bf f)
+{
+	return b->id[f] == DETECT_FIELD_NONE ? NULL : detect_doc_first(doc, b->id[f]);
+}
+
+static bool val_is(const struct detect_value *v, const char *s)
+{
+	size_t n = strlen(s);
+	return v && v->len == n && strncasecmp(v->str, s, n) == 0;
+}
+
+static size_t key_of(char *out, size_t size, const struct detect_value *const *parts, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(out + k, size - k, "%s%.*s", i ? "|" : "",
+				 parts[i] ? (int)(parts[i]->len > 80 ? 80 : parts[i]->len) : 0,
+				 parts[i] ? parts[i]->str : "");
+		if (w < 0 || (size_t)w >= size - k)
+			return size - 1;
+		k += (size_t)w;
+	}
+	return k;
+}
+
+static int emit(detect_hit_fn fn, void *ctx, int rule, struct detect_doc *doc, uint64_t count,
+		uint64_t first, uint64_t last, const char *group, int *hits)
+{
+	struct detect_hit h = {.rule = &RULES[rule], .doc = doc, .count = count,
+			       .first_ns = first, .last_ns = last, .group = group};
+	(*hits)++;
+	return fn ? fn(ctx, &h) : 0;
+}
+
+static bool is_loopback(const struct detect_value *ip)
+{
+	return ip && ((ip->len >= 4 && memcmp(ip->str, "127.", 4) == 0) || val_is(ip, "::1") ||
+		      (ip->len >= 11 && memcmp(ip->str, "::ffff:127.", 11) == 0));
+}
+
+/* ---- beaconing ---- */
+static int beacon(struct behaviour *b, struct detect_doc *doc, uint64_t now, detect_hit_fn fn,
+		  void *ctx, int *hits)
+{
+	const struct detect_value *act = val(b, doc, F_ACTION), *ip = val(b, doc, F_DST_IP);
+	if (!val_is(act, "connection_attempted") || !ip || is_loopback(ip))
+		return 0;
+	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_EXE), ip,
+					      val(b, doc, F_DST_PORT)};
+	char key[200];
+	size_t kl = key_of(key, sizeof(key), parts, 4);
+	struct slot *s = table_get(&b->beacon, key, kl, now);
+	if (!s)
+		return 0;
+	if (s->u.beacon.n && now <= s->u.beacon.t[(s->u.beacon.n - 1) % BEACON_N])
+		return 0; /* out of order or same instant: not an interval */
+	s->u.beacon.t[s->u.beacon.n % BEACON_N] = now;
+	s->u.beacon.n++;
+	unsigned n = s->u.beacon.n < BEACON_N ? s->u.beacon.n : BEACON_N;
+	if (n < b->o.beacon_min_events || now < s->u.beacon.quiet_until)
+		return 0;
+	/* Intervals between the last n connections, in time order. */
+	double sum = 0, sq = 0;
+	unsigned k = 0;
+	for (unsigned i = 1; i < n; i++) {
+		uint64_t a = s->u.beacon.t[(s->u.beacon.n - n + i - 1) % BEACON_N];
+		uint64_t c = s->u.beacon.t[(s->u.beacon.n - n + i) % BEACON_N];
+		double d = (double)(c - a) / 1e9;
+		sum += d;
+		sq += d * d;
+		k++;
+	}
+	double mean = sum / k, var = sq / k - mean * mean;
+	double sd = var > 0 ? sqrt(var) : 0;
+	if (mean < b->o.beacon_min_interval_s || mean > b->o.beacon_max_interval_s ||
+	    sd / mean > b->o.beacon_max_jitter)
+		return 0;
+	/* One alert per endpoint per day of beaconing. */
+	s->u.beacon.quiet_until = now + 86400ull * 1000000000ull;
+	char group[256];
+	snprintf(group, sizeof(group), "%s interval=%.1fs jitter=%.1f%%", key, mean,
+		 100.0 * sd / mean);
+	return emit(fn, ctx, R_BEACON, doc, n,
+		    s->u.beacon.t[(s->u.beacon.n - n) % BEACON_N], now, group, hits);
+}
+
+/* ---- discovery bursts ---- */
+static const char *const RECON[] = {
+    "whoami", "id",	 "uname",    "hostname", "hostnamectl", "ifconfig", "ip",
+    "netstat", "ss",	 "ps",	     "w",	 "who",		"last",	    "lastlog",
+    "getent", "arp",	 "route",    "lsmod",	 "lscpu",	"lsblk",    "df",
+    "mount",  "env",	 "printenv", "groups",	 "users",	"dmidecode", "lsof",
+    "nmap",   "crontab", "sudo",     "find",	 "cat",		"ls",	    "systemctl",
+    "uptime", "nproc",	 "free",     "lspci",	 "lsusb",	"iptables", "getcap",
+};
+
+/* Index+1 of a recon command (by name; "cat", "ls", "find", "sudo", "ip", "systemctl" only with
+ * arguments typical of reconnaissance), 0 otherwise. */
+static unsigned recon_id(struct behaviour *b, struct detect_doc *doc)
+{
+	const struct detect_value *name = val(b, doc, F_NAME), *cmd = val(b, doc, F_CMDLINE);
+	if (!name)
+		return 0;
+	for (size_t i = 0; i < sizeof(RECON) / sizeof(RECON[0]); i++) {
+		if (!val_is(name, RECON[i]))
+			continue;
+		const char *c = cmd ? cmd->str : "";
+		size_t cl = cmd ? cmd->len : 0;
+		if (!strcmp(RECON[i], "cat") &&
+		    !(memmem(c, cl, "/etc/passwd", 11) || memmem(c, cl, "/etc/group", 10) ||
+		      memmem(c, cl, "/etc/shadow", 11) || memmem(c, cl, "/etc/os-release", 15) ||
+		      memmem(c, cl, "/etc/issue", 10) || memmem(c, cl, "/etc/hosts", 10) ||
+		      memmem(c, cl, "/proc/version", 13) || memmem(c, cl, "/etc/resolv.conf", 16) ||
+		      memmem(c, cl, "/etc/sudoers", 12)))
+			return 0;
+		if (!strcmp(RECON[i], "ls") &&
+		    !(memmem(c, cl, "/home", 5) || memmem(c, cl, "/root", 5) ||
+		      memmem(c, cl, ".ssh", 4) || memmem(c, cl, "/etc/cron", 9)))
+			return 0;
+		if (!strcmp(RECON[i], "find") && !memmem(c, cl, "-perm", 5))
+			return 0;
+		if (!strcmp(RECON[i], "sudo") && !memmem(c, cl, " -l", 3))
+			return 0;
+		if (!strcmp(RECON[i], "crontab") && !memmem(c, cl, " -l", 3))
+			return 0;
+		if (!strcmp(RECON[i], "systemctl") && !memmem(c, cl, "list-", 5) &&
+		    !memmem(c, cl, "--type", 6))
+			return 0;
+		return (unsigned)i + 1;
+	}
+	return 0;
+}
+
+static int discovery(struct behaviour *b, struct detect_doc *doc, uint64_t now, detect_hit_fn fn,
+		     void *ctx, int *hits)
+{
+	const struct detect_value *act = val(b, doc, F_ACTION);
+	if (!val_is(act, "exec"))
+		return 0;
+	unsigned id = recon_id(b, doc);
+	if (!id)
+		return 0;
+	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_PARENT_ENTITY)};
+	if (!parts[1])
+		return 0;
+	char key[200];
+	size_t kl = key_of(key, sizeof(key), parts, 2);
+	struct slot *s = table_get(&b->disc, key, kl, now);
+	if (!s)
+		return 0;
+	uint64_t win = (uint64_t)b->o.discovery_window_s * 1000000000ull;
+	if (!s->u.disc.start || now - s->u.disc.start > win) {
+		s->u.disc.start = now;
+		s->u.disc.n = 0;
+	}
+	for (unsigned i = 0; i < s->u.disc.n; i++)
+		if (s->u.disc.cmd[i] == id)
+			return 0;
+	if (s->u.disc.n < DISC_N)
+		s->u.disc.cmd[s->u.disc.n++] = id;
+	if (s->u.disc.n != b->o.discovery_distinct)
+		return 0;
+	char group[256];
+	int k = snprintf(group, sizeof(group), "%s commands=", key);
+	for (unsigned i = 0; i < s->u.disc.n && k > 0 && (size_t)k < sizeof(group); i++)
+		k += snprintf(group + k, sizeof(group) - (size_t)k, "%s%s", i ? "," : "",
+			      RECON[s->u.disc.cmd[i] - 1]);
+	return emit(fn, ctx, R_DISCOVERY, doc, s->u.disc.n, s->u.disc.start, now, group, hits);
+}
+
+/* ---- ransomware ---- */
+static size_t ext_of(const struct detect_value *name, char *out, size_t size)
+{
+	out[0] = 0;
+	if (!name)
+		return 0;
+	const char *dot = NULL;
+	for (uint32_t i = 0; i < name->len; i++)
+		if (name->str[i] == '.')
+			dot = name->str + i;
+	if (!dot || dot == name->str)
+		return 0;
+	size_t n = (size_t)(name->str + name->len - dot);
+	if (n >= size)
+		n = size - 1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)((dot[i] >= 'A' && dot[i] <= 'Z') ? dot[i] | 0x20 : dot[i]);
+	out[n] = 0;
+	return n;
+}
+
+static bool is_common_ext(const char *ext)
+{
+	static const char *const COMMON[] = {
+	    ".o",    ".so",   ".a",	".tmp", ".bak", ".old",	 ".new", ".orig", ".part",
+	    ".swp",  ".lock", ".pyc", ".log", ".gz",  ".xz",	 ".zst", ".bz2",  ".tar",
+	    ".json", ".txt",  ".conf", ".db", ".py",  ".c",	 ".h",	 ".js",	  ".html",
+	    ".css",  ".map",  ".pack", ".idx", ".deb", ".rpm", ".jar", ".class", ".sqlite"};
+	for (size_t i = 0; i < sizeof(COMMON) / sizeof(COMMON[0]); i++)
+		if (!strcmp(ext, COMMON[i]))
+			return true;
+	return false;
+}
+
+static int ransom(struct behaviour *b, struct detect_doc *doc, uint64_t now, detect_hit_fn fn,
+		  void *ctx, int *hits)
+{
+	const struct detect_value *act = val(b, doc, F_ACTION);
+	bool rename = val_is(act, "rename"), write = val_is(act, "modification");
+	if (!rename && !write)
+		return 0;
+	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_ENTITY)};
+	if (!parts[1])
+		return 0;
+	char key[200];
+	size_t kl = key_of(key, sizeof(key), parts, 2);
+	struct slot *s = table_get(&b->ransom, key, kl, now);
+	if (!s)
+		return 0;
+	uint64_t win = (uint64_t)b->o.ransom_window_s * 1000000000ull;
+	if (!s->u.ransom.start || now - s->u.ransom.start > win) {
+		memset(&s->u.ransom, 0, sizeof(s->u.ransom));
+		s->u.ransom.start = now;
+	}
+	if (s->u.ransom.fired)
+		return 0;
+	if (rename) {
+		char old[16], new[16];
+		const struct detect_value *on = val(b, doc, F_ORIG_NAME), *nn = val(b, doc, F_FILE_NAME);
+		ext_of(on, old, sizeof(old));
+		if (!ext_of(nn, new, sizeof(new)) || !strcmp(old, new))
+			return 0;
+		/* Encryptors append an extension (report.pdf -> report.pdf.locked) or swap in one
+		 * of their own; tools swap temporary names for ordinary ones (x.tmp -> x.o). */
+		bool appended = on && nn->len > on->len && memcmp(nn->str, on->str, on->len) == 0;
+		if (!appended && is_common_ext(new))
+			return 0;
+		s->u.ransom.renames++;
+		if (!strcmp(new, s->u.ransom.ext)) {
+			s->u.ransom.same_ext++;
+		} else if (s->u.ransom.same_ext <= 1) {
+			memcpy(s->u.ransom.ext, new, sizeof(new));
+			s->u.ransom.same_ext = 1;
+		}
+		if (s->u.ransom.same_ext >= b->o.ransom_renames) {
+			s->u.ransom.fired = true;
+			char group[256];
+			snprintf(group, sizeof(group), "%s extension=%s", key, s->u.ransom.ext);
+			return emit(fn, ctx, R_RANSOM_RENAME, doc, s->u.ransom.same_ext,
+				    s->u.ransom.start, now, group, hits);
+		}
+		return 0;
+	}
+	const struct detect_value *e = val(b, doc, F_ENTROPY);
+	if (!e)
+		return 0;
+	char buf[32];
+	size_t n = e->len < sizeof(buf) - 1 ? e->len : sizeof(buf) - 1;
+	memcpy(buf, e->str, n);
+	buf[n] = 0;
+	if (strtod(buf, NULL) < 7.5)
+		return 0;
+	if (++s->u.ransom.writes >= b->o.ransom_entropy_writes) {
+		s->u.ransom.fired = true;
+		return emit(fn, ctx, R_RANSOM_ENTROPY, doc, s->u.ransom.writes, s->u.ransom.start,
+			    now, key, hits);
+	}
+	return 0;
+}
+
+/* ---- single-event behaviour ---- */
+static int single(struct behaviour *b, struct detect_doc *doc, detect_hit_fn fn, void *ctx,
+		  int *hits)
+{
+	const struct detect_value *act = val(b, doc, F_ACTION);
+	if (!val_is(act, "exec"))
+		return 0;
+	int rc = 0;
+	for (const struct detect_value *t = val(b, doc, F_TAGS); t; t = detect_doc_next(doc, t))
+		if (val_is(t, "stdio-socket")) {
+			rc = emit(fn, ctx, R_REVSHELL, doc, 1, doc->time_ns, doc->time_ns, NULL, hits);
+			break;
+		}
+	if (rc)
+		return rc;
+	const struct detect_value *exe = val(b, doc, F_EXE);
+	bool fileless = val_is(val(b, doc, F_MEMFD), "true") ||
+			val_is(val(b, doc, F_DELETED), "true") ||
+			(exe && exe->len >= 7 && memcmp(exe->str, "/memfd:", 7) == 0) ||
+			(exe && exe->len >= 10 &&
+			 memcmp(exe->str + exe->len - 10, " (deleted)", 10) == 0);
+	if (fileless)
+		rc = emit(fn, ctx, R_FILELESS, doc, 1, doc->time_ns, doc->time_ns, NULL, hits);
+	return rc;
+}
+
+int behaviour_match(struct behaviour *b, struct detect_doc *doc, detect_hit_fn fn, void *ctx,
+		    int *hitsp)
+{
+	int hits = 0, rc = 0;
+	pthread_mutex_lock(&b->lock);
+	if (b->fields != doc->fields) {
+		for (int i = 0; i < F_N; i++)
+			b->id[i] = detect_fields_find(doc->fields, BEHAVIOUR_FIELDS[i],
+						      strlen(BEHAVIOUR_FIELDS[i]));
+		b->fields = doc->fields;
+	}
+	uint64_t now = doc->time_ns;
+	if (!now) {
+		pthread_mutex_unlock(&b->lock);
+		return 0; /* windows need event time */
+	}
+	if (!(rc = single(b, doc, fn, ctx, &hits)) && !(rc = beacon(b, doc, now, fn, ctx, &hits)) &&
+	    !(rc = discovery(b, doc, now, fn, ctx, &hits)))
+		rc = ransom(b, doc, now, fn, ctx, &hits);
+	pthread_mutex_unlock(&b->lock);
+	*hitsp += hits;
+	return rc;
+}
