@@ -126,7 +126,9 @@ const char *const BEHAVIOUR_FIELDS[] = {
     "event.action", "host.name", "process.entity_id", "process.parent.entity_id",
     "process.name", "process.executable", "process.args", "process.command_line",
     "destination.ip", "destination.port", "file.name", "file.Ext.original.name",
-    "file.Ext.entropy", "tags", "process.Ext.memfd", "process.Ext.deleted_executable", NULL};
+    "file.Ext.entropy", "tags", "process.Ext.memfd", "process.Ext.deleted_executable",
+    /* not read here: the server's fleet prevalence keys use them */
+    "process.parent.name", "process.parent.executable", "process.hash.sha256", NULL};
 
 /* ---- bounded keyed state ---- */
 #define BEACON_N 16

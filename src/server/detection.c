@@ -11,11 +11,13 @@
 #include "detect.h"
 #include "detect_alert.h"
 #include "detect_doc_json.h"
+#include "detect_fields.h"
 #include "detect_files.h"
 #include "dynbuf.h"
 #include "file_read.h"
 #include "ioc.h"
 #include "log.h"
+#include "prevalence.h"
 
 #include "banned.h"
 
@@ -41,6 +43,7 @@ struct detection {
 	unsigned generation;
 	uint64_t loaded_ns;
 	atomic_uint_fast64_t evaluated, alerts, ioc_hits, bad_events, reloads, reload_failures;
+	struct prevalence *prev;
 };
 
 struct pending {
@@ -210,6 +213,17 @@ struct detection *detection_new(const char *const *rule_paths, size_t nrule_path
 	d->cur->generation = ++d->generation;
 	d->loaded_ns = now_ns();
 	return d;
+}
+
+void detection_set_prevalence(struct detection *d, struct prevalence *p)
+{
+	d->prev = p;
+}
+
+void detection_worker_after_commit(struct detection_worker *w, struct store *st)
+{
+	if (w->d->prev && prevalence_flush(w->d->prev, st) < 0)
+		log_warn("prevalence", "new keys not recorded: %s", store_error(st));
 }
 
 void detection_free(struct detection *d)
@@ -449,6 +463,57 @@ static int on_ioc(void *ctx, const struct ioc_hit *ih, struct detect_doc *doc)
 	return 0;
 }
 
+static const char *base_name(const char *path, size_t *len)
+{
+	const char *s = strrchr(path, '/');
+	s = s ? s + 1 : path;
+	*len = strlen(s);
+	return s;
+}
+
+/* First time in the fleet: this binary, this parent -> child pair. */
+static void prevalence_eval(struct detection_worker *w, struct detect_doc *doc)
+{
+	const struct store_event_row *row = w->row;
+	struct prevalence *p = w->d->prev;
+	if (!row->action || strcmp(row->action, "exec"))
+		return;
+	const char *bin = row->hash ? row->hash : row->exe;
+	if (bin && prevalence_check(p, PREVALENCE_BINARY, bin, strlen(bin), (uint64_t)row->ts)) {
+		struct detect_hit h = {.rule = prevalence_rule(PREVALENCE_BINARY), .doc = doc};
+		on_hit(w, &h);
+	}
+	const char *child = row->name;
+	size_t cl = child ? strlen(child) : 0;
+	if (!child && row->exe)
+		child = base_name(row->exe, &cl);
+	const struct detect_fields *f = doc->fields;
+	const struct detect_value *pn =
+	    detect_doc_first(doc, detect_fields_find(f, "process.parent.name", 19));
+	const struct detect_value *pe =
+	    pn ? NULL : detect_doc_first(doc, detect_fields_find(f, "process.parent.executable", 25));
+	if (!child || (!pn && !pe))
+		return;
+	char key[512];
+	const char *ps = pn ? pn->str : pe->str;
+	size_t pl = pn ? pn->len : pe->len;
+	if (!pn) {
+		for (size_t i = pl; i > 0; i--)
+			if (ps[i - 1] == '/') {
+				ps += i;
+				pl -= i;
+				break;
+			}
+	}
+	int n = snprintf(key, sizeof(key), "%.*s->%.*s", (int)(pl > 200 ? 200 : pl), ps,
+			 (int)(cl > 200 ? 200 : cl), child);
+	if (n > 0 && prevalence_check(p, PREVALENCE_PAIR, key, (size_t)n, (uint64_t)row->ts)) {
+		struct detect_hit h = {.rule = prevalence_rule(PREVALENCE_PAIR), .doc = doc,
+				       .group = key};
+		on_hit(w, &h);
+	}
+}
+
 int detection_worker_eval(struct detection_worker *w, const char *agent_id,
 			  const struct store_event_row *rows, size_t n,
 			  const struct store_alert_row **alerts, size_t *nalerts)
@@ -484,6 +549,8 @@ int detection_worker_eval(struct detection_worker *w, const char *agent_id,
 		detect_ctx_match(w->ctx, on_hit, w);
 		if (w->rs->niocs)
 			ioc_set_match(w->rs->iocs, doc, on_ioc, w);
+		if (w->d->prev)
+			prevalence_eval(w, doc);
 		json_decref(w->event);
 		w->event = NULL;
 		if (w->err)

@@ -26,12 +26,18 @@ struct detection *detection_new(const char *const *rule_paths, size_t nrule_path
 				const char *const *ioc_paths, size_t nioc_paths, char *err,
 				size_t errlen);
 void detection_free(struct detection *d);
+struct prevalence;
+/* Adds fleet prevalence alerts (borrowed; NULL switches them off). */
+void detection_set_prevalence(struct detection *d, struct prevalence *p);
 /* Builds a new rule set from the same paths and swaps it in; on failure the old one stays.
  * 0 or a negative errno with err filled. Thread-safe. */
 int detection_reload(struct detection *d, char *err, size_t errlen);
 void detection_get_stats(struct detection *d, struct detection_stats *st);
 /* {"version":..., "rules":[{id,name,severity,kind,techniques,path}...]} (caller owns). */
 json_t *detection_rules_json(struct detection *d);
+
+/* After the worker's batch committed: records newly seen prevalence keys with st. */
+void detection_worker_after_commit(struct detection_worker *w, struct store *st);
 
 /* One per ingest thread. Caller owns the result. NULL + errno. */
 struct detection_worker *detection_worker_new(struct detection *d);

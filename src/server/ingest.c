@@ -149,6 +149,8 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 				nalerts, &res->duplicate);
 	if (rc)
 		return rc;
+	if (!res->duplicate && in->det)
+		detection_worker_after_commit(in->det, in->store);
 	if (!res->duplicate) {
 		res->stored = n;
 		res->alerts = nalerts;

@@ -34,6 +34,8 @@ static void usage(FILE *f)
 	    "  -R, --rules PATH         Sigma rule file or directory to evaluate every event\n"
 	    "                           against (repeatable; reloaded on SIGHUP)\n"
 	    "  -I, --iocs PATH          indicator list file or directory (repeatable)\n"
+	    "      --learning-hours N   fleet prevalence baseline: binaries and parent->child\n"
+	    "                           pairs first seen later raise alerts (default 24)\n"
 	    "  -l, --log-level LEVEL    debug, info, warn or error\n");
 }
 
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"rules", required_argument, NULL, 'R'},
 	    {"iocs", required_argument, NULL, 'I'},
+	    {"learning-hours", required_argument, NULL, 'E'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -79,7 +82,7 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:R:I:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:R:I:E:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o.data_dir = optarg;
@@ -109,6 +112,13 @@ int main(int argc, char **argv)
 			(c == 'R' ? rules : iocs)[(*n)++] = optarg;
 			break;
 		}
+		case 'E':
+			if (parse_uint(optarg, 24 * 365, &o.learning_hours)) {
+				fprintf(stderr, "mamori-server: --learning-hours: 0-8760\n");
+				return 2;
+			}
+			o.learning_set = true;
+			break;
 		case 't':
 			if (parse_uint(optarg, 16, &o.ingest_threads) || !o.ingest_threads) {
 				fprintf(stderr, "mamori-server: --ingest-threads: 1-16\n");

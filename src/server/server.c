@@ -26,6 +26,7 @@
 #include "fleet.h"
 #include "ingest_pool.h"
 #include "detection.h"
+#include "prevalence.h"
 #include "log.h"
 #include "pki.h"
 #include "server_auth.h"
@@ -508,6 +509,13 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 					     o->n_ioc_paths, err, errlen);
 		if (!s->detection)
 			goto fail;
+		s->prevalence = prevalence_new(
+		    s->store, (uint64_t)(o->learning_set ? o->learning_hours : 24) * 3600);
+		if (!s->prevalence) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		detection_set_prevalence(s->detection, s->prevalence);
 	}
 	s->ingest = ingest_pool_new(s, s->opts.ingest_threads, err, errlen);
 	if (!s->ingest)
@@ -594,6 +602,7 @@ void server_free(struct server *s)
 	if (s->sig_hup)
 		event_free(s->sig_hup);
 	detection_free(s->detection);
+	prevalence_free(s->prevalence);
 	if (s->tick)
 		event_free(s->tick);
 	if (s->notify_ev)

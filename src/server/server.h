@@ -21,6 +21,8 @@ struct server_opts {
 	size_t n_rule_paths;
 	const char *const *ioc_paths;  /* indicator files or directories */
 	size_t n_ioc_paths;
+	unsigned learning_hours; /* fleet prevalence baseline before its alerts start (default 24) */
+	bool learning_set;	 /* learning_hours was given (0 is valid) */
 	bool plain_http; /* no TLS: only for the in-process fuzz harness */
 };
 

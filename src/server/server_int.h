@@ -37,6 +37,7 @@ struct server {
 	struct api_pool *api; /* searches and trees, off the loop */
 	struct fleet *fleet;
 	struct detection *detection; /* NULL when no rules are configured */
+	struct prevalence *prevalence;
 	struct event *sig_int, *sig_term, *sig_hup, *tick, *notify_ev;
 	struct server_counters c;
 	uint64_t started_ns;

@@ -660,7 +660,13 @@ static const char *const schema_v2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {schema_v1, schema_v2};
+static const char *const schema_v3[] = {
+    "CREATE TABLE prevalence (kind BIGINT NOT NULL, key TEXT NOT NULL,"
+    " first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (kind, key))",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
 
 static int pg_migrate(struct store *st)
 {

@@ -225,7 +225,13 @@ static const char *const schema_v2[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {schema_v1, schema_v2};
+static const char *const schema_v3[] = {
+    "CREATE TABLE prevalence (kind INTEGER NOT NULL, key TEXT NOT NULL,"
+    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, PRIMARY KEY (kind, key))",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
 
 static int sqlite_migrate(struct store *st)
 {

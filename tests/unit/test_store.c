@@ -269,8 +269,8 @@ static void test_open_migrates_idempotent(void **state)
 		assert_int_equal(store_dialect(st),
 				 c->pg ? STORE_DIALECT_PG : STORE_DIALECT_SQLITE);
 		assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0),
-				 2);
-		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 2);
+				 3);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 3);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 0);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM groups WHERE name = ?", p, 1),
 				 1);
