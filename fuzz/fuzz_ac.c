@@ -1,10 +1,11 @@
 /* Aho-Corasick matcher: any patterns and text build and scan cleanly in both case modes, and the
- * hits (callback and bitset) are exactly those of a naive search, reported in order of end with
+ * hits (callback and bitsets) are exactly those of a naive search, reported in order of end with
  * longer patterns first, and a nonzero callback return stops the scan there.
  *
  * Input: byte 0 gives the pattern count (1 + low 3 bits); each pattern is a length, one byte
  * (1 + b when b < 0xf0) or three (b >= 0xf0: 1 + the next two bytes, big endian, mod 8192, so
- * lengths past AC_MAX_PATTERN occur), then its bytes; the rest, up to TEXT_MAX bytes, is the text. */
+ * lengths past AC_MAX_PATTERN occur), then its bytes; the rest, up to TEXT_MAX bytes, is the text.
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -76,7 +77,7 @@ static size_t naive(const struct pattern *pats, size_t npat, const uint8_t *text
 				continue;
 			if (!(seen[e] & (1u << i)))
 				abort(); /* missed */
-			seen[e] &= (uint8_t)~(1u << i);
+			seen[e] &= (uint8_t) ~(1u << i);
 			*bits |= UINT64_C(1) << i;
 			n++;
 		}
@@ -84,6 +85,29 @@ static size_t naive(const struct pattern *pats, size_t npat, const uint8_t *text
 	free(fp);
 	free(ft);
 	return n;
+}
+
+/* The text cut into up to six pieces (lengths from the text itself, some empty): one
+ * ac_scan_bits_many sets exactly what one ac_scan_bits per piece sets. */
+static void check_many(const struct ac *a, const uint8_t *text, size_t len)
+{
+	const void *texts[6];
+	size_t lens[6], n = 0, at = 0, want = 0;
+	uint64_t bits = 0, want_bits = 0;
+
+	while (n < 6 && at <= len) {
+		size_t l = n == 5 || at == len ? len - at : text[at] % 64;
+
+		if (l > len - at)
+			l = len - at;
+		texts[n] = text + at;
+		lens[n] = l;
+		want += ac_scan_bits(a, texts[n], l, &want_bits);
+		n++;
+		at += l + 1;
+	}
+	if (ac_scan_bits_many(a, texts, lens, n, &bits) != want || bits != want_bits)
+		abort();
 }
 
 static void check(const struct ac_builder *b, const struct pattern *pats, size_t npat,
@@ -113,8 +137,9 @@ static void check(const struct ac_builder *b, const struct pattern *pats, size_t
 		if (q->id >= npat || q->end > len || (seen[q->end] & (1u << q->id)))
 			abort(); /* bad or reported twice */
 		seen[q->end] |= (uint8_t)(1u << q->id);
-		if (i && (got.v[i - 1].end > q->end ||
-			  (got.v[i - 1].end == q->end && pats[got.v[i - 1].id].len < pats[q->id].len)))
+		if (i &&
+		    (got.v[i - 1].end > q->end ||
+		     (got.v[i - 1].end == q->end && pats[got.v[i - 1].id].len < pats[q->id].len)))
 			abort(); /* out of order */
 	}
 	nwant = naive(pats, npat, text, len, nocase, seen, &want_bits);
@@ -124,6 +149,7 @@ static void check(const struct ac_builder *b, const struct pattern *pats, size_t
 	    bits != want_bits)
 		abort();
 
+	check_many(a, text, len);
 	if (nwant) {
 		got.n = 0;
 		got.stop_after = 1 + (len + npat) % nwant;

@@ -62,16 +62,16 @@ struct ac_builder {
 };
 
 struct ac_sparse {
-	uint32_t fail;   /* ref, no flag */
-	uint32_t next;   /* nchild == 1: target ref (with flag); > 1: first edge index */
-	uint32_t slot;   /* outs index, AC_NONE without output */
+	uint32_t fail; /* ref, no flag */
+	uint32_t next; /* nchild == 1: target ref (with flag); > 1: first edge index */
+	uint32_t slot; /* outs index, AC_NONE without output */
 	uint16_t nchild;
-	uint8_t cls;     /* nchild == 1: class of the only edge */
+	uint8_t cls; /* nchild == 1: class of the only edge */
 	uint8_t pad;
 };
 
 struct ac_out {
-	uint32_t lo;   /* first index in ids */
+	uint32_t lo; /* first index in ids */
 	uint32_t cnt;
 	uint32_t next; /* slot of the longest proper suffix with own patterns, or AC_NONE */
 };
@@ -102,7 +102,7 @@ struct ac_node {
 	uint32_t first_child;
 	uint32_t fail;
 	uint32_t slot;
-	uint32_t pos; /* sparse states: index in sparse (DFS order) */
+	uint32_t pos; /* sparse states: index in sparse (see ac_sparse_order) */
 	uint16_t nchild;
 	uint16_t depth;
 	uint8_t cls; /* class of the edge from the parent */
@@ -110,36 +110,26 @@ struct ac_node {
 
 struct ac_ctx {
 	const struct ac_builder *b;
-	uint8_t *keys;   /* class of every builder byte, at the same offsets */
+	uint8_t *keys;	 /* class of every builder byte, at the same offsets */
 	uint32_t *order; /* pattern indices sorted by keys */
 	struct ac_node *nodes;
 	size_t nnodes;
 	size_t anodes;
-	size_t nown; /* nodes with own patterns */
+	size_t nown;   /* nodes with own patterns */
 	uint32_t *inv; /* sparse index -> node */
 };
 
-/* Grows *p to hold at least need elements of size elem. */
-static int grow(void **p, size_t *alloc, size_t need, size_t elem, size_t first)
+/* The capacity (doubling from first) that holds need elements of size elem; 0 on overflow. */
+static size_t grown(size_t alloc, size_t need, size_t elem, size_t first)
 {
-	size_t n = *alloc ? *alloc : first;
-	void *q;
+	size_t n = alloc ? alloc : first;
 
-	if (need <= *alloc)
-		return 0;
 	while (n < need) {
 		if (n > SIZE_MAX / 2)
-			return -ENOMEM;
+			return 0;
 		n *= 2;
 	}
-	if (n > SIZE_MAX / elem)
-		return -ENOMEM;
-	q = realloc(*p, n * elem);
-	if (!q)
-		return -ENOMEM;
-	*p = q;
-	*alloc = n;
-	return 0;
+	return n > SIZE_MAX / elem ? 0 : n;
 }
 
 struct ac_builder *ac_builder_new(void)
@@ -158,20 +148,30 @@ void ac_builder_free(struct ac_builder *b)
 
 int ac_builder_add(struct ac_builder *b, const void *pat, size_t len, uint32_t id)
 {
-	int rc;
-
 	if (!b || !pat || len == 0)
 		return -EINVAL;
 	if (len > AC_MAX_PATTERN || b->npats >= AC_MAX_PATTERNS)
 		return -E2BIG;
 	if (len > SIZE_MAX - b->nbytes)
 		return -ENOMEM;
-	rc = grow((void **)&b->bytes, &b->abytes, b->nbytes + len, 1, 4096);
-	if (rc)
-		return rc;
-	rc = grow((void **)&b->pats, &b->apats, b->npats + 1, sizeof(*b->pats), 64);
-	if (rc)
-		return rc;
+	if (b->nbytes + len > b->abytes) {
+		size_t n = grown(b->abytes, b->nbytes + len, 1, 4096);
+		unsigned char *q = n ? realloc(b->bytes, n) : NULL;
+
+		if (!q)
+			return -ENOMEM;
+		b->bytes = q;
+		b->abytes = n;
+	}
+	if (b->npats == b->apats) {
+		size_t n = grown(b->apats, b->npats + 1, sizeof(*b->pats), 64);
+		struct ac_pattern *q = n ? realloc(b->pats, n * sizeof(*q)) : NULL;
+
+		if (!q)
+			return -ENOMEM;
+		b->pats = q;
+		b->apats = n;
+	}
 	memcpy(b->bytes + b->nbytes, pat, len);
 	b->pats[b->npats].off = b->nbytes;
 	b->pats[b->npats].len = (uint32_t)len;
@@ -232,17 +232,35 @@ static uint8_t key_at(const struct ac_ctx *c, uint32_t k, uint32_t depth)
 	return c->keys[c->b->pats[c->order[k]].off + depth];
 }
 
+/* Appends a zeroed node; NULL when out of memory. */
+static struct ac_node *new_node(struct ac_ctx *c)
+{
+	struct ac_node *v;
+
+	if (c->nnodes == c->anodes) {
+		size_t n = grown(c->anodes, c->nnodes + 1, sizeof(*c->nodes), 1024);
+		struct ac_node *q = n ? realloc(c->nodes, n * sizeof(*q)) : NULL;
+
+		if (!q)
+			return NULL;
+		c->nodes = q;
+		c->anodes = n;
+	}
+	v = &c->nodes[c->nnodes++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
 /* Lays the trie out in BFS order from the sorted patterns: a node's range splits into its own
  * patterns (length == depth, sorted first) and one run per next class. */
 static int ac_trie(struct ac_ctx *c)
 {
 	const struct ac_pattern *pats = c->b->pats;
+	struct ac_node *root = new_node(c);
 
-	if (grow((void **)&c->nodes, &c->anodes, 1, sizeof(*c->nodes), 1024))
+	if (!root)
 		return -ENOMEM;
-	memset(&c->nodes[0], 0, sizeof(c->nodes[0]));
-	c->nodes[0].hi = (uint32_t)c->b->npats;
-	c->nnodes = 1;
+	root->hi = (uint32_t)c->b->npats;
 	for (size_t u = 0; u < c->nnodes; u++) {
 		uint32_t lo = c->nodes[u].lo, hi = c->nodes[u].hi, depth = c->nodes[u].depth;
 		uint32_t k = lo, first = (uint32_t)c->nnodes, n = 0;
@@ -260,10 +278,9 @@ static int ac_trie(struct ac_ctx *c)
 				e++;
 			if (c->nnodes >= AC_MAX_STATES)
 				return -E2BIG;
-			if (grow((void **)&c->nodes, &c->anodes, c->nnodes + 1, sizeof(*c->nodes), 1024))
+			v = new_node(c);
+			if (!v)
 				return -ENOMEM;
-			v = &c->nodes[c->nnodes++];
-			memset(v, 0, sizeof(*v));
 			v->lo = k;
 			v->hi = e;
 			v->depth = (uint16_t)(depth + 1);
@@ -651,8 +668,8 @@ size_t ac_scan_bits(const struct ac *a, const void *text, size_t len, uint64_t *
 
 /* Four scans advance in lockstep; a lane whose text ends takes the next text. Once no text is
  * left for an empty lane, the other lanes finish one after the other. */
-size_t ac_scan_bits_many(const struct ac *a, const void *const *texts, const size_t *lens,
-			 size_t n, uint64_t *bits)
+size_t ac_scan_bits_many(const struct ac *a, const void *const *texts, const size_t *lens, size_t n,
+			 uint64_t *bits)
 {
 	const unsigned char *p[4] = {NULL};
 	size_t left[4] = {0}, next = 0, found = 0;

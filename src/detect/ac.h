@@ -42,8 +42,8 @@ size_t ac_scan_bits(const struct ac *a, const void *text, size_t len, uint64_t *
 /* ac_scan_bits over n texts into one bitset (say all the values of one event). The scans are
  * interleaved so their table reads overlap in the memory system: faster than n calls once the
  * automaton outgrows the cache. */
-size_t ac_scan_bits_many(const struct ac *a, const void *const *texts, const size_t *lens,
-			 size_t n, uint64_t *bits);
+size_t ac_scan_bits_many(const struct ac *a, const void *const *texts, const size_t *lens, size_t n,
+			 uint64_t *bits);
 
 /* Statistics for logs and benchmarks. */
 size_t ac_pattern_count(const struct ac *a);

@@ -44,7 +44,9 @@ bool cidr_contains(const struct cidr *c, const struct ip_addr *a);
 void ip_addr_format(const struct ip_addr *a, char *buf, size_t size);
 
 /* A set of networks, each with a caller-chosen id, for longest-prefix match. Build it with adds,
- * freeze it once, then look up from any number of threads. */
+ * freeze it once, then look up from any number of threads. Memory: 32 bytes per add until
+ * freeze; afterwards about 26 bytes per interval, where n networks make at most 2n + 1 intervals
+ * (about 1.3n for typical indicator lists), on huge pages when large. */
 struct cidr_set;
 
 /* Caller owns the result. NULL + errno. */
@@ -59,7 +61,7 @@ int cidr_set_add(struct cidr_set *s, const struct cidr *c, uint32_t id);
  * before this find nothing. Calling it again is a no-op. 0 / -ENOMEM (the set stays unfrozen). */
 int cidr_set_freeze(struct cidr_set *s);
 /* Id of the most specific network containing a into *id and true, or false. Thread-safe after
- * freeze; no allocation; O(log n) over a small slice of the table. */
+ * freeze; no allocation; O(log16 n) worst case, usually one 384-byte leaf. */
 bool cidr_set_lookup(const struct cidr_set *s, const struct ip_addr *a, uint32_t *id);
 /* Networks in the set: adds so far before freeze, distinct networks after. */
 size_t cidr_set_count(const struct cidr_set *s);

@@ -271,7 +271,7 @@ static int walk(struct flat *w, int i, size_t plen, int depth)
 int detect_doc_from_json(struct detect_doc *doc, const char *json, size_t len, char *err,
 			 size_t errlen)
 {
-	/* 64 KiB: per thread rather than on the stack of whoever calls. */
+	/* 80 KiB (20-byte tokens): per thread rather than on the stack of whoever calls. */
 	static __thread jsmntok_t tokens[DETECT_DOC_JSON_MAX_TOKENS];
 	struct flat w;
 	const struct detect_value *ts;

@@ -23,7 +23,6 @@
 /* How much of a bad value a diag message quotes. */
 #define QUOTE_MAX 80
 #define POOL_CHUNK (1u << 20)
-#define DIGEST_MAX 32
 
 enum field_kind { KIND_HASH, KIND_IP, KIND_DOMAIN, KIND_PATH };
 
@@ -132,6 +131,11 @@ struct ioc_set {
 	size_t ncidr;
 	uint64_t domain_labels; /* bit k: some listed domain has k labels (63: 63 or more) */
 	size_t bad_lines, duplicates;
+	/* The id each IOC_FIELDS name had in the field table last seen. Only a hint: every use
+	 * checks the name behind the id, so a table freed and another allocated at the same
+	 * address (an engine reload) or two engines sharing the set cost lookups, never wrong
+	 * fields; relaxed atomics, so concurrent matches may update it. */
+	atomic_uint field_id[NFIELDS];
 };
 
 /* ---- small helpers ---- */
@@ -143,14 +147,17 @@ static char *pool_alloc(struct ioc_set *s, size_t n)
 
 	n = (n + 7) & ~(size_t)7;
 	if (!c || c->size - c->used < n) {
-		size_t size = n > POOL_CHUNK / 4 ? n : POOL_CHUNK;
+		/* Chunks double from 4 KiB so a list of ten indicators does not cost a megabyte. */
+		size_t size = c ? (c->size * 2 < POOL_CHUNK ? c->size * 2 : POOL_CHUNK) : 4096;
 
+		if (n > size / 4)
+			size = n;
 		c = malloc(sizeof(*c) + size);
 		if (!c)
 			return NULL;
 		c->size = size;
 		c->used = 0;
-		if (n > POOL_CHUNK / 4 && s->pool) {
+		if (size == n && s->pool) {
 			/* Big blocks go behind the current chunk so its free space stays usable. */
 			c->next = s->pool->next;
 			s->pool->next = c;
@@ -205,51 +212,36 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return mix64(h);
 }
 
-/* Domains hash right to left so one pass over an event's name yields the hash of every parent
- * domain (each suffix that starts a label) on the way. */
-static uint64_t dom_step(uint64_t h, unsigned char c)
-{
-	return (h ^ c) * 0x100000001B3ull;
-}
-
-static uint64_t dom_final(uint64_t h, size_t len)
-{
-	return mix64(h ^ (uint64_t)len << 48);
-}
-
-#define DOM_SEED 0xCBF29CE484222325ull
-
-static uint64_t hash_domain(const char *s, size_t n)
-{
-	uint64_t h = DOM_SEED;
-
-	for (size_t i = n; i-- > 0;)
-		h = dom_step(h, (unsigned char)s[i]);
-	return dom_final(h, n);
-}
+/* Hex digit values, -1 for other bytes: a table, because digests are random and a branch per
+ * digit would mispredict half the time. */
+static const int8_t HEX[256] = {
+    ['0'] = 1,	['1'] = 2,  ['2'] = 3,	['3'] = 4,  ['4'] = 5,	['5'] = 6,  ['6'] = 7,
+    ['7'] = 8,	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+    ['F'] = 16,
+}; /* value + 1, so the zero-filled rest means "not hex" */
 
 static int hex_digit(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return HEX[(unsigned char)c] - 1;
 }
 
-/* n hex digits (either case) into n / 2 bytes; false on a non-hex digit. */
-static bool hex_to_bin(const char *s, size_t n, unsigned char *out)
+/* Digests are kept as lowercase hex and hashed in a case-blind way eight digits at a time: each
+ * digit byte becomes its value (letters have bit 6 set and low bits 1-6, so value = low nibble +
+ * 9 * bit 6) without a check, so event values need no decoding or copying. Bytes that are not
+ * hex digits hash to something too; the comparison after a hash match rejects them. n is a
+ * multiple of 8 (32, 40 and 64 are). */
+static uint64_t hash_hex(const char *s, size_t n)
 {
-	for (size_t i = 0; i + 1 < n; i += 2) {
-		int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
 
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i / 2] = (unsigned char)(hi << 4 | lo);
+	for (size_t i = 0; i < n; i += 8) {
+		memcpy(&w, s + i, 8);
+		w = (w & 0x0F0F0F0F0F0F0F0Full) + ((w >> 6) & 0x0101010101010101ull) * 9;
+		h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+		h ^= h >> 32;
 	}
-	return true;
+	return mix64(h);
 }
 
 static char to_lower(char c)
@@ -320,22 +312,26 @@ static void htab_release(struct htab *t)
 	t->n = 0;
 }
 
+/* hex is an event's digest in either case, or a normalised one. */
 static const struct ioc_item *find_digest(const struct ioc_set *s, const struct htab *t,
-					  const unsigned char *d, size_t dlen)
+					  const char *hex, size_t n)
 {
 	uint64_t h;
 
 	if (!t->n)
 		return NULL;
-	h = hash_bytes(d, dlen);
+	h = hash_hex(hex, n);
 	for (size_t i = h & t->mask; t->s[i].idx1; i = (i + 1) & t->mask) {
 		const struct ioc_item *it;
-		unsigned char b[DIGEST_MAX];
+		size_t k = 0;
 
 		if (t->s[i].h != h)
 			continue;
+		/* The listed value is lowercase hex, so equality also proves hex is hex. */
 		it = &s->items[t->s[i].idx1 - 1];
-		if (hex_to_bin(it->e.value, it->vlen, b) && memcmp(b, d, dlen) == 0)
+		while (k < n && to_lower(hex[k]) == it->e.value[k])
+			k++;
+		if (k == n && it->vlen == n)
 			return it;
 	}
 	return NULL;
@@ -405,6 +401,8 @@ struct ioc_set *ioc_set_new(void)
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
+	for (size_t k = 0; k < NFIELDS; k++)
+		atomic_init(&s->field_id[k], DETECT_FIELD_NONE);
 	return s;
 }
 
@@ -766,7 +764,6 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 {
 	struct ioc_set *s = L->s;
 	struct ioc_item *it;
-	unsigned char d[DIGEST_MAX];
 	int ht = -1;
 	uint64_t h = 0;
 	char *id, *title;
@@ -779,10 +776,9 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 	case IOC_SHA1:
 	case IOC_MD5:
 		ht = hash_table_of(o->type);
-		hex_to_bin(o->v, o->len, d);
-		if (find_digest(s, &s->tab[ht], d, o->len / 2))
+		if (find_digest(s, &s->tab[ht], o->v, o->len))
 			goto dup;
-		h = hash_bytes(d, o->len / 2);
+		h = hash_hex(o->v, o->len);
 		advice = ADVICE_HASH;
 		break;
 	case IOC_IP:
@@ -795,7 +791,7 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 		break;
 	case IOC_DOMAIN:
 		ht = HT_DOMAIN;
-		h = hash_domain(o->v, o->len);
+		h = hash_bytes(o->v, o->len);
 		if (find_str(s, &s->tab[ht], h, o->v, o->len))
 			goto dup;
 		advice = ADVICE_DOMAIN;
@@ -811,7 +807,7 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 	if (s->n >= IOC_MAX_ENTRIES)
 		return -E2BIG;
 	if (s->n == s->alloc) {
-		size_t na = s->alloc ? s->alloc * 2 : 256;
+		size_t na = s->alloc ? s->alloc * 2 : 16;
 		struct ioc_item *p;
 
 		if (na > IOC_MAX_ENTRIES)
@@ -1208,7 +1204,6 @@ static int report(const struct ioc_item *it, unsigned k, const struct detect_val
 
 static const struct ioc_item *match_hash(const struct ioc_set *s, const struct detect_value *v)
 {
-	unsigned char d[DIGEST_MAX];
 	int ht;
 
 	switch (v->len) {
@@ -1224,9 +1219,7 @@ static const struct ioc_item *match_hash(const struct ioc_set *s, const struct d
 	default:
 		return NULL;
 	}
-	if (!s->tab[ht].n || !hex_to_bin(v->str, v->len, d))
-		return NULL;
-	return find_digest(s, &s->tab[ht], d, v->len / 2);
+	return find_digest(s, &s->tab[ht], v->str, v->len);
 }
 
 static const struct ioc_item *match_ip(const struct ioc_set *s, const char *str, size_t len)
@@ -1239,46 +1232,62 @@ static const struct ioc_item *match_ip(const struct ioc_set *s, const char *str,
 	return &s->items[id];
 }
 
-struct dom_cand {
-	uint64_t h;
-	size_t at; /* where the parent domain starts in the name */
-};
-
-/* The most specific listed domain the name is, or is under. */
+/* The most specific listed domain the name is, or is under: the name lowercased, then each
+ * parent (a suffix starting a label) with a label count some listed domain has, longest first. */
 static const struct ioc_item *match_domain(const struct ioc_set *s, const struct detect_value *v)
 {
-	char b[DOMAIN_MAX_LEN + 1];
-	struct dom_cand cand[DOMAIN_MAX_LEN / 2 + 2];
-	size_t n = v->len, nc = 0;
+	char b[DOMAIN_MAX_LEN + 8];
+	size_t n = v->len, start = 0;
 	unsigned labels = 1;
-	uint64_t h = DOM_SEED;
 
 	if (n > 0 && v->str[n - 1] == '.')
 		n--;
 	if (n == 0 || n > DOMAIN_MAX_LEN)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
-		b[i] = to_lower(v->str[i]);
-	/* Right to left: at each dot the hash so far is the parent domain's. */
-	for (size_t i = n; i-- > 0;) {
-		if (b[i] == '.') {
-			if (i + 1 < n && b[i + 1] != '.' &&
-			    (s->domain_labels >> (labels < 63 ? labels : 63) & 1))
-				cand[nc++] = (struct dom_cand){dom_final(h, n - i - 1), i + 1};
-			labels++;
-		}
-		h = dom_step(h, (unsigned char)b[i]);
-	}
-	if (s->domain_labels >> (labels < 63 ? labels : 63) & 1)
-		cand[nc++] = (struct dom_cand){dom_final(h, n), 0};
-	while (nc-- > 0) {
-		const struct ioc_item *it =
-		    find_str(s, &s->tab[HT_DOMAIN], cand[nc].h, b + cand[nc].at, n - cand[nc].at);
+	/* Eight bytes at a time: lowercase A-Z and count the dots. */
+	for (size_t i = 0; i < n; i += 8) {
+		const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+		uint64_t w = 0, low, upper, dot;
 
-		if (it)
-			return it;
+		memcpy(&w, v->str + i, n - i < 8 ? n - i : 8);
+		low = w & ~high;
+		upper = ((low + ones * (0x80 - 'A')) ^ (low + ones * (0x80 - 'Z' - 1))) & ~w & high;
+		w |= upper >> 2;
+		dot = w ^ ones * '.';
+		dot = ~(((dot & ~high) + ~high) | dot | ~high);
+		if (n - i < 8)
+			dot &= (UINT64_C(1) << 8 * (n - i)) - 1;
+		labels += (unsigned)__builtin_popcountll(dot);
+		memcpy(b + i, &w, 8);
 	}
-	return NULL;
+	for (;;) {
+		if (start < n && b[start] != '.' &&
+		    (s->domain_labels >> (labels < 63 ? labels : 63) & 1)) {
+			const struct ioc_item *it = find_str(s, &s->tab[HT_DOMAIN],
+							     hash_bytes(b + start, n - start),
+							     b + start, n - start);
+
+			if (it)
+				return it;
+		}
+		if (labels == 1)
+			return NULL;
+		start = (size_t)((const char *)memchr(b + start, '.', n - start) - b) + 1;
+		labels--;
+	}
+}
+
+/* Id of IOC_FIELDS[k] in the doc's field table, from the hint when its name checks out. */
+static uint32_t field_id(const struct ioc_set *s, const struct detect_fields *f, unsigned k)
+{
+	atomic_uint *hint = (atomic_uint *)&s->field_id[k];
+	uint32_t id = atomic_load_explicit(hint, memory_order_relaxed);
+
+	if (id != DETECT_FIELD_NONE && strcmp(detect_fields_name(f, id), IOC_FIELDS[k]) == 0)
+		return id;
+	id = detect_fields_find(f, IOC_FIELDS[k], field_info[k].len);
+	atomic_store_explicit(hint, id, memory_order_relaxed);
+	return id;
 }
 
 int ioc_set_match(const struct ioc_set *s, struct detect_doc *doc, ioc_hit_fn fn, void *ctx)
@@ -1298,7 +1307,7 @@ int ioc_set_match(const struct ioc_set *s, struct detect_doc *doc, ioc_hit_fn fn
 
 		if (!kind_on[kind])
 			continue;
-		id = detect_fields_find(doc->fields, IOC_FIELDS[k], field_info[k].len);
+		id = field_id(s, doc->fields, k);
 		if (id == DETECT_FIELD_NONE)
 			continue;
 		for (const struct detect_value *v = detect_doc_first(doc, id); v;
@@ -1313,8 +1322,11 @@ int ioc_set_match(const struct ioc_set *s, struct detect_doc *doc, ioc_hit_fn fn
 				it = match_ip(s, v->str, v->len);
 				break;
 			case KIND_DOMAIN:
-				/* url.domain and friends may hold an address. */
-				it = match_ip(s, v->str, v->len);
+				/* url.domain and friends may hold an address; a name ends in a
+				 * letter (and has no colon), so most skip the parse. */
+				if (v->len && (v->str[v->len - 1] <= '9' || v->str[v->len - 1] == ']' ||
+					       memchr(v->str, ':', v->len)))
+					it = match_ip(s, v->str, v->len);
 				if (!it && s->tab[HT_DOMAIN].n)
 					it = match_domain(s, v);
 				break;

@@ -86,7 +86,9 @@ static void expect_hits(const struct ac *a, const char *text, size_t len, const 
 	free(h.v);
 }
 
+/* clang-format off */
 #define P(str, id) {str, sizeof(str) - 1, id}
+/* clang-format on */
 #define N(arr) (sizeof(arr) / sizeof((arr)[0]))
 
 static void test_ushers(void **state)
@@ -132,8 +134,7 @@ static void test_prefix_suffix(void **state)
 
 static void test_nocase(void **state)
 {
-	static const struct pat p[] = {P("CmD.exe", 0), P("powershell", 1), P("[x", 2),
-				       P("@", 3)};
+	static const struct pat p[] = {P("CmD.exe", 0), P("powershell", 1), P("[x", 2), P("@", 3)};
 	static const char text[] = "C:\\Windows\\cmd.EXE -c PowerShell {X `";
 	static const struct hit want_nocase[] = {{18, 0}, {32, 1}};
 	struct ac *a = build(p, N(p), true);
@@ -220,7 +221,7 @@ static void test_stop_early(void **state)
 
 static void test_bits(void **state)
 {
-	static const struct pat p[] = {P("he", 0),   P("she", 1), P("his", 2), P("hers", 3),
+	static const struct pat p[] = {P("he", 0),    P("she", 1), P("his", 2), P("hers", 3),
 				       P("hers", 70), P("x", 127), P("he", 64)};
 	struct ac *a = build(p, N(p), false);
 	uint64_t bits[2] = {0};
@@ -234,6 +235,28 @@ static void test_bits(void **state)
 	assert_int_equal(ac_scan_bits(a, "this x", 6, bits), 2);
 	assert_int_equal(bits[0], (1u << 0) | (1u << 1) | (1u << 2) | (1u << 3));
 	assert_int_equal(bits[1], (1u << 0) | (1u << 6) | (UINT64_C(1) << 63));
+	ac_free(a);
+}
+
+static void test_bits_many(void **state)
+{
+	static const struct pat p[] = {P("he", 0), P("she", 1), P("his", 2), P("hers", 3),
+				       P("x", 64)};
+	struct ac *a = build(p, N(p), false);
+	const void *texts[7] = {"ushers", "", "this", "x", "", "h", "e"};
+	size_t lens[7] = {6, 0, 4, 1, 0, 1, 1};
+	uint64_t bits[2] = {0};
+
+	(void)state;
+	assert_int_equal(ac_scan_bits_many(a, NULL, NULL, 0, bits), 0);
+	assert_int_equal(ac_scan_bits_many(a, texts, lens, 1, bits), 3);
+	assert_int_equal(bits[0], (1u << 0) | (1u << 1) | (1u << 3));
+	/* "h" then "e" are two texts: no "he" across them */
+	bits[0] = 0;
+	assert_int_equal(ac_scan_bits_many(a, texts + 4, lens + 4, 3, bits), 0);
+	assert_int_equal(ac_scan_bits_many(a, texts, lens, 7, bits), 5);
+	assert_int_equal(bits[0], 0xf);
+	assert_int_equal(bits[1], 1);
 	ac_free(a);
 }
 
@@ -319,7 +342,7 @@ static bool eq_at(const unsigned char *t, const unsigned char *p, size_t n, bool
 }
 
 struct rcase {
-	unsigned char *pat;     /* npat * maxlen */
+	unsigned char *pat; /* npat * maxlen */
 	size_t *len;
 	uint32_t *id;
 	size_t npat;
@@ -338,8 +361,8 @@ static void naive(const struct rcase *rc, const unsigned char *text, size_t len,
 	}
 }
 
-static void cross_check(const struct rcase *rc, const unsigned char *text, size_t len,
-			bool nocase, const struct ac *a, uint32_t maxid)
+static void cross_check(const struct rcase *rc, const unsigned char *text, size_t len, bool nocase,
+			const struct ac *a, uint32_t maxid)
 {
 	struct hits got = {0}, want = {0};
 	uint64_t bits[4] = {0}, wbits[4] = {0};
@@ -355,7 +378,7 @@ static void cross_check(const struct rcase *rc, const unsigned char *text, size_
 	if (want.n)
 		qsort(want.v, want.n, sizeof(*want.v), cmp_hit);
 	assert_int_equal(got.n, want.n);
-	for (size_t i = 0; i < got.n; i++) {
+	for (size_t i = 0; i < got.n && i < want.n; i++) {
 		assert_int_equal(got.v[i].end, want.v[i].end);
 		assert_int_equal(got.v[i].id, want.v[i].id);
 	}
@@ -371,6 +394,25 @@ static void cross_check(const struct rcase *rc, const unsigned char *text, size_
 	assert_memory_equal(bits, wbits, sizeof(bits));
 	free(got.v);
 	free(want.v);
+}
+
+/* ac_scan_bits_many over random pieces of text (empty, overlapping, any count) sets the same bits
+ * as one ac_scan_bits per piece. */
+static void check_many(const struct ac *a, const unsigned char *text, size_t len)
+{
+	const void *texts[12];
+	size_t lens[12], n = rnd(13), want = 0;
+	uint64_t bits[4] = {0}, wbits[4] = {0};
+
+	for (size_t k = 0; k < n; k++) {
+		size_t start = rnd((uint32_t)len + 1);
+
+		lens[k] = rnd((uint32_t)(len - start) + 1);
+		texts[k] = text + start;
+		want += ac_scan_bits(a, texts[k], lens[k], wbits);
+	}
+	assert_int_equal(ac_scan_bits_many(a, texts, lens, n, bits), want);
+	assert_memory_equal(bits, wbits, sizeof(bits));
 }
 
 static void random_cases(const unsigned char *alpha, size_t nalpha, size_t ncases, size_t maxpat,
@@ -415,9 +457,12 @@ static void random_cases(const unsigned char *alpha, size_t nalpha, size_t ncase
 			size_t len = rnd((uint32_t)maxtext + 1);
 
 			for (size_t k = 0; k < len; k++)
-				text[k] = rnd(16) ? alpha[rnd((uint32_t)na)] : (unsigned char)rnd(256);
+				text[k] =
+				    rnd(16) ? alpha[rnd((uint32_t)na)] : (unsigned char)rnd(256);
 			cross_check(&rc, text, len, false, a[0], maxid);
 			cross_check(&rc, text, len, true, a[1], maxid);
+			check_many(a[0], text, len);
+			check_many(a[1], text, len);
 		}
 		ac_free(a[1]);
 		ac_free(a[0]);
@@ -486,7 +531,8 @@ static void test_random_sparse(void **state)
 	for (int t = 0; t < 200; t++) {
 		size_t len = rnd(sizeof(text) + 1);
 
-		/* pieces of patterns, so the scan goes deep and fails from deep states into others */
+		/* pieces of patterns, so the scan goes deep and fails from deep states into others
+		 */
 		for (size_t k = 0; k < len;) {
 			size_t i = 256 + rnd((uint32_t)(rc.npat - 256));
 			size_t n = rnd(4) ? rc.len[i] : 1 + rnd((uint32_t)rc.len[i]);
@@ -498,6 +544,8 @@ static void test_random_sparse(void **state)
 		}
 		cross_check(&rc, text, len, false, a[0], 249);
 		cross_check(&rc, text, len, true, a[1], 249);
+		check_many(a[0], text, len);
+		check_many(a[1], text, len);
 	}
 	ac_free(a[1]);
 	ac_free(a[0]);
@@ -509,6 +557,7 @@ static void test_random_sparse(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ushers),
 	    cmocka_unit_test(test_duplicates),
@@ -520,11 +569,13 @@ int main(void)
 	    cmocka_unit_test(test_pattern_longer_than_text),
 	    cmocka_unit_test(test_stop_early),
 	    cmocka_unit_test(test_bits),
+	    cmocka_unit_test(test_bits_many),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_builder_reuse),
 	    cmocka_unit_test(test_random_small),
 	    cmocka_unit_test(test_random_sparse),
 	};
+	/* clang-format on */
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -641,7 +641,7 @@ static void test_set_large(void **state)
 	}
 	assert_int_equal(cidr_set_freeze(s), 0);
 	qsort(large, n, sizeof(large[0]), cmp_probe);
-	for (int q = 0; q < 20000; q++) {
+	for (int q = 0; q < 10000; q++) {
 		const struct probe_entry *e = &large[next_rand() % n];
 		struct ip_addr a = e->c.net;
 		uint32_t got = 0, want = 0;
