@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "agent_detect.h"
+#include "agent_yara.h"
 #include "hashcache.h"
 #include "log.h"
 #include "output.h"
@@ -182,6 +183,36 @@ static void emit_alert(void *ctx, const char *line, size_t len)
 		atomic_fetch_add(&ag->counters.queue_dropped, 1);
 }
 
+void agent_emit_alert(void *ctx, const char *line, size_t len)
+{
+	struct agent *ag = ctx;
+
+	emit_alert(ctx, line, len);
+	output_flush_all(ag->out);
+}
+
+/* Files worth a YARA look when written: executable bits, or places and names droppers use.
+ * The scanner still checks for an ELF or #! header before scanning. */
+static bool may_be_executable(const struct event *ev)
+{
+	static const char *const DIRS[] = {"/tmp/", "/dev/shm/", "/var/tmp/", "/run/user/"};
+	static const char *const EXTS[] = {".so", ".sh", ".py", ".pl", ".elf", ".bin", ".run"};
+	const char *p = ev->file.path;
+	size_t n = strlen(p);
+
+	if (ev->file.mode & 0111)
+		return true;
+	for (size_t i = 0; i < sizeof(DIRS) / sizeof(DIRS[0]); i++)
+		if (!strncmp(p, DIRS[i], strlen(DIRS[i])))
+			return true;
+	for (size_t i = 0; i < sizeof(EXTS) / sizeof(EXTS[0]); i++) {
+		size_t k = strlen(EXTS[i]);
+		if (n > k && !strcmp(p + n - k, EXTS[i]))
+			return true;
+	}
+	return false;
+}
+
 static void write_out(struct agent *ag, const struct event *ev)
 {
 	if (output_event(ag->out, ev) == 0)
@@ -191,6 +222,12 @@ static void write_out(struct agent *ag, const struct event *ev)
 	/* An alert seals the batch at once so it leaves ahead of the batch timer. */
 	if (ag->detect && agent_detect_event(ag->detect, ev, emit_alert, ag) > 0)
 		output_flush_all(ag->out);
+	if (ag->yara &&
+	    (ev->action == EVENT_ACTION_EXEC ||
+	     ((ev->action == EVENT_ACTION_CREATION || ev->action == EVENT_ACTION_MODIFICATION ||
+	       ev->action == EVENT_ACTION_RENAME) &&
+	      may_be_executable(ev))))
+		agent_yara_submit(ag->yara, ev);
 }
 
 /* Fills, attributes and filters; false when the event is dropped. */

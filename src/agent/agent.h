@@ -28,6 +28,7 @@ struct agent_counters {
 
 struct agent_health;
 struct agent_detect;
+struct agent_yara;
 
 struct agent {
 	struct agent_config *config; /* borrowed */
@@ -46,6 +47,7 @@ struct agent {
 	uint64_t seq;
 	struct agent_health *health; /* borrowed, may be NULL */
 	struct agent_detect *detect; /* local detection; NULL when no rules are configured */
+	struct agent_yara *yara;     /* YARA scans of executed and written executables */
 };
 
 /* Sends one event down the pipeline: fills host fields, sequence and time when unset, attributes
@@ -64,6 +66,9 @@ void agent_hash_done(void *ctx, struct event *ev);
 
 /* Writes a pre-built JSON document line (inventory, state) to the output. */
 void agent_emit_json(struct agent *ag, const char *json, size_t len);
+
+/* Writes an alert line and seals the batch so it leaves at once (thread-safe; ctx is the agent). */
+void agent_emit_alert(void *ctx, const char *line, size_t len);
 
 /* Sets ag->boot_id and the entity-id seeds derived from it. */
 void agent_set_boot_id(struct agent *ag, const char *boot_id, size_t len);

@@ -61,6 +61,9 @@ static const struct key_desc keys[] = {
     {"uplink.heartbeat_s", K_U32, OFF(heartbeat_s), 1, 3600},
     {"detect.rules", K_LIST, OFF(detect_rules), 0, 0},
     {"detect.iocs", K_LIST, OFF(detect_iocs), 0, 0},
+    {"detect.yara", K_LIST, OFF(detect_yara), 0, 0},
+    {"detect.yara_max_mb", K_U32, OFF(yara_max_mb), 1, 1024},
+    {"detect.yara_mb_per_s", K_U32, OFF(yara_mb_per_s), 1, 10000},
 };
 
 static char *xstrdup(const char *s)
@@ -104,6 +107,8 @@ void agent_config_init(struct agent_config *c)
 	c->nice = 10;
 	c->inventory_interval_s = 3600;
 	c->stats_interval_s = 60;
+	c->yara_max_mb = 32;
+	c->yara_mb_per_s = 50;
 }
 
 static void list_clear(struct agent_config_list *l)
@@ -125,6 +130,7 @@ void agent_config_release(struct agent_config *c)
 	list_clear(&c->skip_fs);
 	list_clear(&c->detect_rules);
 	list_clear(&c->detect_iocs);
+	list_clear(&c->detect_yara);
 	memset(c, 0, sizeof(*c));
 }
 

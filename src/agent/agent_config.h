@@ -59,6 +59,9 @@ struct agent_config {
 
 	struct agent_config_list detect_rules; /* Sigma rule files/directories for local alerts */
 	struct agent_config_list detect_iocs;  /* indicator list files/directories */
+	struct agent_config_list detect_yara;  /* YARA rule files/directories */
+	uint32_t yara_max_mb;		       /* files larger than this are not scanned */
+	uint32_t yara_mb_per_s;		       /* scan pace */
 };
 
 /* Fills defaults. */

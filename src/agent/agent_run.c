@@ -1,5 +1,6 @@
 #include "agent_run.h"
 #include "agent_detect.h"
+#include "agent_yara.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -367,6 +368,21 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 			return 1;
 		}
 	}
+	if (c->detect_yara.n) {
+		char err[512];
+		struct agent_yara_opts yo = {.max_file_bytes = (uint64_t)c->yara_max_mb << 20,
+					     .mb_per_s = c->yara_mb_per_s};
+
+		ag.yara = agent_yara_new(&c->detect_yara, &yo, agent_emit_alert, &ag, err,
+					 sizeof(err));
+		if (!ag.yara) {
+			log_error("agent", "YARA: %s", err);
+			agent_detect_free(ag.detect);
+			if (!o->out)
+				output_free(ag.out);
+			return 1;
+		}
+	}
 	if (c->hash_executables)
 		ag.hashes =
 		    hashcache_new(4096, c->queue_events, c->hash_max_bytes, agent_hash_done, &ag);
@@ -389,6 +405,22 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 	/* Hashing finishes the queued execs before the final counters are written. */
 	hashcache_free(ag.hashes);
 	ag.hashes = NULL;
+	if (ag.yara) {
+		struct agent_yara_stats ys;
+
+		/* Scans already queued finish (bounded) so their alerts go out with the rest. */
+		agent_yara_idle(ag.yara, 5000);
+		agent_yara_get_stats(ag.yara, &ys);
+		log_info("agent",
+			 "yara scanned=%llu cached=%llu matches=%llu skipped_size=%llu "
+			 "skipped_type=%llu dropped=%llu errors=%llu",
+			 (unsigned long long)ys.scanned, (unsigned long long)ys.cached,
+			 (unsigned long long)ys.matches, (unsigned long long)ys.skipped_size,
+			 (unsigned long long)ys.skipped_type, (unsigned long long)ys.dropped,
+			 (unsigned long long)ys.errors);
+		agent_yara_free(ag.yara);
+		ag.yara = NULL;
+	}
 	if (rc == 0)
 		emit_stats(&ag);
 	log_info("agent", "stopped emitted=%llu kernel_dropped=%llu shed=%llu malformed=%llu",

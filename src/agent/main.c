@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	    "  -R, --rules PATH       Sigma rules to evaluate locally (repeatable; adds to\n"
 	    "                         detect.rules): alerts go out with the events\n"
 	    "  -I, --iocs PATH        indicator lists to match locally (repeatable)\n"
+	    "  -Y, --yara PATH        YARA rules for executed and written executables\n"
+	    "                         (repeatable; adds to detect.yara)\n"
 	    "\n"
 	    "run takes the capture options plus:\n"
 	    "  -S, --state DIR        enrollment identity and spool (default /var/lib/mamori)\n"
@@ -163,20 +165,29 @@ static int cmd_capture_or_run(int argc, char **argv, bool uplinked)
 	    {"drain", required_argument, NULL, 'D'},
 	    {"rules", required_argument, NULL, 'R'},
 	    {"iocs", required_argument, NULL, 'I'},
+	    {"yara", required_argument, NULL, 'Y'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct agent_config c;
 	struct agent_run_opts o = {.seconds = 0, .out_fd = STDOUT_FILENO};
 	const char *config = DEFAULT_CONFIG, *replay = NULL, *level = NULL, *host = NULL,
-		   *state = NULL, *rules[AGENT_CONFIG_LIST_MAX], *iocs[AGENT_CONFIG_LIST_MAX];
-	size_t nrules = 0, niocs = 0;
+		   *state = NULL, *rules[AGENT_CONFIG_LIST_MAX], *iocs[AGENT_CONFIG_LIST_MAX],
+		   *yara[AGENT_CONFIG_LIST_MAX];
+	size_t nrules = 0, niocs = 0, nyara = 0;
 	bool explicit_config = false;
 	enum log_level lv;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "c:s:r:l:H:S:D:R:I:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:r:l:H:S:D:R:I:Y:h", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'Y':
+			if (nyara == AGENT_CONFIG_LIST_MAX) {
+				fprintf(stderr, "mamori-agent: too many --yara\n");
+				return 2;
+			}
+			yara[nyara++] = optarg;
+			break;
 		case 'R':
 		case 'I':
 			if ((opt == 'R' ? nrules : niocs) == AGENT_CONFIG_LIST_MAX) {
@@ -245,6 +256,15 @@ static int cmd_capture_or_run(int argc, char **argv, bool uplinked)
 	if (host) {
 		free(c.host_name);
 		c.host_name = strdup(host);
+	}
+	for (size_t i = 0; i < nyara; i++) {
+		if (c.detect_yara.n == AGENT_CONFIG_LIST_MAX ||
+		    !(c.detect_yara.items[c.detect_yara.n] = strdup(yara[i]))) {
+			fprintf(stderr, "mamori-agent: too many detection paths\n");
+			agent_config_release(&c);
+			return 2;
+		}
+		c.detect_yara.n++;
 	}
 	for (size_t i = 0; i < nrules + niocs; i++) {
 		struct agent_config_list *l = i < nrules ? &c.detect_rules : &c.detect_iocs;
