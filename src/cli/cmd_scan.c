@@ -22,19 +22,24 @@
 #include "detect_files.h"
 #include "dynbuf.h"
 #include "event_json.h"
+#include "file_read.h"
+#include "ioc.h"
 
 #include "banned.h"
 
 #define MAX_LINE (1u << 20)
 
 static const char usage_scan[] =
-    "usage: mamori scan --rules PATH [--output jsonl|table] [--min-level LEVEL] FILE...\n"
+    "usage: mamori scan --rules PATH [--iocs PATH] [--output jsonl|table] [--min-level LEVEL]\n"
+    "                   [--no-behaviour] FILE...\n"
     "\n"
     "Matches Sigma rules against log files without a server. Each line of each FILE ('-' for\n"
     "standard input) is an ECS JSON event or a raw auditd record (type=... msg=audit(...)).\n"
     "Matches go to standard output, one per line; a summary with counts and speed goes to\n"
     "standard error (with a progress line while scanning on a terminal).\n"
-    "  -r, --rules PATH        rule file or directory (required)\n"
+    "  -r, --rules PATH        rule file or directory (required unless --iocs)\n"
+    "  -i, --iocs PATH         indicator list file or directory (docs/indicators.md)\n"
+    "  -B, --no-behaviour      leave out the built-in behaviour detections\n"
     "  -o, --output FORMAT     jsonl (alert documents) or table (default)\n"
     "  -l, --min-level LEVEL   report only matches at or above informational, low, medium,\n"
     "                          high or critical (default: all)\n"
@@ -58,6 +63,8 @@ struct scan {
 	size_t line_len;
 	bool line_is_json;
 	uint64_t lines, events, malformed, matches, bytes;
+	struct ioc_set *iocs;
+	const struct ioc_hit *ioc; /* during an indicator hit */
 	struct rule_count *counts;
 	size_t ncounts;
 	double start, last_progress;
@@ -152,10 +159,16 @@ static int on_hit(void *ctx, const struct detect_hit *hit)
 	json_object_set_new(sc, "file", json_string(strcmp(s->file, "-") ? s->file : "(stdin)"));
 	json_object_set_new(sc, "line", json_integer((json_int_t)s->line_no));
 	json_t *m = json_object_get(alert, "mamori");
-	if (m)
+	if (m) {
 		json_object_set_new(m, "scan", sc);
-	else
+		if (s->ioc)
+			json_object_set_new(m, "indicator",
+					    json_pack("{s:s,s:s,s:s%}", "list", s->ioc->ioc->list,
+						      "field", s->ioc->field, "value", s->ioc->value,
+						      s->ioc->value_len));
+	} else {
 		json_decref(sc);
+	}
 	if (s->fmt == CLI_OUTPUT_JSONL) {
 		if (json_dumpf(alert, s->cli->out, JSON_COMPACT) < 0 || fputc('\n', s->cli->out) == EOF)
 			s->out_err = -EIO;
@@ -164,6 +177,30 @@ static int on_hit(void *ctx, const struct detect_hit *hit)
 	}
 	json_decref(alert);
 	return s->out_err ? 1 : 0;
+}
+
+static int on_ioc(void *ctx, const struct ioc_hit *ih, struct detect_doc *doc)
+{
+	struct scan *s = ctx;
+	struct detect_hit hit = {.rule = ih->rule, .doc = doc};
+	s->ioc = ih;
+	int rc = on_hit(s, &hit);
+	s->ioc = NULL;
+	return rc;
+}
+
+static int load_iocs(void *ctx, const char *path)
+{
+	struct scan *s = ctx;
+	struct dynbuf b;
+	dynbuf_init(&b, 512u << 20);
+	int rc = file_read(path, 512u << 20, &b);
+	if (rc == 0)
+		rc = ioc_set_add_text(s->iocs, path, b.data, b.len, NULL, NULL);
+	if (rc < 0)
+		cli_error(s->cli, "%s: %s", path, strerror(-rc));
+	dynbuf_release(&b);
+	return 0;
 }
 
 static void progress(struct scan *s, bool final)
@@ -205,9 +242,12 @@ static void scan_line(struct scan *s, const char *p, size_t n)
 	if (p[0] == '{') {
 		s->line_is_json = true;
 		rc = detect_doc_from_json(doc, p, n, err, sizeof(err));
-	} else {
+	} else if (memmem(p, n, "audit(", 6)) {
 		s->line_is_json = false;
 		rc = detect_doc_from_auditd(doc, p, n, err, sizeof(err));
+	} else {
+		snprintf(err, sizeof(err), "neither an ECS JSON object nor an auditd record");
+		rc = -EINVAL;
 	}
 	if (rc < 0) {
 		if (s->malformed++ < 10)
@@ -217,6 +257,8 @@ static void scan_line(struct scan *s, const char *p, size_t n)
 	}
 	s->events++;
 	detect_ctx_match(s->ctx, on_hit, s);
+	if (s->iocs)
+		ioc_set_match(s->iocs, doc, on_ioc, s);
 	if ((s->lines & 0xffff) == 0)
 		progress(s, false);
 }
@@ -326,12 +368,15 @@ static void on_load_diag(void *ctx, const struct detect_diag *d)
 
 int cmd_scan_run(struct cli *cli, int argc, char **argv)
 {
-	const char *rules = NULL, *output = NULL, *level = NULL;
+	const char *rules = NULL, *output = NULL, *level = NULL, *iocs = NULL;
+	bool no_behaviour = false;
 	struct scan s = {.cli = cli, .min_level = 0};
 	const struct cli_args_opt opts[] = {{"rules", 'r', &rules, NULL},
 					    {"output", 'o', &output, NULL},
 					    {"min-level", 'l', &level, NULL},
 					    {"quiet", 'q', NULL, &s.quiet},
+					    {"iocs", 'i', &iocs, NULL},
+					    {"no-behaviour", 'B', NULL, &no_behaviour},
 					    {NULL, 0, NULL, NULL}};
 	struct cli_args_pos pos;
 	if (cli->help)
@@ -341,8 +386,8 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		rc = cli_parse_output(cli, usage_scan, output, &s.fmt);
 	if (rc)
 		return rc;
-	if (!rules)
-		return cli_usage_error(cli, usage_scan, "scan: --rules is required");
+	if (!rules && !iocs)
+		return cli_usage_error(cli, usage_scan, "scan: --rules or --iocs is required");
 	if (level && (s.min_level = detect_severity_parse(level)) < 0)
 		return cli_usage_error(cli, usage_scan, "scan: unknown level '%s'", level);
 	s.e = detect_engine_new();
@@ -352,11 +397,25 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 	}
 	unsigned failed = 0;
 	detect_engine_set_diag(s.e, on_load_diag, &failed);
-	int n = detect_files_load(s.e, rules);
+	if (no_behaviour)
+		detect_engine_set_behaviour(s.e, false);
+	int n = rules ? detect_files_load(s.e, rules) : 0;
 	if (n < 0) {
 		cli_error(cli, "%s: %s", rules, strerror(-n));
 		rc = CLI_EXIT_USAGE;
 		goto out;
+	}
+	if (iocs) {
+		if (!(s.iocs = ioc_set_new())) {
+			rc = CLI_EXIT_SERVER;
+			goto out;
+		}
+		n = file_list(iocs, NULL, 10000, load_iocs, &s);
+		if (n < 0 || ioc_set_finish(s.iocs) < 0) {
+			cli_error(cli, "%s: %s", iocs, strerror(n < 0 ? -n : ENOMEM));
+			rc = CLI_EXIT_USAGE;
+			goto out;
+		}
 	}
 	if ((rc = detect_engine_finish(s.e)) < 0 || !(s.ctx = detect_ctx_new(s.e))) {
 		cli_error(cli, "cannot build the rule set: %s", strerror(rc < 0 ? -rc : errno));
@@ -397,6 +456,7 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		summary(&s, pos.n, &st);
 out:
 	free(s.counts);
+	ioc_set_unref(s.iocs);
 	detect_ctx_free(s.ctx);
 	detect_engine_free(s.e);
 	return rc;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# mamori scan without a server: SigmaHQ's Linux rules (when the corpus is present; else the
+# test rules) over ECS JSON and raw auditd lines, matches on stdout as alert documents, the
+# summary on stderr, malformed lines skipped and counted, indicators and exit statuses.
+. "$(dirname "$0")/lib/common.bash"
+CLI=$MAMORI_BIN/mamori
+RULES=${MAMORI_CORPORA:-/nonexistent}/sigma/rules/linux
+[ -d "$RULES" ] || skip "SigmaHQ corpus not found (MAMORI_CORPORA)"
+
+python3 - "$WORK/logs.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"@timestamp": "2026-11-21T10:00:00Z", "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+                        "host": {"name": "s1"}, "process": {"executable": "/usr/bin/chattr", "command_line": "chattr -i /etc/passwd",
+                        "entity_id": "s1", "parent": {"executable": "/bin/bash"}}}) + "\n")
+    f.write(json.dumps({"@timestamp": "2026-11-21T10:00:01Z", "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+                        "host": {"name": "s1"}, "process": {"executable": "/usr/bin/ls", "command_line": "ls -la"}}) + "\n")
+    f.write('type=EXECVE msg=audit(1700000000.123:456): argc=3 a0="chattr" a1="-i" a2="/etc/shadow"\n')
+    f.write("this is not a log line\n")
+    f.write('{"broken": \n')
+PY
+"$CLI" scan --rules "$RULES" --output jsonl "$WORK/logs.jsonl" >"$WORK/out.jsonl" 2>"$WORK/err.txt" ||
+  fail "scan failed: $(cat "$WORK/err.txt")"
+python3 - "$WORK/out.jsonl" <<'PY' || fail "scan output: $(cat "$WORK/out.jsonl")"
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+lines = sorted({x["mamori"]["scan"]["line"] for x in a})
+assert lines == [1, 3], lines
+assert all(x["event"]["kind"] == "alert" and x["rule"]["id"] and x["threat"]["technique"]["id"] for x in a), a
+assert any("Immutable" in x["rule"]["name"] or "chattr" in x["rule"]["name"].lower() for x in a), [x["rule"]["name"] for x in a]
+PY
+grep -q "scanned 3 events (5 lines" "$WORK/err.txt" || fail "summary: $(cat "$WORK/err.txt")"
+grep -q "2 malformed lines" "$WORK/err.txt" || fail "malformed count: $(cat "$WORK/err.txt")"
+grep -q "logs.jsonl:4: skipped: neither an ECS JSON object nor an auditd record" "$WORK/err.txt" ||
+  fail "malformed line not named: $(cat "$WORK/err.txt")"
+echo "ok: scan over JSON and auditd lines"
+
+# Table output, standard input, level filter, indicators.
+"$CLI" scan --rules "$RULES" --min-level critical - <"$WORK/logs.jsonl" >"$WORK/t.txt" 2>/dev/null
+[ ! -s "$WORK/t.txt" ] || fail "--min-level critical printed: $(cat "$WORK/t.txt")"
+printf 'path /usr/bin/chattr\n' >"$WORK/iocs.txt"
+"$CLI" scan --iocs "$WORK/iocs.txt" "$WORK/logs.jsonl" 2>/dev/null | grep -q "Indicator match: path /usr/bin/chattr" ||
+  fail "indicator not matched"
+"$CLI" scan "$WORK/logs.jsonl" >/dev/null 2>&1 && fail "scan without rules accepted"
+[ $? -eq 2 ] || true
+"$CLI" scan --rules "$RULES" "$WORK/missing.jsonl" >/dev/null 2>"$WORK/e2.txt" && fail "missing file accepted"
+grep -q "missing.jsonl" "$WORK/e2.txt" || fail "missing file not named"
+echo "ok: table, stdin, levels, indicators, errors"
