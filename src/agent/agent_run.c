@@ -237,6 +237,7 @@ static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
 		ag->health->shed = atomic_load(&ag->counters.shed);
 		ag->health->emitted = atomic_load(&ag->counters.emitted);
 		ag->health->malformed = atomic_load(&ag->counters.malformed);
+		ag->health->alerts = atomic_load(&ag->counters.alerts);
 		pthread_mutex_unlock(&ag->health->lock);
 	}
 }
@@ -382,6 +383,21 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 				output_free(ag.out);
 			return 1;
 		}
+	}
+	if (ag.health && (ag.detect || ag.yara)) {
+		struct agent_detect_stats ds = {0};
+		struct agent_yara_stats ys = {0};
+
+		if (ag.detect)
+			agent_detect_get_stats(ag.detect, &ds);
+		if (ag.yara)
+			agent_yara_get_stats(ag.yara, &ys);
+		pthread_mutex_lock(&ag.health->lock);
+		snprintf(ag.health->content_version, sizeof(ag.health->content_version), "%s",
+			 ds.version[0] ? ds.version : "yara-only");
+		ag.health->rules = ds.rules;
+		ag.health->yara_rules = ys.rules;
+		pthread_mutex_unlock(&ag.health->lock);
 	}
 	if (c->hash_executables)
 		ag.hashes =

@@ -18,6 +18,10 @@ struct agent_health {
 	char sources[256]; /* active source names, comma-separated */
 	uint64_t kernel_drops, queue_drops, shed, emitted, malformed;
 	unsigned cpu_pct, rss_mb;
+	/* Local detection content, reported in heartbeats ("" when off). */
+	char content_version[17];
+	unsigned rules, yara_rules;
+	uint64_t alerts;
 };
 
 struct agent_run_opts {

@@ -110,6 +110,10 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 		h.emitted = u->o.health->emitted;
 		h.cpu_pct = u->o.health->cpu_pct;
 		h.rss_mb = u->o.health->rss_mb;
+		memcpy(h.content_version, u->o.health->content_version, sizeof(h.content_version));
+		h.rules = u->o.health->rules;
+		h.yara_rules = u->o.health->yara_rules;
+		h.alerts = u->o.health->alerts;
 		pthread_mutex_unlock(&u->o.health->lock);
 	}
 	for (char *p = h.sources, *q; *p; p = q) {
@@ -129,6 +133,11 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 		      (json_int_t)ss.dropped_events, "spool_corrupt",
 		      (json_int_t)ss.corrupt_records, "cpu_pct", (int)h.cpu_pct, "rss_bytes",
 		      (json_int_t)h.rss_mb * 1048576);
+	if (j && h.content_version[0])
+		json_object_set_new(json_object_get(j, "health"), "detection",
+				    json_pack("{s:s,s:i,s:i,s:I}", "content_version", h.content_version,
+					      "rules", (int)h.rules, "yara_rules", (int)h.yara_rules,
+					      "alerts", (json_int_t)h.alerts));
 	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!body)

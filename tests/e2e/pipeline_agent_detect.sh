@@ -42,7 +42,14 @@ for x in a:
 PY
 [ "$(count 'event.kind:alert')" = 0 ] || fail "agent alerts stored among events"
 [ "$(count 'host.name:ad1')" = 3 ] || fail "events not stored: $(count 'host.name:ad1')"
-echo "ok: alerts raised by the agent are stored and bound to it"
+# Heartbeats reach the store within the server's 5 s flush.
+WAIT_S=15 wait_for sh -c "\"$CLI\" hosts show ad1 --output jsonl | grep -q content_version" || true
+"$CLI" hosts show ad1 --output jsonl | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["health"]["detection"]
+assert len(d["content_version"]) == 16 and d["rules"] == 3 and d["alerts"] >= 0, d' ||
+  fail "heartbeat lacks the detection content: $("$CLI" hosts show ad1 --output jsonl)"
+echo "ok: alerts raised by the agent are stored and bound to it; heartbeats carry the content version"
 
 # 2. Both sides detect: each alert once.
 stop_server
