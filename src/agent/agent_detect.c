@@ -220,6 +220,35 @@ int agent_detect_event(struct agent_detect *d, const struct event *ev, agent_det
 	return n;
 }
 
+int agent_detect_reload(struct agent_detect *d, const struct agent_config_list *rules,
+			const struct agent_config_list *iocs, char *err, size_t errlen)
+{
+	struct agent_detect *n = agent_detect_new(rules, iocs, err, errlen);
+	if (!n)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	/* Swap the content; counters of the running instance carry on. */
+	struct detect_engine *e = d->engine;
+	struct ioc_set *i = d->iocs;
+	struct detect_ctx *c = d->ctx;
+	struct detect_event_map *m = d->map;
+	d->engine = n->engine;
+	d->iocs = n->iocs;
+	d->ctx = n->ctx;
+	d->map = n->map;
+	d->st.rules = n->st.rules;
+	d->st.failed = n->st.failed;
+	d->st.iocs = n->st.iocs;
+	memcpy(d->st.version, n->st.version, sizeof(d->st.version));
+	n->engine = e;
+	n->iocs = i;
+	n->ctx = c;
+	n->map = m;
+	pthread_mutex_unlock(&d->lock);
+	agent_detect_free(n);
+	return 0;
+}
+
 void agent_detect_get_stats(struct agent_detect *d, struct agent_detect_stats *st)
 {
 	pthread_mutex_lock(&d->lock);

@@ -31,5 +31,9 @@ typedef void (*agent_detect_emit_fn)(void *ctx, const char *line, size_t len);
 int agent_detect_event(struct agent_detect *d, const struct event *ev, agent_detect_emit_fn emit,
 		       void *ctx);
 void agent_detect_get_stats(struct agent_detect *d, struct agent_detect_stats *st);
+/* Loads the paths again and swaps the new rules in (SIGHUP); on failure the current ones stay.
+ * 0 or -EINVAL with err filled. */
+int agent_detect_reload(struct agent_detect *d, const struct agent_config_list *rules,
+			const struct agent_config_list *iocs, char *err, size_t errlen);
 
 #endif

@@ -21,12 +21,40 @@
 
 #include "banned.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
+}
+
+/* SIGHUP: rules and indicators are read again and swapped in without a restart. */
+static void reload_detection(struct agent *ag)
+{
+	char err[512];
+
+	reload_requested = 0;
+	if (!ag->detect)
+		return;
+	if (agent_detect_reload(ag->detect, &ag->config->detect_rules, &ag->config->detect_iocs,
+				err, sizeof(err)) < 0) {
+		log_warn("agent", "reload failed, keeping the current rules: %s", err);
+		return;
+	}
+	if (ag->health) {
+		struct agent_detect_stats ds;
+
+		agent_detect_get_stats(ag->detect, &ds);
+		pthread_mutex_lock(&ag->health->lock);
+		snprintf(ag->health->content_version, sizeof(ag->health->content_version), "%s",
+			 ds.version);
+		ag->health->rules = ds.rules;
+		pthread_mutex_unlock(&ag->health->lock);
+	}
+	log_info("agent", "detection content reloaded");
 }
 
 static const struct source_ops *const all_sources[] = {
@@ -283,6 +311,9 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	}
 	while (!stop_requested) {
 		bool finished = false;
+
+		if (reload_requested)
+			reload_detection(ag);
 		int n = epoll_wait(ep, evs, 16, ag->config->wakeup_ms);
 		uint64_t now = agent_now_mono();
 
@@ -341,6 +372,7 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Like other host agents (Wazuh runs at nice 10), yield the CPU to the workloads it

@@ -91,3 +91,32 @@ import json, sys
 a = [json.loads(l) for l in sys.stdin]
 assert len(a) == 1 and a[0]["agent"]["id"] == sys.argv[1], a' "$agent_id" || fail "forged agent id kept"
 echo "ok: agent alerts are re-bound to the sender; malformed ones rejected"
+
+# 4. SIGHUP reloads the agent's rules and indicators without a restart.
+stop_server
+start_server
+mkdir -p "$WORK/arules"
+cp "$D/rules.yml" "$WORK/arules/"
+mkfifo "$WORK/feed"
+exec 7<>"$WORK/feed"
+start_agent "$WORK/agent" --replay "$WORK/feed" --rules "$WORK/arules"
+sleep 1
+cat >"$WORK/arules/new.yml" <<'YML'
+title: Reloaded rule
+id: 7d1f6c2e-0d7e-4d55-9a51-2f3f1c7e0b01
+level: high
+logsource: {product: linux, category: process_creation}
+detection:
+    selection: {CommandLine: 'mamori-reload-marker'}
+    condition: selection
+YML
+kill -HUP "$AGENT_PID"
+WAIT_S=10 wait_for grep -q "detection content reloaded" "$WORK/agent.log" || fail "agent did not reload"
+python3 -c '
+import json
+print(json.dumps({"@timestamp": "2026-11-21T14:00:00Z", "event": {"kind": "event", "category": ["process"], "type": ["start"], "action": "exec"},
+    "host": {"name": "ad1"}, "process": {"pid": 5, "entity_id": "r1", "executable": "/usr/bin/x", "name": "x", "command_line": "mamori-reload-marker"}}))' >&7
+WAIT_S=20 wait_for sh -c "\"$CLI\" alerts list --since 1h --rule 'Reloaded rule' --output jsonl | grep -q r1" ||
+  fail "rule added by SIGHUP did not fire"
+exec 7>&-
+echo "ok: SIGHUP reloads the agent's rules"
