@@ -353,7 +353,8 @@ static void summary(struct scan *s, size_t nfiles, const struct detect_stats *st
 	fprintf(s->cli->err, "%u rules loaded (%u not loaded); %llu matches by %zu rules\n",
 		st->rules + st->correlations, st->failed, (unsigned long long)s->matches,
 		s->ncounts);
-	qsort(s->counts, s->ncounts, sizeof(*s->counts), cmp_count);
+	if (s->ncounts)
+		qsort(s->counts, s->ncounts, sizeof(*s->counts), cmp_count);
 	for (size_t i = 0; i < s->ncounts; i++)
 		fprintf(s->cli->err, "  %8llu  %-8s  %s\n", (unsigned long long)s->counts[i].n,
 			detect_severity_name(s->counts[i].rule->severity), s->counts[i].rule->title);

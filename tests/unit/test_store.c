@@ -308,6 +308,7 @@ static void test_alerts_with_batch(void **state)
 	assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 1);
 	assert_int_equal(store_ingest_batch(st, "agent-x", 1, 2, b.rows, 0, al, 1, &dup), 0);
 	assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 2);
+	batch_free(&b);
 	store_close(st);
 }
 
