@@ -23,7 +23,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const TYPE_NAME[] = {
-    [IOC_SHA256] = "sha256", [IOC_SHA1] = "sha1",     [IOC_MD5] = "md5",  [IOC_IP] = "ip",
+    [IOC_SHA256] = "sha256", [IOC_SHA1] = "sha1",     [IOC_MD5] = "md5",   [IOC_IP] = "ip",
     [IOC_CIDR] = "cidr",     [IOC_DOMAIN] = "domain", [IOC_PATH] = "path",
 };
 
@@ -96,7 +96,8 @@ static void add(const char *field, const char *value, size_t len)
 static void fill_fixed_doc(void)
 {
 	static const char *const pairs[][2] = {
-	    {"process.hash.sha256", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"},
+	    {"process.hash.sha256",
+	     "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"},
 	    {"process.hash.md5", "d41d8cd98f00b204e9800998ecf8427e"},
 	    {"file.hash.sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
 	    {"destination.ip", "203.0.113.7"},

@@ -1,7 +1,7 @@
 /* Aho-Corasick multi-literal matcher: the literal prefilter of the Sigma engine. Thousands of rule
  * literals are compiled once into an immutable automaton; every event field value is then scanned
- * in one pass, one table lookup per byte, with no allocation. A built automaton is read-only, so
- * any number of threads may scan it at once. */
+ * in one pass, at most two transitions per byte amortised, with no allocation. A built automaton
+ * is read-only, so any number of threads may scan it at once. */
 #ifndef MAMORI_AC_H
 #define MAMORI_AC_H
 

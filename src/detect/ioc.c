@@ -67,7 +67,7 @@ static const struct {
 #define NFIELDS (sizeof(field_info) / sizeof(field_info[0]))
 
 static const char *const TYPE_NAMES[] = {
-    [IOC_SHA256] = "sha256", [IOC_SHA1] = "sha1",     [IOC_MD5] = "md5",  [IOC_IP] = "ip",
+    [IOC_SHA256] = "sha256", [IOC_SHA1] = "sha1",     [IOC_MD5] = "md5",   [IOC_IP] = "ip",
     [IOC_CIDR] = "cidr",     [IOC_DOMAIN] = "domain", [IOC_PATH] = "path",
 };
 
@@ -212,14 +212,13 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return mix64(h);
 }
 
-/* Hex digit values, -1 for other bytes: a table, because digests are random and a branch per
- * digit would mispredict half the time. */
+/* Each hex digit's value plus one, 0 for other bytes: a table, because digests are random and a
+ * branch per digit would mispredict half the time. */
 static const int8_t HEX[256] = {
-    ['0'] = 1,	['1'] = 2,  ['2'] = 3,	['3'] = 4,  ['4'] = 5,	['5'] = 6,  ['6'] = 7,
-    ['7'] = 8,	['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
-    ['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
-    ['F'] = 16,
-}; /* value + 1, so the zero-filled rest means "not hex" */
+    ['0'] = 1,	['1'] = 2,  ['2'] = 3,	['3'] = 4,  ['4'] = 5,	['5'] = 6,  ['6'] = 7,	['7'] = 8,
+    ['8'] = 9,	['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 static int hex_digit(char c)
 {
@@ -313,14 +312,11 @@ static void htab_release(struct htab *t)
 }
 
 /* hex is an event's digest in either case, or a normalised one. */
-static const struct ioc_item *find_digest(const struct ioc_set *s, const struct htab *t,
+static const struct ioc_item *find_digest(const struct ioc_set *s, const struct htab *t, uint64_t h,
 					  const char *hex, size_t n)
 {
-	uint64_t h;
-
-	if (!t->n)
+	if (!t->n || !s->items)
 		return NULL;
-	h = hash_hex(hex, n);
 	for (size_t i = h & t->mask; t->s[i].idx1; i = (i + 1) & t->mask) {
 		const struct ioc_item *it;
 		size_t k = 0;
@@ -340,7 +336,7 @@ static const struct ioc_item *find_digest(const struct ioc_set *s, const struct 
 static const struct ioc_item *find_str(const struct ioc_set *s, const struct htab *t, uint64_t h,
 				       const char *key, size_t len)
 {
-	if (!t->n)
+	if (!t->n || !s->items)
 		return NULL;
 	for (size_t i = h & t->mask; t->s[i].idx1; i = (i + 1) & t->mask) {
 		const struct ioc_item *it;
@@ -369,7 +365,7 @@ static const struct ioc_item *find_net(const struct ioc_set *s, const struct cid
 	const struct htab *t = &s->tab[HT_NET];
 	uint64_t h;
 
-	if (!t->n)
+	if (!t->n || !s->items)
 		return NULL;
 	h = hash_cidr(c);
 	for (size_t i = h & t->mask; t->s[i].idx1; i = (i + 1) & t->mask) {
@@ -478,7 +474,7 @@ int ioc_set_finish(struct ioc_set *s)
 
 struct loader {
 	struct ioc_set *s;
-	const char *path; /* as given, for diags */
+	const char *path;      /* as given, for diags */
 	const char *meta_path; /* pooled, for metas */
 	unsigned line;
 	detect_diag_fn diag;
@@ -502,7 +498,8 @@ static void bad(struct loader *L, const char *fmt, ...)
 	if (!L->diag)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
 	va_end(ap);
 	L->diag(L->diag_ctx, &(struct detect_diag){L->path, L->line, NULL, msg, false});
 }
@@ -530,7 +527,13 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 		unsigned char c = s[i];
 		size_t k;
 		uint32_t cp;
+		uint64_t w;
 
+		/* Lists are nearly all ASCII: skip it a word at a time. */
+		if (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
+			i += 8;
+			continue;
+		}
 		if (c < 0x80) {
 			i++;
 			continue;
@@ -682,7 +685,8 @@ static int norm_domain(struct loader *L, const char *s, size_t n, struct norm *o
 				bad(L, "domain '%.*s' is not ASCII; list its punycode (xn--) form",
 				    Q(s, n));
 			else
-				bad(L, "domain '%.*s' has a character a host name cannot have", Q(s, n));
+				bad(L, "domain '%.*s' has a character a host name cannot have",
+				    Q(s, n));
 			return -EINVAL;
 		}
 		o->v[i] = c;
@@ -749,8 +753,9 @@ static int infer_type(struct loader *L, const char *s, size_t n)
 	if (cidr_parse(s, n, &c) == 0)
 		return memchr(s, '/', n) ? IOC_CIDR : IOC_IP;
 	if (hex) {
-		bad(L, "'%.*s' looks like a hash but has %zu hex digits (MD5 32, SHA-1 40, "
-		       "SHA-256 64)",
+		bad(L,
+		    "'%.*s' looks like a hash but has %zu hex digits (MD5 32, SHA-1 40, "
+		    "SHA-256 64)",
 		    Q(s, n), n);
 		return -1;
 	}
@@ -760,13 +765,25 @@ static int infer_type(struct loader *L, const char *s, size_t n)
 	return -1;
 }
 
+static char *putn(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put(char *p, const char *s)
+{
+	return putn(p, s, strlen(s));
+}
+
 static int add_entry(struct loader *L, const struct norm *o, const char *desc, size_t dlen)
 {
+	const size_t max_entries = (size_t)IOC_MAX_ENTRIES;
 	struct ioc_set *s = L->s;
 	struct ioc_item *it;
 	int ht = -1;
 	uint64_t h = 0;
-	char *id, *title;
+	char *id, *title, *p;
 	size_t idlen, tlen;
 	const char *advice;
 	int rc;
@@ -776,9 +793,9 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 	case IOC_SHA1:
 	case IOC_MD5:
 		ht = hash_table_of(o->type);
-		if (find_digest(s, &s->tab[ht], o->v, o->len))
-			goto dup;
 		h = hash_hex(o->v, o->len);
+		if (find_digest(s, &s->tab[ht], h, o->v, o->len))
+			goto dup;
 		advice = ADVICE_HASH;
 		break;
 	case IOC_IP:
@@ -804,18 +821,18 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 		advice = ADVICE_PATH;
 		break;
 	}
-	if (s->n >= IOC_MAX_ENTRIES)
+	if (s->n >= max_entries)
 		return -E2BIG;
 	if (s->n == s->alloc) {
 		size_t na = s->alloc ? s->alloc * 2 : 16;
-		struct ioc_item *p;
+		struct ioc_item *grown;
 
-		if (na > IOC_MAX_ENTRIES)
-			na = IOC_MAX_ENTRIES;
-		p = realloc(s->items, na * sizeof(*p));
-		if (!p)
+		if (na > max_entries)
+			na = max_entries;
+		grown = realloc(s->items, na * sizeof(*grown));
+		if (!grown)
 			return -ENOMEM;
-		s->items = p;
+		s->items = grown;
 		s->alloc = na;
 	}
 	rc = htab_reserve(&s->tab[ht]);
@@ -823,14 +840,26 @@ static int add_entry(struct loader *L, const struct norm *o, const char *desc, s
 		return rc;
 	/* id "ioc:<list>:<value>" holds the value too. */
 	idlen = 4 + L->list_len + 1 + o->len;
-	tlen = strlen("Indicator match:  ") + strlen(TYPE_NAMES[o->type]) + o->len +
-	       strlen(" ()") + L->list_len;
+	tlen = strlen("Indicator match:  ") + strlen(TYPE_NAMES[o->type]) + o->len + strlen(" ()") +
+	       L->list_len;
 	id = pool_alloc(s, idlen + 1 + tlen + 1 + (dlen ? dlen + 1 : 0));
 	if (!id)
 		return -ENOMEM;
-	snprintf(id, idlen + 1, "ioc:%s:%s", L->list, o->v);
-	title = id + idlen + 1;
-	snprintf(title, tlen + 1, "Indicator match: %s %s (%s)", TYPE_NAMES[o->type], o->v, L->list);
+	/* memcpy, not snprintf: this runs for every indicator, a million for a big feed. */
+	p = put(id, "ioc:");
+	p = putn(p, L->list, L->list_len);
+	p = put(p, ":");
+	p = putn(p, o->v, o->len);
+	*p++ = '\0';
+	title = p;
+	p = put(p, "Indicator match: ");
+	p = put(p, TYPE_NAMES[o->type]);
+	p = put(p, " ");
+	p = putn(p, o->v, o->len);
+	p = put(p, " (");
+	p = putn(p, L->list, L->list_len);
+	p = put(p, ")");
+	*p = '\0';
 	if (dlen) {
 		char *dd = title + tlen + 1;
 
@@ -1097,6 +1126,19 @@ static int line(struct loader *L, const char *s, size_t n, struct norm *o)
 		bad(L, "line longer than %d bytes", LINE_MAX_LEN);
 		return 0;
 	}
+	/* '#' starts a comment at the start of the line or after blank space. Comments are not
+	 * checked further: a Latin-1 name in one is no reason to drop the line. */
+	for (const char *h = memchr(s, '#', n); h;
+	     h = memchr(h + 1, '#', n - (size_t)(h + 1 - s))) {
+		if (h == s || is_space(h[-1])) {
+			n = (size_t)(h - s);
+			break;
+		}
+	}
+	trim(&s, &n);
+	if (n == 0)
+		return 0;
+	/* Values and descriptions end up in C strings and JSON alerts. */
 	if (memchr(s, '\0', n)) {
 		bad(L, "line has a NUL byte");
 		return 0;
@@ -1105,16 +1147,6 @@ static int line(struct loader *L, const char *s, size_t n, struct norm *o)
 		bad(L, "line is not valid UTF-8");
 		return 0;
 	}
-	/* '#' starts a comment at the start of the line or after blank space. */
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '#' && (i == 0 || is_space(s[i - 1]))) {
-			n = i;
-			break;
-		}
-	}
-	trim(&s, &n);
-	if (n == 0)
-		return 0;
 	if (s[0] == '@')
 		return directive(L, s, n);
 	return indicator(L, s, n, o);
@@ -1193,7 +1225,11 @@ out:
 static int report(const struct ioc_item *it, unsigned k, const struct detect_value *v,
 		  struct detect_doc *doc, ioc_hit_fn fn, void *ctx, int *hits)
 {
-	struct ioc_hit hit = {&it->e, IOC_FIELDS[k], v->str, v->len, &it->meta};
+	struct ioc_hit hit = {.ioc = &it->e,
+			      .field = IOC_FIELDS[k],
+			      .value = v->str,
+			      .value_len = v->len,
+			      .rule = &it->meta};
 	int rc = fn ? fn(ctx, &hit, doc) : 0;
 
 	if (rc)
@@ -1202,24 +1238,10 @@ static int report(const struct ioc_item *it, unsigned k, const struct detect_val
 	return 0;
 }
 
-static const struct ioc_item *match_hash(const struct ioc_set *s, const struct detect_value *v)
+/* The digest table for an event value of n hex digits, or -1. */
+static int digest_table(size_t n)
 {
-	int ht;
-
-	switch (v->len) {
-	case 64:
-		ht = HT_SHA256;
-		break;
-	case 40:
-		ht = HT_SHA1;
-		break;
-	case 32:
-		ht = HT_MD5;
-		break;
-	default:
-		return NULL;
-	}
-	return find_digest(s, &s->tab[ht], v->str, v->len);
+	return n == 64 ? HT_SHA256 : n == 40 ? HT_SHA1 : n == 32 ? HT_MD5 : -1;
 }
 
 static const struct ioc_item *match_ip(const struct ioc_set *s, const char *str, size_t len)
@@ -1257,15 +1279,15 @@ static const struct ioc_item *match_domain(const struct ioc_set *s, const struct
 		dot = ~(((dot & ~high) + ~high) | dot | ~high);
 		if (n - i < 8)
 			dot &= (UINT64_C(1) << 8 * (n - i)) - 1;
-		labels += (unsigned)__builtin_popcountll(dot);
+		labels += (unsigned)(((dot >> 7) * ones) >> 56); /* sums the per-byte flags */
 		memcpy(b + i, &w, 8);
 	}
 	for (;;) {
 		if (start < n && b[start] != '.' &&
 		    (s->domain_labels >> (labels < 63 ? labels : 63) & 1)) {
-			const struct ioc_item *it = find_str(s, &s->tab[HT_DOMAIN],
-							     hash_bytes(b + start, n - start),
-							     b + start, n - start);
+			const struct ioc_item *it =
+			    find_str(s, &s->tab[HT_DOMAIN], hash_bytes(b + start, n - start),
+				     b + start, n - start);
 
 			if (it)
 				return it;
@@ -1290,8 +1312,60 @@ static uint32_t field_id(const struct ioc_set *s, const struct detect_fields *f,
 	return id;
 }
 
+/* Values are looked up in batches: exact lookups (digests, paths) are hashed and their slots
+ * prefetched first, so with a set bigger than the caches their misses overlap instead of
+ * queueing one after the other. */
+#define MATCH_BATCH 32
+
+struct pending {
+	const struct detect_value *v;
+	uint64_t h;
+	int ht; /* table of an exact lookup; -1 for the others or when it cannot match */
+	unsigned k;
+};
+
+static const struct ioc_item *resolve(const struct ioc_set *s, const struct pending *p)
+{
+	const struct detect_value *v = p->v;
+	const struct ioc_item *it = NULL;
+
+	switch ((enum field_kind)field_info[p->k].kind) {
+	case KIND_HASH:
+		return p->ht < 0 ? NULL : find_digest(s, &s->tab[p->ht], p->h, v->str, v->len);
+	case KIND_PATH:
+		return find_str(s, &s->tab[HT_PATH], p->h, v->str, v->len);
+	case KIND_IP:
+		return match_ip(s, v->str, v->len);
+	case KIND_DOMAIN:
+		/* url.domain and friends may hold an address; a name ends in a letter (and has no
+		 * colon), so most skip the parse. */
+		if (v->len && (v->str[v->len - 1] <= '9' || v->str[v->len - 1] == ']' ||
+			       memchr(v->str, ':', v->len)))
+			it = match_ip(s, v->str, v->len);
+		if (!it && s->tab[HT_DOMAIN].n)
+			it = match_domain(s, v);
+		return it;
+	}
+	return NULL;
+}
+
+static int flush(const struct ioc_set *s, struct detect_doc *doc, const struct pending *q,
+		 unsigned n, ioc_hit_fn fn, void *ctx, int *hits)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct ioc_item *it = resolve(s, &q[i]);
+		int rc;
+
+		if (it && (rc = report(it, q[i].k, q[i].v, doc, fn, ctx, hits)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int ioc_set_match(const struct ioc_set *s, struct detect_doc *doc, ioc_hit_fn fn, void *ctx)
 {
+	struct pending q[MATCH_BATCH];
+	unsigned nq = 0;
 	bool kind_on[4];
 	int hits = 0, rc;
 
@@ -1312,32 +1386,30 @@ int ioc_set_match(const struct ioc_set *s, struct detect_doc *doc, ioc_hit_fn fn
 			continue;
 		for (const struct detect_value *v = detect_doc_first(doc, id); v;
 		     v = detect_doc_next(doc, v)) {
-			const struct ioc_item *it = NULL;
+			struct pending *p = &q[nq++];
 
-			switch (kind) {
-			case KIND_HASH:
-				it = match_hash(s, v);
-				break;
-			case KIND_IP:
-				it = match_ip(s, v->str, v->len);
-				break;
-			case KIND_DOMAIN:
-				/* url.domain and friends may hold an address; a name ends in a
-				 * letter (and has no colon), so most skip the parse. */
-				if (v->len && (v->str[v->len - 1] <= '9' || v->str[v->len - 1] == ']' ||
-					       memchr(v->str, ':', v->len)))
-					it = match_ip(s, v->str, v->len);
-				if (!it && s->tab[HT_DOMAIN].n)
-					it = match_domain(s, v);
-				break;
-			case KIND_PATH:
-				it = find_str(s, &s->tab[HT_PATH], hash_bytes(v->str, v->len),
-					      v->str, v->len);
-				break;
+			p->v = v;
+			p->k = k;
+			p->ht = kind == KIND_HASH   ? digest_table(v->len)
+				: kind == KIND_PATH ? HT_PATH
+						    : -1;
+			if (p->ht >= 0 && !s->tab[p->ht].n)
+				p->ht = -1;
+			if (p->ht >= 0) {
+				const struct htab *t = &s->tab[p->ht];
+
+				p->h = kind == KIND_HASH ? hash_hex(v->str, v->len)
+							 : hash_bytes(v->str, v->len);
+				__builtin_prefetch(&t->s[p->h & t->mask]);
 			}
-			if (it && (rc = report(it, k, v, doc, fn, ctx, &hits)) != 0)
-				return rc;
+			if (nq == MATCH_BATCH) {
+				rc = flush(s, doc, q, nq, fn, ctx, &hits);
+				if (rc)
+					return rc;
+				nq = 0;
+			}
 		}
 	}
-	return hits;
+	rc = flush(s, doc, q, nq, fn, ctx, &hits);
+	return rc ? rc : hits;
 }

@@ -2,6 +2,7 @@
  * subdomains, the most specific network, normalisation, bad lines with their line numbers,
  * duplicates, and 200,000 random indicators checked against a naive scan. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -58,7 +59,7 @@ static void on_diag(void *ctx, const struct detect_diag *d)
 	assert_non_null(d->path);
 	if (e->ndiags < MAX_DIAGS) {
 		e->diags[e->ndiags].line = d->line;
-		snprintf(e->diags[e->ndiags].msg, sizeof(e->diags[0].msg), "%s", d->message);
+		(void)snprintf(e->diags[e->ndiags].msg, sizeof(e->diags[0].msg), "%s", d->message);
 	}
 	e->ndiags++;
 }
@@ -77,6 +78,14 @@ static int on_hit(void *ctx, const struct ioc_hit *hit, struct detect_doc *doc)
 	return e->stop_at && (int)e->nhits == e->stop_at ? 7 : 0;
 }
 
+static void env_free(struct env *e)
+{
+	ioc_set_unref(e->set);
+	detect_doc_free(e->doc);
+	detect_fields_free(e->fields);
+	free(e);
+}
+
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -85,28 +94,27 @@ static int setup(void **state)
 		return -1;
 	e->fields = detect_fields_new();
 	if (!e->fields)
-		return -1;
+		goto out;
 	for (size_t i = 0; IOC_FIELDS[i]; i++)
 		if (detect_fields_intern(e->fields, IOC_FIELDS[i], strlen(IOC_FIELDS[i])) ==
 		    DETECT_FIELD_NONE)
-			return -1;
-	detect_fields_intern(e->fields, "process.name", 12);
+			goto out;
+	if (detect_fields_intern(e->fields, "process.name", 12) == DETECT_FIELD_NONE)
+		goto out;
 	e->doc = detect_doc_new(e->fields);
 	e->set = ioc_set_new();
 	if (!e->doc || !e->set)
-		return -1;
+		goto out;
 	*state = e;
 	return 0;
+out:
+	env_free(e);
+	return -1;
 }
 
 static int teardown(void **state)
 {
-	struct env *e = *state;
-
-	ioc_set_unref(e->set);
-	detect_doc_free(e->doc);
-	detect_fields_free(e->fields);
-	free(e);
+	env_free(*state);
 	return 0;
 }
 
@@ -165,7 +173,7 @@ static void test_types(void **state)
 	char text[2048];
 	const struct detect_rule_meta *r;
 
-	snprintf(text, sizeof(text),
+	(void)snprintf(text, sizeof(text),
 		 "sha256 %s empty file\n"
 		 "sha1 %s\n"
 		 "md5   %s  the empty md5\n"
@@ -205,10 +213,12 @@ static void test_types(void **state)
 	assert_int_equal(e->hits[0].ioc->severity, DETECT_SEV_HIGH);
 	assert_string_equal(e->hits[0].ioc->technique, "");
 	r = e->hits[0].rule;
-	assert_string_equal(r->id, "ioc:test:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
-				   "7852b855");
-	assert_string_equal(r->title, "Indicator match: sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41"
-				      "e4649b934ca495991b7852b855 (test)");
+	assert_string_equal(r->id,
+			    "ioc:test:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b"
+			    "7852b855");
+	assert_string_equal(r->title,
+			    "Indicator match: sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41"
+			    "e4649b934ca495991b7852b855 (test)");
 	assert_string_equal(r->description, "empty file");
 	assert_string_equal(r->kind, "ioc");
 	assert_string_equal(r->path, "feeds/test.txt");
@@ -227,8 +237,7 @@ static void test_types(void **state)
 	assert_non_null(strstr(e->hits[0].rule->advice, "firewall"));
 	assert_non_null(match1(e, "dns.question.name", "a.evil.example"));
 	assert_int_equal(e->hits[0].ioc->type, IOC_DOMAIN);
-	assert_string_equal(e->hits[0].rule->title,
-			    "Indicator match: domain evil.example (test)");
+	assert_string_equal(e->hits[0].rule->title, "Indicator match: domain evil.example (test)");
 	assert_non_null(strstr(e->hits[0].rule->advice, "DNS"));
 	assert_non_null(match1(e, "file.path", "/tmp/.x/kworker"));
 	assert_int_equal(e->hits[0].ioc->type, IOC_PATH);
@@ -240,7 +249,7 @@ static void test_inference(void **state)
 	struct env *e = *state;
 	char text[2048];
 
-	snprintf(text, sizeof(text),
+	(void)snprintf(text, sizeof(text),
 		 "%s\n%s described\n%s\n203.0.113.9\n2001:db8::9\n198.51.100.0/25\n"
 		 "2001:db8:1::/48\nevil.example\n/usr/bin/.hidden some note\n",
 		 SHA256_A, SHA1_A, MD5_A);
@@ -347,9 +356,11 @@ static void test_comments(void **state)
 			      "path /tmp/a#b  keeps the hash # but not this\n"
 			      "ip 203.0.113.1\t# tab before\n"
 			      "#ip 203.0.113.2\n"
+			      "# Latin-1 in a comment: M\xfcller\n"
+			      "latin.example # caf\xe9\n"
 			      "domain crlf.example\r\n"
 			      "last.example"),
-			 5);
+			 6);
 	assert_int_equal(e->ndiags, 0);
 	finish(e);
 	assert_string_equal(find_entry(e, "/tmp/a#b")->description, "keeps the hash");
@@ -365,7 +376,7 @@ static void test_csv(void **state)
 	struct env *e = *state;
 	char text[2048];
 
-	snprintf(text, sizeof(text),
+	(void)snprintf(text, sizeof(text),
 		 "type,value,comment\n"
 		 "sha256,%s,empty file, really\n"
 		 "SHA1 , %s ,\n"
@@ -450,8 +461,8 @@ static void test_networks(void **state)
 			      "cidr 2001:db8:abcd::/48\n"
 			      "ip 2001:db8:abcd::5\n"
 			      "ip 192.0.2.1\n"
-			      "cidr 192.0.2.1/32\n"	 /* the same network as the line before */
-			      "ip 192.0.2.0/28\n"	 /* "ip" with a prefix is a network */
+			      "cidr 192.0.2.1/32\n"	  /* the same network as the line before */
+			      "ip 192.0.2.0/28\n"	  /* "ip" with a prefix is a network */
 			      "cidr 2001:db8:abcd::5\n"), /* host route, same as ip */
 			 8);
 	assert_int_equal(ioc_set_duplicates(e->set), 2);
@@ -485,7 +496,7 @@ static void test_normalisation(void **state)
 	for (size_t i = 0; i < 64; i++)
 		upper[i] = (char)(SHA256_A[i] >= 'a' ? SHA256_A[i] - 32 : SHA256_A[i]);
 	upper[64] = '\0';
-	snprintf(text, sizeof(text),
+	(void)snprintf(text, sizeof(text),
 		 "sha256 %s\n"
 		 "IP ::FFFF:203.0.113.77\n"
 		 "ip 2001:DB8:0:0:0:0:0:00A1\n"
@@ -522,53 +533,46 @@ static void test_normalisation(void **state)
 	expect_match(e, "process.hash.sha256", upper, NULL);
 }
 
+/* Lines 1-26 of the bad-lines test, one bad line after another (a NUL byte in line 23). */
+static const char bad_text[] = "good.example\n"
+			       "sha256 abcd\n"
+			       "md5 e3b0c44298fc1c149afbf4c8996fb92427ae41e4\n"
+			       "sha1 zz39a3ee5e6b4b0d3255bfef95601890afd80709\n"
+			       "ip 300.1.2.3\n"
+			       "ip 1.2.3\n"
+			       "cidr 10.0.0.0/33\n"
+			       "url http://evil.example/\n"
+			       "domain evil..example\n"
+			       "domain 1.2.3.4\n" /* 10 */
+			       "domain ev!l.example\n"
+			       "path relative/path\n"
+			       "abcdef0123\n"
+			       "justaword\n"
+			       "@nme x\n"
+			       "@severity extreme\n"
+			       "@technique X1000\n"
+			       "@name bad:name\n"
+			       "sha256\n"
+			       "domain 1.2.300\n" /* 20 */
+			       "domain b\xc3\xbc"
+			       "cher.example\n"
+			       "bad\xff.example\n"
+			       "nul\0.example\n"
+			       ",nothing\n"
+			       "d0main evil.example\n"
+			       "fine.example\n";
+
 static void test_bad_lines(void **state)
 {
 	struct env *e = *state;
 	struct dynbuf b;
-	static const unsigned want_lines[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-					      16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 30};
+	static const unsigned want_lines[] = {2,  3,  4,  5,  6,  7,  8,  9,  10,
+					      11, 12, 13, 14, 15, 16, 17, 18, 19,
+					      20, 21, 22, 23, 24, 25, 27, 28, 30};
 	const size_t nwant = sizeof(want_lines) / sizeof(want_lines[0]);
 
 	dynbuf_init(&b, 1 << 20);
-	assert_int_equal(
-	    dynbuf_adds(&b, "good.example\n"					/* 1 */
-			    "sha256 abcd\n"					/* 2 */
-			    "md5 e3b0c44298fc1c149afbf4c8996fb92427ae41e4\n"	/* 3 */
-			    "sha1 zz39a3ee5e6b4b0d3255bfef95601890afd80709\n"	/* 4 */
-			    "ip 300.1.2.3\n"					/* 5 */
-			    "ip 1.2.3\n"					/* 6 */
-			    "cidr 10.0.0.0/33\n"				/* 7 */
-			    "url http://evil.example/\n"			/* 8 */
-			    "domain evil..example\n"				/* 9 */
-			    "domain 1.2.3.4\n"					/* 10 */
-			    "domain ev!l.example\n"				/* 11 */
-			    "path relative/path\n"				/* 12 */
-			    "abcdef0123\n"					/* 13 */
-			    "justaword\n"					/* 14 */
-			    "@nme x\n"						/* 15 */
-			    "@severity extreme\n"				/* 16 */
-			    "@technique X1000\n"				/* 17 */
-			    "@name bad:name\n"					/* 18 */
-			    "sha256\n"						/* 19 */
-			    "domain 1.2.300\n"					/* 20 */
-			    "domain b\xc3\xbc" "cher.example\n"			/* 21 */
-			    "bad\xff.example\n"					/* 22 */
-			    "nul\0.example\n"					/* 23 */
-			    ",nothing\n"					/* 24 */
-			    "d0main evil.example\n"				/* 25 */
-			    "fine.example\n"					/* 26 */
-			    ),
-	    0);
-	/* dynbuf_adds stops at the NUL on line 23: rebuild that part byte-exactly. */
-	{
-		const char *nul = strstr(b.data, "nul");
-
-		dynbuf_truncate(&b, (size_t)(nul - b.data));
-		assert_int_equal(dynbuf_add(&b, "nul\0.example\n", 13), 0);
-		assert_int_equal(dynbuf_adds(&b, ",nothing\nd0main evil.example\nfine.example\n"),
-				 0);
-	}
+	assert_int_equal(dynbuf_add(&b, bad_text, sizeof(bad_text) - 1), 0);
 	/* 27: a line one byte past the limit; 28: a very long one; 29: exactly at the limit. */
 	assert_int_equal(dynbuf_adds(&b, "/"), 0);
 	for (int i = 0; i < 4096; i++)
@@ -610,7 +614,8 @@ static void test_bad_lines(void **state)
 		struct ioc_set *s = ioc_set_new();
 
 		assert_non_null(s);
-		assert_int_equal(ioc_set_add_text(s, "x", "bogus\nok.example\n", 17, NULL, NULL), 1);
+		assert_int_equal(ioc_set_add_text(s, "x", "bogus\nok.example\n", 17, NULL, NULL),
+				 1);
 		assert_int_equal(ioc_set_bad_lines(s), 1);
 		ioc_set_unref(s);
 	}
@@ -621,7 +626,7 @@ static void test_duplicates(void **state)
 	struct env *e = *state;
 	char text[1024];
 
-	snprintf(text, sizeof(text),
+	(void)snprintf(text, sizeof(text),
 		 "@name first\n"
 		 "dup.example first one\n"
 		 "sha256 %s first hash\n"
@@ -712,6 +717,104 @@ static void test_lifecycle(void **state)
 	}
 }
 
+/* Field tables with other ids for the same names, used in turn and from two threads at once: the
+ * set's remembered ids must never send a lookup to the wrong field. */
+struct table_user {
+	const struct ioc_set *set;
+	struct detect_fields *fields;
+	int rounds;
+	int failures;
+};
+
+static struct detect_fields *table_with_order(bool reverse, unsigned padding)
+{
+	struct detect_fields *f = detect_fields_new();
+	size_t n = 0;
+
+	assert_non_null(f);
+	for (unsigned i = 0; i < padding; i++) {
+		char name[32];
+
+		(void)snprintf(name, sizeof(name), "pad.%u", i);
+		detect_fields_intern(f, name, strlen(name));
+	}
+	while (IOC_FIELDS[n])
+		n++;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = IOC_FIELDS[reverse ? n - 1 - i : i];
+
+		assert_int_not_equal(detect_fields_intern(f, name, strlen(name)),
+				     DETECT_FIELD_NONE);
+	}
+	return f;
+}
+
+static int count_hits(void *ctx, const struct ioc_hit *hit, struct detect_doc *doc)
+{
+	(void)doc;
+	if (strcmp(hit->field, "file.path") == 0 && strcmp(hit->ioc->value, "/bin/x") != 0)
+		(*(int *)ctx) += 1000;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void *use_table(void *arg)
+{
+	struct table_user *u = arg;
+	struct detect_doc *d = detect_doc_new(u->fields);
+
+	if (!d) {
+		u->failures++;
+		return NULL;
+	}
+	for (int r = 0; r < u->rounds; r++) {
+		int hits = 0;
+
+		detect_doc_reset(d);
+		detect_doc_add(d, "file.path", 9, "/bin/x", 6);
+		detect_doc_add(d, "dns.question.name", 17, "a.evil.example", 14);
+		detect_doc_add(d, "process.name", 12, "evil.example", 12);
+		if (ioc_set_match(u->set, d, count_hits, &hits) != 2 || hits != 2)
+			u->failures++;
+	}
+	detect_doc_free(d);
+	return NULL;
+}
+
+static void test_field_tables(void **state)
+{
+	struct env *e = *state;
+	struct table_user u[2];
+	pthread_t th[2];
+
+	assert_int_equal(load(e, "t.txt", "evil.example\n/bin/x\n"), 2);
+	finish(e);
+	u[0] = (struct table_user){e->set, table_with_order(false, 0), 20000, 0};
+	u[1] = (struct table_user){e->set, table_with_order(true, 3), 20000, 0};
+	/* In turn, then at the same time. */
+	for (int i = 0; i < 10; i++) {
+		struct table_user one = u[i % 2];
+
+		one.rounds = 1;
+		use_table(&one);
+		assert_int_equal(one.failures, 0);
+	}
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, use_table, &u[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(u[0].failures, 0);
+	assert_int_equal(u[1].failures, 0);
+	/* The same address reused for a different table (an engine reload). */
+	detect_fields_free(u[0].fields);
+	u[0].fields = table_with_order(true, 7);
+	u[0].rounds = 100;
+	use_table(&u[0]);
+	assert_int_equal(u[0].failures, 0);
+	detect_fields_free(u[0].fields);
+	detect_fields_free(u[1].fields);
+}
+
 /* ---- 200,000 random indicators against a naive scan ---- */
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
@@ -729,7 +832,7 @@ static uint32_t next_rand(void)
 
 struct naive {
 	int type;
-	char value[80];	 /* normalised */
+	char value[80]; /* normalised */
 	size_t len;
 	struct cidr net; /* ip, cidr */
 	bool dup;
@@ -760,10 +863,10 @@ static void random_domain(char *out, size_t size, unsigned labels)
 static void random_addr(char *out, size_t size, bool v6)
 {
 	if (v6)
-		snprintf(out, size, "2001:db8:%x:%x::%x", next_rand() % 4, next_rand() % 64,
+		(void)snprintf(out, size, "2001:db8:%x:%x::%x", next_rand() % 4, next_rand() % 64,
 			 next_rand() % 256);
 	else
-		snprintf(out, size, "10.%u.%u.%u", next_rand() % 4, next_rand() % 64,
+		(void)snprintf(out, size, "10.%u.%u.%u", next_rand() % 4, next_rand() % 64,
 			 next_rand() % 256);
 }
 
@@ -792,7 +895,8 @@ static const struct naive *naive_lookup(const struct naive *list, size_t *const 
 					best_len = x->net.prefix;
 				}
 			} else if (type == IOC_DOMAIN) {
-				if (vn <= qn && (int)vn > best_len && memcmp(q + qn - vn, x->value, vn) == 0 &&
+				if (vn <= qn && (int)vn > best_len &&
+				    memcmp(q + qn - vn, x->value, vn) == 0 &&
 				    (vn == qn || q[qn - vn - 1] == '.')) {
 					best = x;
 					best_len = (int)vn;
@@ -806,14 +910,14 @@ static const struct naive *naive_lookup(const struct naive *list, size_t *const 
 }
 
 static const char *const TYPE_NAME[] = {
-    [IOC_SHA256] = "sha256", [IOC_SHA1] = "sha1",     [IOC_MD5] = "md5",  [IOC_IP] = "ip",
+    [IOC_SHA256] = "sha256", [IOC_SHA1] = "sha1",     [IOC_MD5] = "md5",   [IOC_IP] = "ip",
     [IOC_CIDR] = "cidr",     [IOC_DOMAIN] = "domain", [IOC_PATH] = "path",
 };
 
 /* One random indicator into x, and the line that lists it (typed, bare or CSV). */
 static void random_indicator(struct naive *x, size_t i, char *line, size_t size)
 {
-	char raw[80];
+	char raw[80] = "";
 	unsigned r = next_rand() % 100, form = next_rand() % 3;
 	int prefix = -1;
 
@@ -835,7 +939,7 @@ static void random_indicator(struct naive *x, size_t i, char *line, size_t size)
 		x->type = IOC_CIDR;
 		random_addr(raw, sizeof(raw), v6);
 		prefix = v6 ? 32 + (int)(next_rand() % 97) : (int)(8 + next_rand() % 25);
-		snprintf(raw + strlen(raw), sizeof(raw) - strlen(raw), "/%d", prefix);
+		(void)snprintf(raw + strlen(raw), sizeof(raw) - strlen(raw), "/%d", prefix);
 	} else if (r < 95) {
 		x->type = IOC_DOMAIN;
 		random_domain(raw, sizeof(raw), 1 + next_rand() % 4);
@@ -845,7 +949,7 @@ static void random_indicator(struct naive *x, size_t i, char *line, size_t size)
 			raw[0] = (char)(raw[0] - 32);
 	} else {
 		x->type = IOC_PATH;
-		snprintf(raw, sizeof(raw), "/tmp/p%u/%u", next_rand() % 1000, next_rand() % 100);
+		(void)snprintf(raw, sizeof(raw), "/tmp/p%u/%u", next_rand() % 1000, next_rand() % 100);
 	}
 	if (x->type == IOC_IP || x->type == IOC_CIDR) {
 		char a[CIDR_ADDR_STRLEN];
@@ -853,9 +957,9 @@ static void random_indicator(struct naive *x, size_t i, char *line, size_t size)
 		assert_int_equal(cidr_parse(raw, strlen(raw), &x->net), 0);
 		ip_addr_format(&x->net.net, a, sizeof(a));
 		if (x->type == IOC_IP)
-			snprintf(x->value, sizeof(x->value), "%s", a);
+			(void)snprintf(x->value, sizeof(x->value), "%s", a);
 		else
-			snprintf(x->value, sizeof(x->value), "%s/%d", a,
+			(void)snprintf(x->value, sizeof(x->value), "%s/%d", a,
 				 ip_addr_is_v4(&x->net.net) ? x->net.prefix - 96 : x->net.prefix);
 	} else {
 		for (size_t k = 0; k <= strlen(raw); k++)
@@ -865,11 +969,11 @@ static void random_indicator(struct naive *x, size_t i, char *line, size_t size)
 	}
 	x->len = strlen(x->value);
 	if (form == 0)
-		snprintf(line, size, "%s %s d%zu\n", TYPE_NAME[x->type], raw, i);
+		(void)snprintf(line, size, "%s %s d%zu\n", TYPE_NAME[x->type], raw, i);
 	else if (form == 1)
-		snprintf(line, size, "%s d%zu\n", raw, i);
+		(void)snprintf(line, size, "%s d%zu\n", raw, i);
 	else
-		snprintf(line, size, "%s,%s,d%zu\n", TYPE_NAME[x->type], raw, i);
+		(void)snprintf(line, size, "%s,%s,d%zu\n", TYPE_NAME[x->type], raw, i);
 }
 
 /* Marks the later copies of the same indicator (same network for ip and cidr). */
@@ -891,9 +995,9 @@ static size_t mark_duplicates(struct naive *list, size_t n)
 			char a[CIDR_ADDR_STRLEN];
 
 			ip_addr_format(&list[i].net.net, a, sizeof(a));
-			snprintf(key[i], sizeof(key[i]), "net %s/%u", a, list[i].net.prefix);
+			(void)snprintf(key[i], sizeof(key[i]), "net %s/%u", a, list[i].net.prefix);
 		} else {
-			snprintf(key[i], sizeof(key[i]), "%d %s", list[i].type, list[i].value);
+			(void)snprintf(key[i], sizeof(key[i]), "%d %s", list[i].type, list[i].value);
 		}
 		for (const char *p = key[i]; *p; p++)
 			h = (h ^ (unsigned char)*p) * 1099511628211ull;
@@ -935,9 +1039,9 @@ static int random_query(const struct naive *list, char *q, size_t size)
 		else if (type == IOC_DOMAIN)
 			random_domain(q, size, 1 + next_rand() % 6);
 		else
-			snprintf(q, size, "/tmp/p%u/%u", next_rand() % 1000, next_rand() % 200);
+			(void)snprintf(q, size, "/tmp/p%u/%u", next_rand() % 1000, next_rand() % 200);
 	} else if (type == IOC_DOMAIN) {
-		snprintf(q, size, "%sW%u.%s%s", next_rand() % 2 ? "" : "x.", next_rand() % NWORDS,
+		(void)snprintf(q, size, "%sW%u.%s%s", next_rand() % 2 ? "" : "x.", next_rand() % NWORDS,
 			 x->value, next_rand() % 2 ? "" : ".");
 	} else if (type == IOC_CIDR) {
 		char a[CIDR_ADDR_STRLEN];
@@ -945,9 +1049,9 @@ static int random_query(const struct naive *list, char *q, size_t size)
 
 		in.b[15] ^= (uint8_t)(next_rand() % 4);
 		ip_addr_format(&in, a, sizeof(a));
-		snprintf(q, size, "%s", a);
+		(void)snprintf(q, size, "%s", a);
 	} else if (type == IOC_PATH) {
-		snprintf(q, size, "%s", x->value);
+		(void)snprintf(q, size, "%s", x->value);
 	} else {
 		size_t n = strlen(x->value);
 
@@ -962,8 +1066,8 @@ static int random_query(const struct naive *list, char *q, size_t size)
 static void test_random(void **state)
 {
 	static const char *const field_of[] = {
-	    [IOC_SHA256] = "file.hash.sha256", [IOC_SHA1] = "process.hash.sha1",
-	    [IOC_MD5] = "dll.hash.md5",	       [IOC_IP] = "destination.ip",
+	    [IOC_SHA256] = "file.hash.sha256",	[IOC_SHA1] = "process.hash.sha1",
+	    [IOC_MD5] = "dll.hash.md5",		[IOC_IP] = "destination.ip",
 	    [IOC_DOMAIN] = "dns.question.name", [IOC_PATH] = "file.path",
 	};
 	struct env *e = *state;
@@ -1005,8 +1109,9 @@ static void test_random(void **state)
 
 		/* The naive scan compares lowercase names without the trailing dot. */
 		for (size_t j = 0; j <= n; j++)
-			lower[j] = type != IOC_PATH && q[j] >= 'A' && q[j] <= 'Z' ? (char)(q[j] + 32)
-										    : q[j];
+			lower[j] = type != IOC_PATH && q[j] >= 'A' && q[j] <= 'Z'
+				       ? (char)(q[j] + 32)
+				       : q[j];
 		if (type == IOC_DOMAIN && n && lower[n - 1] == '.')
 			lower[n - 1] = '\0';
 		want = naive_lookup(list, by_type, count, type, lower);
@@ -1019,7 +1124,7 @@ static void test_random(void **state)
 			continue;
 		}
 		assert_string_equal(got, want->value);
-		snprintf(desc, sizeof(desc), "d%zu", (size_t)(want - list)); /* the first copy */
+		(void)snprintf(desc, sizeof(desc), "d%zu", (size_t)(want - list)); /* the first copy */
 		assert_string_equal(e->hits[0].ioc->description, desc);
 		assert_int_equal(e->nhits, 1);
 		found++;
@@ -1046,6 +1151,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_field_tables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_random, setup, teardown),
 	};
 
