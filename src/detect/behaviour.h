@@ -19,7 +19,7 @@ struct behaviour_opts {
 	unsigned beacon_min_interval_s;	 /* 5 */
 	unsigned beacon_max_interval_s;	 /* 3600 */
 	unsigned discovery_window_s;	 /* 60 */
-	unsigned discovery_distinct;	 /* distinct recon commands from one parent (6) */
+	unsigned discovery_distinct;	 /* distinct recon commands from one parent (10) */
 	unsigned ransom_window_s;	 /* 10 */
 	unsigned ransom_renames;	 /* renames to one new extension (20) */
 	unsigned ransom_entropy_writes;	 /* rewrites with entropy >= 7.5 bits/byte (20) */
