@@ -42,7 +42,8 @@ static const struct detect_rule_meta RULES[R_N] = {
 				    "and network discovery commands within a minute, as an "
 				    "intruder does after gaining a shell.",
 		     .path = "builtin", .status = "stable", .kind = "behaviour",
-		     .severity = DETECT_SEV_MEDIUM, .risk_score = 50,
+		     /* Administrators do the same: low on its own, it weighs in incidents. */
+		     .severity = DETECT_SEV_LOW, .risk_score = 35,
 		     .advice = "Check who owns the session (user, source of the login) and whether an "
 			       "administrator was working. If not, treat the host as compromised: "
 			       "isolate it and review the parent's process tree.",
@@ -574,6 +575,9 @@ static int single(struct behaviour *b, struct detect_doc *doc, detect_hit_fn fn,
 	if (rc)
 		return rc;
 	const struct detect_value *exe = val(b, doc, F_EXE);
+	/* Container runtimes re-execute themselves from a sealed memfd (CVE-2019-5736 fix). */
+	if (exe && (memmem(exe->str, exe->len, "runc", 4) || memmem(exe->str, exe->len, "crun", 4)))
+		return 0;
 	bool fileless = val_is(val(b, doc, F_MEMFD), "true") ||
 			val_is(val(b, doc, F_DELETED), "true") ||
 			(exe && exe->len >= 7 && memcmp(exe->str, "/memfd:", 7) == 0) ||
