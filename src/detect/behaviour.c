@@ -204,7 +204,31 @@ static uint64_t fnv(const char *s, size_t n)
 	return h;
 }
 
-/* The slot for key, created when new; the least recently seen is evicted when full. */
+/* Full: forget the older half of the keys (by last sight) in one sweep, so the cost stays
+ * constant per insertion instead of a search for the oldest key each time. */
+static void table_trim(struct table *t)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (unsigned i = 0; i < t->nbuckets; i++)
+		for (struct slot *s = t->buckets[i]; s; s = s->next) {
+			lo = s->last_ns < lo ? s->last_ns : lo;
+			hi = s->last_ns > hi ? s->last_ns : hi;
+		}
+	uint64_t cut = lo + (hi - lo) / 2;
+	for (unsigned i = 0; i < t->nbuckets; i++)
+		for (struct slot **p = &t->buckets[i]; *p;) {
+			if ((*p)->last_ns <= cut) {
+				struct slot *s = *p;
+				*p = s->next;
+				free(s);
+				t->count--;
+			} else {
+				p = &(*p)->next;
+			}
+		}
+}
+
+/* The slot for key, created when new; the older half is forgotten when the table is full. */
 static struct slot *table_get(struct table *t, const char *key, size_t klen, uint64_t now)
 {
 	if (klen >= sizeof(((struct slot *)0)->key))
@@ -216,19 +240,8 @@ static struct slot *table_get(struct table *t, const char *key, size_t klen, uin
 			s->last_ns = now;
 			return s;
 		}
-	if (t->count >= t->max) {
-		struct slot **old = NULL;
-		for (unsigned i = 0; i < t->nbuckets; i++)
-			for (struct slot **p = &t->buckets[i]; *p; p = &(*p)->next)
-				if (!old || (*p)->last_ns < (*old)->last_ns)
-					old = p;
-		if (old) {
-			struct slot *s = *old;
-			*old = s->next;
-			free(s);
-			t->count--;
-		}
-	}
+	if (t->count >= t->max)
+		table_trim(t);
 	struct slot *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;

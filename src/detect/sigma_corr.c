@@ -2,7 +2,7 @@
  * matched inside the timespan (event counts in 64 sliding sub-windows, distinct values, the last
  * time each rule matched, or how far an ordered chain got). Event time drives the windows, so
  * replayed and live events behave the same. Memory is bounded: at most CORR_MAX_GROUPS keys per
- * correlation, the least recently seen one is evicted (and counted) when full. */
+ * correlation; when full, the older half is forgotten (and counted). */
 #include "sigma_int.h"
 
 #include <errno.h>
@@ -100,20 +100,28 @@ static size_t build_key(const struct sigma_corr *c, unsigned ri, struct detect_d
 	return n;
 }
 
+/* Full: forget the older half of the keys in one sweep (constant cost per insertion). */
 static void evict_oldest(struct corr_state *s)
 {
-	struct corr_group **oldest = NULL;
+	uint64_t lo = UINT64_MAX, hi = 0;
 	for (unsigned i = 0; i < CORR_HASH; i++)
-		for (struct corr_group **p = &s->buckets[i]; *p; p = &(*p)->next)
-			if (!oldest || (*p)->last_ns < (*oldest)->last_ns)
-				oldest = p;
-	if (!oldest)
-		return;
-	struct corr_group *g = *oldest;
-	*oldest = g->next;
-	group_free(g);
-	s->ngroups--;
-	s->evicted++;
+		for (struct corr_group *g = s->buckets[i]; g; g = g->next) {
+			lo = g->last_ns < lo ? g->last_ns : lo;
+			hi = g->last_ns > hi ? g->last_ns : hi;
+		}
+	uint64_t cut = lo + (hi - lo) / 2;
+	for (unsigned i = 0; i < CORR_HASH; i++)
+		for (struct corr_group **p = &s->buckets[i]; *p;) {
+			if ((*p)->last_ns <= cut) {
+				struct corr_group *g = *p;
+				*p = g->next;
+				group_free(g);
+				s->ngroups--;
+				s->evicted++;
+			} else {
+				p = &(*p)->next;
+			}
+		}
 }
 
 static struct corr_group *group_get(const struct sigma_corr *c, const char *key, size_t klen)
