@@ -25,6 +25,7 @@ struct placeholder {
 };
 
 struct atom {
+	uint32_t group; /* logsource group: its automata hold this atom */
 	uint32_t field;
 	uint32_t len;
 	const char *lit; /* lowercase */
@@ -36,6 +37,17 @@ struct pf_field {
 	uint32_t field; /* or FM_KEYWORD */
 	struct ac_builder *b;
 	struct ac *ac;
+};
+
+/* Rules with one logsource (product, category, service) share their prefilter automata, so an
+ * event only scans the automata of rules that can apply to it: an exec event never pays for
+ * syslog keyword rules or auditd rules. */
+struct lsgroup {
+	struct logsource ls;
+	struct pf_field *pf;
+	unsigned npf;
+	uint32_t *always; /* rules of the group without literals */
+	unsigned nalways, capalways;
 };
 
 struct detect_engine {
@@ -62,10 +74,9 @@ struct detect_engine {
 	unsigned natoms, capatoms;
 	uint32_t *atom_hash; /* open addressing, atom index + 1 */
 	unsigned hash_cap;
-	struct pf_field *pf;
-	unsigned npf;
-	uint32_t *always; /* rules without literals */
-	unsigned nalways;
+	struct lsgroup *groups;
+	unsigned ngroups;
+	unsigned nalways; /* rules without literals, all groups */
 };
 
 struct detect_ctx {
@@ -207,12 +218,15 @@ void detect_engine_free(struct detect_engine *e)
 		free(e->atoms[i].rules);
 	free(e->atoms);
 	free(e->atom_hash);
-	for (unsigned i = 0; i < e->npf; i++) {
-		ac_builder_free(e->pf[i].b);
-		ac_free(e->pf[i].ac);
+	for (unsigned g = 0; g < e->ngroups; g++) {
+		for (unsigned i = 0; i < e->groups[g].npf; i++) {
+			ac_builder_free(e->groups[g].pf[i].b);
+			ac_free(e->groups[g].pf[i].ac);
+		}
+		free(e->groups[g].pf);
+		free(e->groups[g].always);
 	}
-	free(e->pf);
-	free(e->always);
+	free(e->groups);
 	free(e->rules);
 	free(e->corrs);
 	free(e->filters);
@@ -734,9 +748,9 @@ static int node_atoms(const struct detection *det, uint16_t n, struct atomset *o
 	return rc;
 }
 
-static uint32_t atom_hash(uint32_t field, const char *lit, uint32_t len)
+static uint32_t atom_hash(uint32_t group, uint32_t field, const char *lit, uint32_t len)
 {
-	uint32_t h = 2166136261u ^ field;
+	uint32_t h = (2166136261u ^ field) * 16777619u ^ group;
 	for (uint32_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)(lit[i] | ((lit[i] >= 'A' && lit[i] <= 'Z') ? 0x20 : 0))) *
 		    16777619u;
@@ -757,8 +771,8 @@ static bool lit_eq_nocase(const char *a, const char *b, uint32_t n)
 	return true;
 }
 
-static int atom_intern(struct detect_engine *e, uint32_t field, const char *lit, uint32_t len,
-		       uint32_t *id)
+static int atom_intern(struct detect_engine *e, uint32_t group, uint32_t field, const char *lit,
+		       uint32_t len, uint32_t *id)
 {
 	if ((e->natoms + 1) * 2 > e->hash_cap) {
 		unsigned nc = e->hash_cap ? e->hash_cap * 2 : 1024;
@@ -766,7 +780,8 @@ static int atom_intern(struct detect_engine *e, uint32_t field, const char *lit,
 		if (!nh)
 			return -ENOMEM;
 		for (unsigned i = 0; i < e->natoms; i++) {
-			uint32_t h = atom_hash(e->atoms[i].field, e->atoms[i].lit, e->atoms[i].len);
+			uint32_t h = atom_hash(e->atoms[i].group, e->atoms[i].field, e->atoms[i].lit,
+					       e->atoms[i].len);
 			unsigned k = h & (nc - 1);
 			while (nh[k])
 				k = (k + 1) & (nc - 1);
@@ -776,11 +791,12 @@ static int atom_intern(struct detect_engine *e, uint32_t field, const char *lit,
 		e->atom_hash = nh;
 		e->hash_cap = nc;
 	}
-	uint32_t h = atom_hash(field, lit, len);
+	uint32_t h = atom_hash(group, field, lit, len);
 	unsigned k = h & (e->hash_cap - 1);
 	while (e->atom_hash[k]) {
 		struct atom *a = &e->atoms[e->atom_hash[k] - 1];
-		if (a->field == field && a->len == len && lit_eq_nocase(a->lit, lit, len)) {
+		if (a->group == group && a->field == field && a->len == len &&
+		    lit_eq_nocase(a->lit, lit, len)) {
 			*id = e->atom_hash[k] - 1;
 			return 0;
 		}
@@ -790,6 +806,7 @@ static int atom_intern(struct detect_engine *e, uint32_t field, const char *lit,
 		return -ENOMEM;
 	struct atom *a = &e->atoms[e->natoms];
 	memset(a, 0, sizeof(*a));
+	a->group = group;
 	a->field = field;
 	a->lit = lit;
 	a->len = len;
@@ -798,22 +815,45 @@ static int atom_intern(struct detect_engine *e, uint32_t field, const char *lit,
 	return 0;
 }
 
-static struct pf_field *pf_for(struct detect_engine *e, uint32_t field)
+static bool str_eq_ci(const char *a, const char *b)
 {
-	for (unsigned i = 0; i < e->npf; i++)
-		if (e->pf[i].field == field)
-			return &e->pf[i];
-	struct pf_field *p = realloc(e->pf, (e->npf + 1) * sizeof(*p));
+	return (!a && !b) || (a && b && strcasecmp(a, b) == 0);
+}
+
+/* The group of rules with logsource ls, created when new; its index, or -1 (out of memory). */
+static int group_of(struct detect_engine *e, const struct logsource *ls)
+{
+	for (unsigned g = 0; g < e->ngroups; g++) {
+		const struct logsource *x = &e->groups[g].ls;
+		if (str_eq_ci(x->product, ls->product) && str_eq_ci(x->category, ls->category) &&
+		    str_eq_ci(x->service, ls->service))
+			return (int)g;
+	}
+	struct lsgroup *ng = realloc(e->groups, (e->ngroups + 1) * sizeof(*ng));
+	if (!ng)
+		return -1;
+	e->groups = ng;
+	memset(&ng[e->ngroups], 0, sizeof(ng[0]));
+	ng[e->ngroups].ls = *ls;
+	return (int)e->ngroups++;
+}
+
+static struct pf_field *pf_for(struct lsgroup *g, uint32_t field)
+{
+	for (unsigned i = 0; i < g->npf; i++)
+		if (g->pf[i].field == field)
+			return &g->pf[i];
+	struct pf_field *p = realloc(g->pf, (g->npf + 1) * sizeof(*p));
 	if (!p)
 		return NULL;
-	e->pf = p;
-	p = &e->pf[e->npf];
+	g->pf = p;
+	p = &g->pf[g->npf];
 	p->field = field;
 	p->ac = NULL;
 	p->b = ac_builder_new();
 	if (!p->b)
 		return NULL;
-	e->npf++;
+	g->npf++;
 	return p;
 }
 
@@ -821,20 +861,28 @@ static int build_prefilter(struct detect_engine *e)
 {
 	struct atomset s = {0};
 	int rc = 0;
-	e->always = calloc(e->nrules ? e->nrules : 1, sizeof(*e->always));
-	if (!e->always)
-		return -ENOMEM;
 	for (unsigned r = 0; r < e->nrules; r++) {
 		const struct detection *det = &e->rules[r]->det;
+		int gi = group_of(e, &e->rules[r]->ls);
+		if (gi < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		struct lsgroup *g = &e->groups[gi];
 		if ((rc = node_atoms(det, det->root, &s, 0)) < 0)
 			goto out;
 		if (s.none || s.n == 0) {
-			e->always[e->nalways++] = r;
+			if ((rc = grow((void **)&g->always, &g->capalways, g->nalways,
+				       sizeof(uint32_t))) < 0)
+				goto out;
+			g->always[g->nalways++] = r;
+			e->nalways++;
 			continue;
 		}
 		for (unsigned i = 0; i < s.n; i++) {
 			uint32_t id;
-			if ((rc = atom_intern(e, s.v[i].field, s.v[i].lit, s.v[i].len, &id)) < 0)
+			if ((rc = atom_intern(e, (uint32_t)gi, s.v[i].field, s.v[i].lit, s.v[i].len,
+					      &id)) < 0)
 				goto out;
 			struct atom *a = &e->atoms[id];
 			if (a->nrules && a->rules[a->nrules - 1] == r)
@@ -843,7 +891,7 @@ static int build_prefilter(struct detect_engine *e)
 				goto out;
 			a->rules[a->nrules++] = r;
 			if (a->nrules == 1) {
-				struct pf_field *p = pf_for(e, a->field);
+				struct pf_field *p = pf_for(g, a->field);
 				if (!p) {
 					rc = -ENOMEM;
 					goto out;
@@ -853,15 +901,17 @@ static int build_prefilter(struct detect_engine *e)
 			}
 		}
 	}
-	for (unsigned i = 0; i < e->npf; i++) {
-		e->pf[i].ac = ac_build(e->pf[i].b, true);
-		if (!e->pf[i].ac) {
-			rc = -errno;
-			goto out;
+	for (unsigned gi = 0; gi < e->ngroups; gi++)
+		for (unsigned i = 0; i < e->groups[gi].npf; i++) {
+			struct pf_field *p = &e->groups[gi].pf[i];
+			p->ac = ac_build(p->b, true);
+			if (!p->ac) {
+				rc = -errno;
+				goto out;
+			}
+			ac_builder_free(p->b);
+			p->b = NULL;
 		}
-		ac_builder_free(e->pf[i].b);
-		e->pf[i].b = NULL;
-	}
 	e->st.atoms = e->natoms;
 	e->st.unfiltered = e->nalways;
 out:
@@ -1030,22 +1080,28 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 		c->gen = 1;
 	}
 	c->ncand = 0;
-	for (unsigned i = 0; i < e->npf; i++) {
-		const struct pf_field *p = &e->pf[i];
-		if (p->field == FM_KEYWORD) {
-			for (unsigned k = 0; k < doc->nvalues; k++)
-				ac_scan(p->ac, doc->values[k].str, doc->values[k].len, on_atom, c);
+	for (unsigned gi = 0; gi < e->ngroups; gi++) {
+		const struct lsgroup *g = &e->groups[gi];
+		if (!sigma_logsource_applies(&g->ls, doc))
 			continue;
+		for (unsigned i = 0; i < g->npf; i++) {
+			const struct pf_field *p = &g->pf[i];
+			if (p->field == FM_KEYWORD) {
+				for (unsigned k = 0; k < doc->nvalues; k++)
+					ac_scan(p->ac, doc->values[k].str, doc->values[k].len,
+						on_atom, c);
+				continue;
+			}
+			for (const struct detect_value *v = detect_doc_first(doc, p->field); v;
+			     v = detect_doc_next(doc, v))
+				ac_scan(p->ac, v->str, v->len, on_atom, c);
 		}
-		for (const struct detect_value *v = detect_doc_first(doc, p->field); v;
-		     v = detect_doc_next(doc, v))
-			ac_scan(p->ac, v->str, v->len, on_atom, c);
+		for (unsigned i = 0; i < g->nalways; i++)
+			if (c->rule_seen[g->always[i]] != c->gen) {
+				c->rule_seen[g->always[i]] = c->gen;
+				c->cand[c->ncand++] = g->always[i];
+			}
 	}
-	for (unsigned i = 0; i < e->nalways; i++)
-		if (c->rule_seen[e->always[i]] != c->gen) {
-			c->rule_seen[e->always[i]] = c->gen;
-			c->cand[c->ncand++] = e->always[i];
-		}
 	sort_u32(c->cand, c->ncand);
 	int hits = 0;
 	for (unsigned i = 0; i < c->ncand; i++) {
