@@ -51,34 +51,11 @@ static void on_diag(void *ctx, const struct detect_diag *d)
 			 d->path ? d->path : "?", d->line, d->rule ? d->rule : "", d->message);
 }
 
-struct hash_ctx {
-	uint64_t h;
-	struct dynbuf buf;
-};
-
-static int hash_file(void *ctx, const char *path)
+static void on_ioc_diag(void *ctx, const struct detect_diag *d)
 {
-	struct hash_ctx *hc = ctx;
-	for (const char *p = path; *p; p++)
-		hc->h = (hc->h ^ (unsigned char)*p) * 1099511628211ull;
-	if (file_read(path, DETECT_FILES_MAX_BYTES, &hc->buf) == 0)
-		for (size_t i = 0; i < hc->buf.len; i++)
-			hc->h = (hc->h ^ (unsigned char)hc->buf.data[i]) * 1099511628211ull;
-	return 0;
-}
-
-static int load_iocs(void *ctx, const char *path)
-{
-	struct agent_detect *d = ctx;
-	struct dynbuf b;
-	dynbuf_init(&b, 256u << 20);
-	int rc = file_read(path, 256u << 20, &b);
-	if (rc == 0)
-		rc = ioc_set_add_text(d->iocs, path, b.data, b.len, NULL, NULL);
-	if (rc < 0)
-		log_warn("detect", "indicator file not loaded path=%s err=%s", path, strerror(-rc));
-	dynbuf_release(&b);
-	return 0;
+	(void)ctx;
+	log_warn("detect", "indicator problem path=%s line=%u reason=\"%s\"", d->path ? d->path : "?",
+		 d->line, d->message);
 }
 
 struct agent_detect *agent_detect_new(const struct agent_config_list *rules,
@@ -86,7 +63,7 @@ struct agent_detect *agent_detect_new(const struct agent_config_list *rules,
 				      size_t errlen)
 {
 	struct agent_detect *d = calloc(1, sizeof(*d));
-	struct hash_ctx hc = {.h = 1469598103934665603ull};
+	uint64_t h = DETECT_FILES_HASH_INIT;
 	static const char *const sfx[] = {".yml", ".yaml", NULL};
 
 	if (!d || !(d->engine = detect_engine_new()) || !(d->iocs = ioc_set_new())) {
@@ -95,7 +72,6 @@ struct agent_detect *agent_detect_new(const struct agent_config_list *rules,
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	dynbuf_init(&d->json, EVENT_JSON_MAX_LINE);
-	dynbuf_init(&hc.buf, DETECT_FILES_MAX_BYTES + 1);
 	detect_engine_set_diag(d->engine, on_diag, NULL);
 	for (size_t i = 0; i < rules->n; i++) {
 		int rc = detect_files_load(d->engine, rules->items[i]);
@@ -103,15 +79,15 @@ struct agent_detect *agent_detect_new(const struct agent_config_list *rules,
 			snprintf(err, errlen, "detect.rules %s: %s", rules->items[i], strerror(-rc));
 			goto fail;
 		}
-		file_list(rules->items[i], sfx, DETECT_FILES_MAX, hash_file, &hc);
+		detect_files_hash(rules->items[i], sfx, &h);
 	}
 	for (size_t i = 0; i < iocs->n; i++) {
-		int rc = file_list(iocs->items[i], NULL, 10000, load_iocs, d);
+		int rc = detect_files_load_iocs(d->iocs, iocs->items[i], on_ioc_diag, NULL);
 		if (rc < 0) {
 			snprintf(err, errlen, "detect.iocs %s: %s", iocs->items[i], strerror(-rc));
 			goto fail;
 		}
-		file_list(iocs->items[i], NULL, 10000, hash_file, &hc);
+		detect_files_hash(iocs->items[i], NULL, &h);
 	}
 	if (detect_engine_finish(d->engine) < 0 || ioc_set_finish(d->iocs) < 0 ||
 	    !(d->ctx = detect_ctx_new(d->engine)) ||
@@ -124,13 +100,11 @@ struct agent_detect *agent_detect_new(const struct agent_config_list *rules,
 	d->st.rules = st.rules + st.correlations;
 	d->st.failed = st.failed;
 	d->st.iocs = (unsigned)ioc_set_count(d->iocs);
-	snprintf(d->st.version, sizeof(d->st.version), "%016llx", (unsigned long long)hc.h);
-	dynbuf_release(&hc.buf);
+	snprintf(d->st.version, sizeof(d->st.version), "%016llx", (unsigned long long)h);
 	log_info("detect", "local detection rules=%u failed=%u indicators=%u version=%s",
 		 d->st.rules, d->st.failed, d->st.iocs, d->st.version);
 	return d;
 fail:
-	dynbuf_release(&hc.buf);
 	agent_detect_free(d);
 	return NULL;
 }

@@ -189,18 +189,10 @@ static int on_ioc(void *ctx, const struct ioc_hit *ih, struct detect_doc *doc)
 	return rc;
 }
 
-static int load_iocs(void *ctx, const char *path)
+static void on_ioc_diag(void *ctx, const struct detect_diag *d)
 {
 	struct scan *s = ctx;
-	struct dynbuf b;
-	dynbuf_init(&b, 512u << 20);
-	int rc = file_read(path, 512u << 20, &b);
-	if (rc == 0)
-		rc = ioc_set_add_text(s->iocs, path, b.data, b.len, NULL, NULL);
-	if (rc < 0)
-		cli_error(s->cli, "%s: %s", path, strerror(-rc));
-	dynbuf_release(&b);
-	return 0;
+	cli_error(s->cli, "%s:%u: %s", d->path ? d->path : "?", d->line, d->message);
 }
 
 static void progress(struct scan *s, bool final)
@@ -411,7 +403,7 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 			rc = CLI_EXIT_SERVER;
 			goto out;
 		}
-		n = file_list(iocs, NULL, 10000, load_iocs, &s);
+		n = detect_files_load_iocs(s.iocs, iocs, on_ioc_diag, &s);
 		if (n < 0 || ioc_set_finish(s.iocs) < 0) {
 			cli_error(cli, "%s: %s", iocs, strerror(n < 0 ? -n : ENOMEM));
 			rc = CLI_EXIT_USAGE;

@@ -98,53 +98,24 @@ static void on_diag(void *ctx, const struct detect_diag *d)
 		 d->path ? d->path : "?", d->line, d->rule ? d->rule : "", d->message);
 }
 
-/* Content version: FNV-1a over every file's path and bytes, in load order. */
-struct hash_ctx {
-	uint64_t h;
-	struct dynbuf buf;
-};
-
-static int hash_file(void *ctx, const char *path)
+static void on_ioc_diag(void *ctx, const struct detect_diag *d)
 {
-	struct hash_ctx *hc = ctx;
-	for (const char *p = path; *p; p++)
-		hc->h = (hc->h ^ (unsigned char)*p) * 1099511628211ull;
-	if (file_read(path, DETECT_FILES_MAX_BYTES, &hc->buf) == 0)
-		for (size_t i = 0; i < hc->buf.len; i++)
-			hc->h = (hc->h ^ (unsigned char)hc->buf.data[i]) * 1099511628211ull;
-	return 0;
-}
-
-static int load_iocs(void *ctx, const char *path)
-{
-	struct ruleset *rs = ctx;
-	struct dynbuf b;
-	dynbuf_init(&b, 512u << 20);
-	int rc = file_read(path, 512u << 20, &b);
-	if (rc < 0) {
-		log_warn("detect", "indicator file not read path=%s err=%s", path, strerror(-rc));
-	} else {
-		int n = ioc_set_add_text(rs->iocs, path, b.data, b.len, NULL, NULL);
-		if (n < 0)
-			log_warn("detect", "indicator file not loaded path=%s err=%s", path,
-				 strerror(-n));
-	}
-	dynbuf_release(&b);
-	return 0;
+	(void)ctx;
+	log_warn("detect", "indicator problem path=%s line=%u reason=\"%s\"", d->path ? d->path : "?",
+		 d->line, d->message);
 }
 
 static struct ruleset *ruleset_build(struct detection *d, char *err, size_t errlen)
 {
 	struct ruleset *rs = calloc(1, sizeof(*rs));
 	struct load_diag diag = {0};
-	struct hash_ctx hc = {.h = 1469598103934665603ull};
+	uint64_t h = DETECT_FILES_HASH_INIT;
 	if (!rs || !(rs->engine = detect_engine_new()) || !(rs->iocs = ioc_set_new())) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	atomic_init(&rs->refs, 1);
 	detect_engine_set_diag(rs->engine, on_diag, &diag);
-	dynbuf_init(&hc.buf, DETECT_FILES_MAX_BYTES + 1);
 	for (size_t i = 0; i < d->nrule_paths; i++) {
 		int rc = detect_files_load(rs->engine, d->rule_paths[i]);
 		if (rc < 0) {
@@ -152,15 +123,15 @@ static struct ruleset *ruleset_build(struct detection *d, char *err, size_t errl
 			goto fail;
 		}
 		static const char *const sfx[] = {".yml", ".yaml", NULL};
-		file_list(d->rule_paths[i], sfx, DETECT_FILES_MAX, hash_file, &hc);
+		detect_files_hash(d->rule_paths[i], sfx, &h);
 	}
 	for (size_t i = 0; i < d->nioc_paths; i++) {
-		int rc = file_list(d->ioc_paths[i], NULL, 10000, load_iocs, rs);
+		int rc = detect_files_load_iocs(rs->iocs, d->ioc_paths[i], on_ioc_diag, NULL);
 		if (rc < 0) {
 			snprintf(err, errlen, "indicators %s: %s", d->ioc_paths[i], strerror(-rc));
 			goto fail;
 		}
-		file_list(d->ioc_paths[i], NULL, 10000, hash_file, &hc);
+		detect_files_hash(d->ioc_paths[i], NULL, &h);
 	}
 	int rc = detect_engine_finish(rs->engine);
 	if (rc == 0)
@@ -171,8 +142,7 @@ static struct ruleset *ruleset_build(struct detection *d, char *err, size_t errl
 	}
 	detect_engine_stats(rs->engine, &rs->st);
 	rs->niocs = ioc_set_count(rs->iocs);
-	snprintf(rs->version, sizeof(rs->version), "%016llx", (unsigned long long)hc.h);
-	dynbuf_release(&hc.buf);
+	snprintf(rs->version, sizeof(rs->version), "%016llx", (unsigned long long)h);
 	if (diag.fatal)
 		log_warn("detect", "rules not loaded count=%u first=\"%s\"", diag.fatal, diag.first);
 	log_info("detect", "content loaded version=%s rules=%u correlations=%u filters=%u "
@@ -181,7 +151,6 @@ static struct ruleset *ruleset_build(struct detection *d, char *err, size_t errl
 		 rs->niocs, rs->st.atoms);
 	return rs;
 fail:
-	dynbuf_release(&hc.buf);
 	if (rs) {
 		detect_engine_free(rs->engine);
 		ioc_set_unref(rs->iocs);
