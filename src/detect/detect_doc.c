@@ -349,6 +349,8 @@ static void classify_product(struct detect_doc *doc)
 	doc->src.product = p;
 }
 
+static bool detect_doc_classify_ecs_only(struct detect_doc *doc);
+
 /* For producers other than Mamori: the category and event.type alone. */
 static void classify_generic(struct detect_doc *doc, unsigned cats, unsigned types)
 {
@@ -387,7 +389,40 @@ static void classify_generic(struct detect_doc *doc, unsigned cats, unsigned typ
 		add_category(src, LS_DRIVER_LOAD);
 }
 
+/* Sigma's Initiated (network.initiated in the field map): "true" for a connection this host
+ * opened, "false" for one it accepted, from the action or network.direction. */
+static void add_initiated(struct detect_doc *doc)
+{
+	uint32_t f = detect_doc_field(doc, "network.initiated", 17);
+	if (f == DETECT_FIELD_NONE || detect_doc_first(doc, f))
+		return;
+	const struct detect_value *a = detect_doc_first(doc, DETECT_FIELD_EVENT_ACTION);
+	const struct detect_value *d =
+	    detect_doc_first(doc, detect_doc_field(doc, "network.direction", 17));
+	if (value_is(a, "connection_attempted") || value_is(d, "egress") || value_is(d, "outbound"))
+		detect_doc_add_id(doc, f, "true", 4);
+	else if (value_is(a, "connection_accepted") || value_is(d, "ingress") ||
+		 value_is(d, "inbound"))
+		detect_doc_add_id(doc, f, "false", 5);
+}
+
+static bool has_category(const struct detect_doc *doc, const char *cat)
+{
+	for (unsigned i = 0; i < doc->src.ncategory; i++)
+		if (doc->src.category[i] == cat)
+			return true;
+	return false;
+}
+
 bool detect_doc_classify_ecs(struct detect_doc *doc)
+{
+	bool ok = detect_doc_classify_ecs_only(doc);
+	if (has_category(doc, LS_NETWORK_CONNECTION))
+		add_initiated(doc);
+	return ok;
+}
+
+static bool detect_doc_classify_ecs_only(struct detect_doc *doc)
 {
 	const struct detect_value *action = detect_doc_first(doc, DETECT_FIELD_EVENT_ACTION);
 	unsigned cats, types;

@@ -511,3 +511,12 @@ case('behaviour_single_event', NORULES, [rs, fl, fl2, proc('bash', ts=ts(3))],
      [{"line": 1, "rule": "mamori-behaviour-reverse-shell"}, {"line": 2, "rule": "mamori-behaviour-fileless-exec"},
       {"line": 3, "rule": "mamori-behaviour-fileless-exec"}])
 print('cases:', len(os.listdir(ROOT)))
+
+# ---- Sigma's Initiated on agent network events ----
+case('field_initiated', rule('r', """    selection:
+        Initiated: 'true'
+        DestinationPort: 4444
+    condition: selection""", logsource='    product: linux\n    category: network_connection'),
+     [net('1.2.3.4', 4444), net('1.2.3.4', 4444, action='connection_accepted'), net('1.2.3.4', 4445)],
+     [(1, 'r')])
+print('cases:', len(os.listdir(ROOT)))
