@@ -46,7 +46,8 @@ die() {
 }
 
 for b in "$MAMORI" "$DBENCH"; do
-	[ -x "$b" ] || die "$b not found: build first (cmake --build DIR, target mamori-detect-bench) and set BENCH_BUILD=DIR"
+	[ -x "$b" ] ||
+		die "$b not found: build first (target mamori-detect-bench) and set BENCH_BUILD=DIR"
 done
 [[ $DEFAULT_SCANS =~ ^[0-9]+$ ]] || die "DETECT_DEFAULT_SCANS must be a whole number"
 for v in EVENTS MATCH_EVENTS ROUNDS REPEAT SEED; do
@@ -54,7 +55,7 @@ for v in EVENTS MATCH_EVENTS ROUNDS REPEAT SEED; do
 done
 [[ $SIZES =~ ^[0-9]+(,[0-9]+)*$ ]] || die "DETECT_SIZES must be a comma-separated list of counts"
 [ -d "$SIGMA" ] || die "$SIGMA: no such rule directory (set DETECT_SIGMA)"
-python3 -c 'import yaml' 2>/dev/null || die "python3 with PyYAML needed (apt-get install python3-yaml)"
+python3 -c 'import yaml' 2>/dev/null || die "python3 with PyYAML needed (python3-yaml)"
 [ -x /usr/bin/time ] || die "/usr/bin/time needed (apt-get install time)"
 
 WORK=$(mktemp -d /tmp/mamori-detect.XXXXXX)
@@ -68,6 +69,7 @@ RES=$WORK/results.jsonl # one JSON object per measurement, read by detect_report
 record() { echo "$1" >>"$RES"; }
 
 ns() { date +%s%N; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 # Host and build, for the report.
 record "$(python3 - "$ROOT" "$BIN" "$EVENTS" "$MATCH_EVENTS" "$ROUNDS" "$REPEAT" "$SIZES" "$SEED" \
@@ -88,7 +90,8 @@ mem = 0
 for l in open("/proc/meminfo"):
     if l.startswith("MemTotal"):
         mem = int(l.split()[1]) // 1024
-dirty = [l.split(None, 1)[1] for l in sh("git", "status", "--porcelain", "src").splitlines() if l.strip()]
+dirty = [l.split(None, 1)[1]
+         for l in sh("git", "status", "--porcelain", "src").splitlines() if l.strip()]
 print(json.dumps({"kind": "host", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                   "commit": sh("git", "rev-parse", "--short", "HEAD"), "dirty_src": dirty,
                   "cpu": model, "ncpu": os.cpu_count(), "mem_mib": mem,
@@ -130,23 +133,26 @@ say "1. mamori scan vs grep -F, $ROUNDS rounds"
 cat "$WORK/events.jsonl" >/dev/null
 cat "$WORK/events.jsonl" >/dev/null
 run_grep() {
-	local t0 t1
+	local t0 t1 u s wall
 	t0=$(ns)
 	/usr/bin/time -f '%U %S' -o "$WORK/time.txt" grep -F -c -- "$GREP_LITERAL" \
 		"$WORK/events.jsonl" >"$WORK/grep.out" || [ $? -eq 1 ]
 	t1=$(ns)
 	read -r u s < <(tail -n 1 "$WORK/time.txt")
-	record "{\"kind\":\"grep\",\"round\":$1,\"wall_s\":$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}'),\"user_s\":$u,\"sys_s\":$s,\"count\":$(cat "$WORK/grep.out")}"
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+	printf '{"kind":"grep","round":%s,"wall_s":%s,"user_s":%s,"sys_s":%s,"count":%s}\n' \
+		"$1" "$wall" "$u" "$s" "$(cat "$WORK/grep.out")" >>"$RES"
 }
 run_scan() { # round, label, extra scan option
-	local t0 t1
+	local t0 t1 u s m
 	t0=$(ns)
 	/usr/bin/time -f '%U %S %M' -o "$WORK/time.txt" "$MAMORI" scan --rules "$SIGMA" -o jsonl \
 		${3:+"$3"} "$WORK/events.jsonl" >"$WORK/alerts.jsonl" 2>"$WORK/scan.err" ||
 		die "mamori scan $3 failed: $(tail -3 "$WORK/scan.err")"
 	t1=$(ns)
 	read -r u s m < <(tail -n 1 "$WORK/time.txt")
-	python3 - "$1" "$2" "$t0" "$t1" "$u" "$s" "$m" "$WORK/alerts.jsonl" "$WORK/scan.err" >>"$RES" <<'EOF'
+	python3 - "$1" "$2" "$t0" "$t1" "$u" "$s" "$m" "$WORK/alerts.jsonl" "$WORK/scan.err" \
+		>>"$RES" <<'EOF'
 import json, re, sys
 r, label, t0, t1, u, s, m, alerts, err = sys.argv[1:]
 text = open(err).read()
@@ -172,8 +178,8 @@ for r in $(seq 1 "$ROUNDS"); do
 	fi
 	say "  round $r done"
 done
-# As shipped: the built-in behaviour detections run too. Slow (see docs/BENCHMARKS.md), so only
-# DETECT_DEFAULT_SCANS runs, each after a grep pass of its own.
+# As shipped: the built-in behaviour detections run too. DETECT_DEFAULT_SCANS runs (1: their state
+# tables made this scan take minutes before 0b4769d), each after a grep pass of its own.
 for r in $(seq 1 "$DEFAULT_SCANS"); do
 	say "  default scan (rules + behaviour detections) $r of $DEFAULT_SCANS"
 	run_grep "$((100 + r))"
@@ -190,17 +196,16 @@ for r in $(seq 1 "$ROUNDS"); do
 		size=${SIZE_LIST[$(((k + r - 1) % n))]}
 		out=$("$DBENCH" --rules "$WORK/rules/r$size" --events "$WORK/match.jsonl" \
 			--repeat "$REPEAT" --no-behaviour) || die "mamori-detect-bench failed for $size rules"
-		record "{\"kind\":\"match\",\"round\":$r,\"size\":$size,\"load\":$(cut -d' ' -f1 /proc/loadavg),\"r\":$out}"
+		record "{\"kind\":\"match\",\"round\":$r,\"size\":$size,\"load\":$(load),\"r\":$out}"
 	done
 	# The whole SigmaHQ set as shipped, behaviour detections included.
 	out=$("$DBENCH" --rules "$SIGMA" --events "$WORK/match.jsonl" --repeat "$REPEAT") ||
 		die "mamori-detect-bench failed for $SIGMA"
-	record "{\"kind\":\"match_default\",\"round\":$r,\"load\":$(cut -d' ' -f1 /proc/loadavg),\"r\":$out}"
+	record "{\"kind\":\"match_default\",\"round\":$r,\"load\":$(load),\"r\":$out}"
 	say "  round $r done"
 done
-record "{\"kind\":\"end\",\"load_end\":$(cut -d' ' -f1 /proc/loadavg)}"
+record "{\"kind\":\"end\",\"load_end\":$(load)}"
 
 mkdir -p "$(dirname "$OUT")"
 python3 bench/detect_report.py "$RES" >"$OUT"
-[ "$KEEP" = 1 ] && cp "$RES" "$WORK/results.jsonl.kept"
 cat "$OUT"

