@@ -158,13 +158,10 @@ static int on_hit(void *ctx, const struct detect_hit *hit)
 	return 0;
 }
 
-static const char *const IOC_TYPES[] = {"sha256", "sha1", "md5", "ip", "cidr", "domain", "path"};
-
 static int on_ioc(void *ctx, const struct ioc_hit *ih, struct detect_doc *doc)
 {
 	struct detect_hit hit = {.rule = ih->rule, .doc = doc};
-	json_t *ind = json_pack("{s:s,s:s,s:s,s:s%}", "type", IOC_TYPES[ih->ioc->type], "list",
-				ih->ioc->list, "field", ih->field, "value", ih->value, ih->value_len);
+	json_t *ind = detect_alert_indicator(ih);
 	raise_alert(ctx, &hit, ind);
 	json_decref(ind);
 	return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event_json.h"
+#include "ioc.h"
 
 json_t *detect_json_path(json_t *obj, const char *path)
 {
@@ -139,4 +140,14 @@ json_t *detect_alert_new(const struct detect_hit *hit, json_t *event, uint64_t c
 		json_array_append_new(events, json_deep_copy(event));
 	set_path(a, "mamori.events", events);
 	return a;
+}
+
+json_t *detect_alert_indicator(const struct ioc_hit *ih)
+{
+	static const char *const TYPES[] = {"sha256", "sha1", "md5",  "ip",
+					    "cidr",   "domain", "path"};
+	unsigned t = (unsigned)ih->ioc->type;
+	return json_pack("{s:s,s:s,s:s,s:s%}", "type",
+			 t < sizeof(TYPES) / sizeof(TYPES[0]) ? TYPES[t] : "unknown", "list",
+			 ih->ioc->list, "field", ih->field, "value", ih->value, ih->value_len);
 }

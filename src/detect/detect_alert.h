@@ -16,6 +16,11 @@
  * NULL when out of memory. */
 json_t *detect_alert_new(const struct detect_hit *hit, json_t *event, uint64_t created_ns);
 
+struct ioc_hit;
+/* mamori.indicator of an indicator alert: {type, list, field, value}. Caller owns it; NULL when
+ * out of memory. */
+json_t *detect_alert_indicator(const struct ioc_hit *ih);
+
 /* Value at a dotted ECS path in a nested (or dotted-key) JSON object, or NULL. Borrowed. */
 json_t *detect_json_path(json_t *obj, const char *path);
 
