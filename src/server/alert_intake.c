@@ -35,7 +35,7 @@ void alert_intake_release(struct alert_intake *ai)
 	memset(ai, 0, sizeof(*ai));
 }
 
-static const char *keep(struct alert_intake *ai, char *s)
+const char *alert_intake_keep(struct alert_intake *ai, char *s)
 {
 	if (!s)
 		return NULL;
@@ -53,7 +53,7 @@ static const char *keep(struct alert_intake *ai, char *s)
 	return s;
 }
 
-static struct store_alert_row *grow(struct alert_intake *ai)
+struct store_alert_row *alert_intake_grow(struct alert_intake *ai)
 {
 	if (ai->n == ai->cap) {
 		size_t nc = ai->cap ? ai->cap * 2 : 16;
@@ -71,7 +71,7 @@ static struct store_alert_row *grow(struct alert_intake *ai)
 int alert_intake_append(struct alert_intake *ai, const struct store_alert_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct store_alert_row *r = grow(ai);
+		struct store_alert_row *r = alert_intake_grow(ai);
 		if (!r)
 			return -ENOMEM;
 		*r = rows[i];
@@ -157,26 +157,26 @@ int alert_intake_add(struct alert_intake *ai, const char *agent_id,
 	json_t *m = json_object_get(doc, "mamori");
 	if (json_is_object(m) && !json_object_get(m, "detected_by"))
 		json_object_set_new(m, "detected_by", json_string("agent"));
-	struct store_alert_row *r = grow(ai);
+	struct store_alert_row *r = alert_intake_grow(ai);
 	if (!r) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	r->id = keep(ai, strdup(id));
+	r->id = alert_intake_keep(ai, strdup(id));
 	r->ts = row->ts;
 	/* Listed by when the server got it: an alert raised offline yesterday is news today. */
 	r->created = (int64_t)ingested_ns();
 	r->agent_id = agent_id;
 	r->host = row->host;
-	r->rule_id = keep(ai, strdup(rule));
-	r->rule_name = keep(ai, dup_or_null(str_at(doc, "rule.name")));
+	r->rule_id = alert_intake_keep(ai, strdup(rule));
+	r->rule_name = alert_intake_keep(ai, dup_or_null(str_at(doc, "rule.name")));
 	r->severity = severity;
 	r->risk_score = (int)json_integer_value(risk);
-	r->tactics = keep(ai, joined(doc, "threat.tactic.name"));
-	r->techniques = keep(ai, joined(doc, "threat.technique.id"));
+	r->tactics = alert_intake_keep(ai, joined(doc, "threat.tactic.name"));
+	r->techniques = alert_intake_keep(ai, joined(doc, "threat.technique.id"));
 	r->entity_id = row->entity_id;
 	r->exe = row->exe;
-	const char *text = keep(ai, json_dumps(doc, JSON_COMPACT));
+	const char *text = alert_intake_keep(ai, json_dumps(doc, JSON_COMPACT));
 	if (!r->id || !r->rule_id || !r->tactics || !r->techniques || !text) {
 		rc = -ENOMEM;
 		goto out;

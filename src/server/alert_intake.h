@@ -24,6 +24,10 @@ void alert_intake_reset(struct alert_intake *ai);
  * err when it is not a usable alert (the line is then rejected like a malformed event). */
 int alert_intake_add(struct alert_intake *ai, const char *agent_id,
 		     const struct store_event_row *row, char *err, size_t errlen);
+/* Keeps s (heap) until the next reset and returns it; NULL (s freed) when out of memory. */
+const char *alert_intake_keep(struct alert_intake *ai, char *s);
+/* A zeroed row past the last; the caller fills it and counts it (ai->n++). NULL: no memory. */
+struct store_alert_row *alert_intake_grow(struct alert_intake *ai);
 /* Appends rows (borrowed) after the intake's own. 0 or -ENOMEM. */
 int alert_intake_append(struct alert_intake *ai, const struct store_alert_row *rows, size_t n);
 

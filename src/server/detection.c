@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert_intake.h"
 #include "detect.h"
 #include "detect_alert.h"
 #include "detect_doc_json.h"
@@ -55,9 +56,7 @@ struct detection_worker {
 	struct detection *d;
 	struct ruleset *rs;
 	struct detect_ctx *ctx;
-	struct store_alert_row *rows;
-	char **strings; /* owned by the rows, freed on the next call */
-	size_t nrows, nstrings, caprows, capstrings;
+	struct alert_intake out; /* this batch's alerts and the strings they own */
 	/* during one event */
 	const char *agent_id;
 	const struct store_event_row *row;
@@ -281,45 +280,18 @@ struct detection_worker *detection_worker_new(struct detection *d)
 	if (!w)
 		return NULL;
 	w->d = d;
+	alert_intake_init(&w->out);
 	return w;
-}
-
-static void clear_rows(struct detection_worker *w)
-{
-	for (size_t i = 0; i < w->nstrings; i++)
-		free(w->strings[i]);
-	w->nstrings = 0;
-	w->nrows = 0;
 }
 
 void detection_worker_free(struct detection_worker *w)
 {
 	if (!w)
 		return;
-	clear_rows(w);
-	free(w->strings);
-	free(w->rows);
+	alert_intake_release(&w->out);
 	detect_ctx_free(w->ctx);
 	ruleset_unref(w->rs);
 	free(w);
-}
-
-static char *keep(struct detection_worker *w, char *s)
-{
-	if (!s)
-		return NULL;
-	if (w->nstrings == w->capstrings) {
-		size_t nc = w->capstrings ? w->capstrings * 2 : 64;
-		char **ns = realloc(w->strings, nc * sizeof(*ns));
-		if (!ns) {
-			free(s);
-			return NULL;
-		}
-		w->strings = ns;
-		w->capstrings = nc;
-	}
-	w->strings[w->nstrings++] = s;
-	return s;
 }
 
 static char *join(const char *const *v, unsigned n)
@@ -349,7 +321,7 @@ static char *dup_str(const char *s)
 
 static int add_alert(struct detection_worker *w, const struct detect_hit *hit, json_t *extra)
 {
-	if (w->nrows >= MAX_ALERTS_PER_BATCH)
+	if (w->out.n >= MAX_ALERTS_PER_BATCH)
 		return 0;
 	if (!w->event) {
 		json_error_t je;
@@ -370,20 +342,14 @@ static int add_alert(struct detection_worker *w, const struct detect_hit *hit, j
 		if (m)
 			json_object_set(m, "indicator", extra);
 	}
-	if (w->nrows == w->caprows) {
-		size_t nc = w->caprows ? w->caprows * 2 : 16;
-		struct store_alert_row *nr = realloc(w->rows, nc * sizeof(*nr));
-		if (!nr) {
-			json_decref(a);
-			return -ENOMEM;
-		}
-		w->rows = nr;
-		w->caprows = nc;
+	struct store_alert_row *row = alert_intake_grow(&w->out);
+	if (!row) {
+		json_decref(a);
+		return -ENOMEM;
 	}
 	const struct detect_rule_meta *r = hit->rule;
-	struct store_alert_row *row = &w->rows[w->nrows];
-	memset(row, 0, sizeof(*row));
-	row->id = keep(w, dup_str(json_string_value(detect_json_path(a, "event.id"))));
+	row->id = alert_intake_keep(&w->out,
+				    dup_str(json_string_value(detect_json_path(a, "event.id"))));
 	row->ts = w->row->ts;
 	row->created = (int64_t)now_ns();
 	row->agent_id = w->agent_id;
@@ -392,17 +358,17 @@ static int add_alert(struct detection_worker *w, const struct detect_hit *hit, j
 	row->rule_name = r->title;
 	row->severity = (int)r->severity;
 	row->risk_score = r->risk_score;
-	row->tactics = keep(w, join(r->tactics, r->ntactics));
-	row->techniques = keep(w, join(r->techniques, r->ntechniques));
+	row->tactics = alert_intake_keep(&w->out, join(r->tactics, r->ntactics));
+	row->techniques = alert_intake_keep(&w->out, join(r->techniques, r->ntechniques));
 	row->entity_id = w->row->entity_id;
 	row->exe = w->row->exe;
-	char *doc = keep(w, json_dumps(a, JSON_COMPACT));
+	const char *doc = alert_intake_keep(&w->out, json_dumps(a, JSON_COMPACT));
 	json_decref(a);
 	if (!row->id || !doc || !row->tactics || !row->techniques)
 		return -ENOMEM;
 	row->doc = doc;
 	row->doc_len = strlen(doc);
-	w->nrows++;
+	w->out.n++;
 	atomic_fetch_add(&w->d->alerts, 1);
 	return 0;
 }
@@ -484,7 +450,7 @@ int detection_worker_eval(struct detection_worker *w, const char *agent_id,
 			  const struct store_event_row *rows, size_t n,
 			  const struct store_alert_row **alerts, size_t *nalerts)
 {
-	clear_rows(w);
+	alert_intake_reset(&w->out);
 	*alerts = NULL;
 	*nalerts = 0;
 	struct ruleset *rs = acquire(w->d);
@@ -523,7 +489,7 @@ int detection_worker_eval(struct detection_worker *w, const char *agent_id,
 			break;
 	}
 	atomic_fetch_add(&w->d->evaluated, n);
-	*alerts = w->rows;
-	*nalerts = w->nrows;
+	*alerts = w->out.rows;
+	*nalerts = w->out.n;
 	return w->err;
 }
