@@ -74,10 +74,13 @@ sleep 2
 # The feed pauses long enough for the agent to seal what it has read (batch_ms is 1 s): what
 # SIGKILL may lose is the unsealed part of the current batch (docs/protocol.md), which this test
 # is not about; the spool and the batch in flight are.
+# $FEEDER is the subshell; the writer is its python child.
+pkill -STOP -P $FEEDER 2>/dev/null || true
 kill -STOP $FEEDER 2>/dev/null || true
 sleep 2
 kill -9 $AGENT_PID
 wait $AGENT_PID 2>/dev/null || true
+pkill -KILL -P $FEEDER 2>/dev/null || true
 kill -9 $FEEDER 2>/dev/null || true
 wait $FEEDER 2>/dev/null || true # the rest of this feed is not sent
 before=$(stored)
@@ -86,14 +89,20 @@ kill -CONT $SERVER_PID
 echo "agent killed mid-batch at $before stored events ($spooled spool segments)"
 start_agent "$WORK/agent" --replay "$WORK/feed" --host-name "$HOST"
 sleep 8
-python3 - "$SDATA/mamori.db" "$HOST" "$before" <<'PY' || fail "duplicates or holes after agent SIGKILL"
+python3 - "$SDATA/mamori.db" "$HOST" "$before" <<'PY' || { tail -40 "$WORK/agent.log" >&2; fail "duplicates or holes after agent SIGKILL"; }
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=30)
 seqs = [r[0] for r in db.execute("SELECT CAST(substr(entity_id, 2) AS INTEGER) FROM events "
                                    "WHERE host = ? AND action = 'exec' ORDER BY 1", (sys.argv[2],))]
 assert len(seqs) == len(set(seqs)), "duplicates"
 # Events are read and spooled in order: the stored set must be exactly 1..max (no hole).
-assert seqs == list(range(1, len(seqs) + 1)), f"hole: {len(seqs)} stored, max {seqs[-1]}"
+if seqs != list(range(1, len(seqs) + 1)):
+    have, gaps, prev = set(seqs), [], 0
+    for s in seqs:
+        if s != prev + 1:
+            gaps.append(f"{prev + 1}..{s - 1}")
+        prev = s
+    raise AssertionError(f"hole: {len(seqs)} stored, max {seqs[-1]}, missing {', '.join(gaps[:10])}")
 assert len(seqs) > int(sys.argv[3]), "nothing from the spool after the restart"
 print(f"ok: agent SIGKILL mid-batch: {int(sys.argv[3])} before, {len(seqs)} after the restart, "
       "no duplicate, no hole")
