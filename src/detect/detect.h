@@ -105,6 +105,10 @@ struct detect_doc *detect_ctx_doc(struct detect_ctx *c);
 /* Matches the ctx's doc against every rule that applies to its logsource; calls fn per hit.
  * Returns the number of hits, or what fn returned when it stopped early. Never allocates. */
 int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx);
+/* The same for a doc the caller made with detect_doc_new(detect_engine_fields(e)), so that one
+ * thread can fill docs while another matches them. */
+int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hit_fn fn,
+			 void *fn_ctx);
 
 const char *detect_severity_name(enum detect_severity s);
 /* "low" ... "critical" (case-insensitive, "informational" too); -1 when unknown. */

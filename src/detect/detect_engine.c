@@ -37,7 +37,26 @@ struct pf_field {
 	uint32_t field; /* or FM_KEYWORD */
 	struct ac_builder *b;
 	struct ac *ac;
+	bool idish_lit; /* a literal made only of id characters (see idish) */
 };
+
+/* Characters of hex ids, hashes, numbers, timestamps and addresses, case-folded. A keyword
+ * automaton none of whose literals is made only of these cannot match inside a value that is:
+ * such values (a third of an event's bytes) skip the keyword scan. */
+static const bool IDISH[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['t'] = 1, ['T'] = 1,
+    ['z'] = 1, ['Z'] = 1, ['-'] = 1, [':'] = 1, ['.'] = 1, ['+'] = 1,
+};
+
+static bool idish(const char *s, uint32_t n)
+{
+	unsigned bad = 0;
+	for (uint32_t i = 0; i < n; i++)
+		bad |= !IDISH[(unsigned char)s[i]];
+	return !bad;
+}
 
 /* Rules with one logsource (product, category, service) share their prefilter automata, so an
  * event only scans the automata of rules that can apply to it: an exec event never pays for
@@ -85,6 +104,9 @@ struct detect_ctx {
 	struct match_scratch ms;
 	uint32_t gen;
 	uint32_t *atom_seen;
+	uint64_t *atom_bits; /* keyword scans: natoms bits, zero between scans */
+	const void *ktext[DETECT_DOC_MAX_VALUES];
+	size_t klen[DETECT_DOC_MAX_VALUES];
 	uint32_t *rule_seen;
 	uint32_t *cand;
 	unsigned ncand;
@@ -507,6 +529,7 @@ struct atomset {
 		uint32_t field;
 		const char *lit;
 		uint32_t len;
+		struct vmatch *src; /* the matcher the literal came from */
 	} *v;
 	unsigned n, cap;
 	bool none; /* no literal can be required */
@@ -518,7 +541,8 @@ static void as_clear(struct atomset *s)
 	s->none = false;
 }
 
-static int as_add(struct atomset *s, uint32_t field, const char *lit, uint32_t len)
+static int as_add(struct atomset *s, uint32_t field, const char *lit, uint32_t len,
+		  struct vmatch *src)
 {
 	if (s->n >= MAX_RULE_ATOMS) {
 		s->none = true;
@@ -529,6 +553,7 @@ static int as_add(struct atomset *s, uint32_t field, const char *lit, uint32_t l
 	s->v[s->n].field = field;
 	s->v[s->n].lit = lit;
 	s->v[s->n].len = len;
+	s->v[s->n].src = src;
 	s->n++;
 	return 0;
 }
@@ -540,7 +565,7 @@ static int as_union(struct atomset *dst, const struct atomset *src)
 		return 0;
 	}
 	for (unsigned i = 0; i < src->n; i++)
-		if (as_add(dst, src->v[i].field, src->v[i].lit, src->v[i].len) < 0)
+		if (as_add(dst, src->v[i].field, src->v[i].lit, src->v[i].len, src->v[i].src) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -572,7 +597,31 @@ static void as_free(struct atomset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The longest run of literal characters of a matcher, or none. */
+/* How rare a literal run is likely to be, in half characters: separators count half, and a
+ * run that is only a common path component ("/tmp/", " /usr/") counts almost nothing, so that
+ * a glob with the runs " /tmp/" and ".b64 " is indexed under ".b64 " (3% of exec events hold
+ * " /tmp/"). */
+static unsigned run_weight(const char *s, uint32_t n)
+{
+	static const char *const COMMON[] = {"tmp",  "usr",  "bin", "sbin", "etc",   "var",
+					     "dev",  "home", "lib", "opt",  "proc",  "root",
+					     "run",  "sys",  "local", "share", "null", "log"};
+	static const char SEP[] = " /\\.-_,=:'\"";
+	uint32_t a = 0, b = n;
+	while (a < b && s[a] && strchr(SEP, s[a]))
+		a++;
+	while (b > a && s[b - 1] && strchr(SEP, s[b - 1]))
+		b--;
+	for (size_t i = 0; i < sizeof(COMMON) / sizeof(COMMON[0]); i++)
+		if (strlen(COMMON[i]) == b - a && strncasecmp(COMMON[i], s + a, b - a) == 0)
+			return 1;
+	unsigned w = 0;
+	for (uint32_t i = 0; i < n; i++)
+		w += s[i] && strchr(SEP, s[i]) ? 1 : 2;
+	return w;
+}
+
+/* The rarest-looking run of literal characters of a matcher, or none. */
 static bool vm_atom(const struct vmatch *m, const char **lit, uint32_t *len)
 {
 	if (m->neq)
@@ -587,12 +636,22 @@ static bool vm_atom(const struct vmatch *m, const char **lit, uint32_t *len)
 		*lit = m->lit;
 		*len = m->len;
 		return true;
+	case VM_RE:
+		/* sigma_value.c keeps a literal every match of the expression contains. */
+		if (!m->len)
+			return false;
+		*lit = m->lit;
+		*len = m->len;
+		return true;
 	case VM_GLOB: {
 		uint32_t best = 0, bs = 0, run = 0;
+		unsigned bw = 0;
 		for (uint32_t i = 0; i <= m->len; i++) {
 			if (i == m->len || m->wild[i]) {
-				if (run > best) {
+				unsigned w = run ? run_weight(m->lit + i - run, run) : 0;
+				if (w > bw || (w == bw && run > best)) {
 					best = run;
+					bw = w;
 					bs = i - run;
 				}
 				run = 0;
@@ -621,7 +680,7 @@ static int fmatch_atoms(const struct fmatch *fm, struct atomset *out)
 				out->none = true;
 				return 0;
 			}
-			if (as_add(out, fm->field, lit, len) < 0)
+			if (as_add(out, fm->field, lit, len, (struct vmatch *)&fm->v[i]) < 0)
 				return -ENOMEM;
 		}
 		if (!fm->nv)
@@ -642,7 +701,8 @@ static int fmatch_atoms(const struct fmatch *fm, struct atomset *out)
 			uint32_t len;
 			if (!vm_atom(&fm->v[i], &lit, &len))
 				cur.none = true;
-			else if ((rc = as_add(&cur, fm->field, lit, len)) < 0)
+			else if ((rc = as_add(&cur, fm->field, lit, len, (struct vmatch *)&fm->v[i])) <
+				 0)
 				goto out;
 		}
 		long sc = as_score(&cur);
@@ -850,6 +910,7 @@ static struct pf_field *pf_for(struct lsgroup *g, uint32_t field)
 	p = &g->pf[g->npf];
 	p->field = field;
 	p->ac = NULL;
+	p->idish_lit = false;
 	p->b = ac_builder_new();
 	if (!p->b)
 		return NULL;
@@ -885,6 +946,9 @@ static int build_prefilter(struct detect_engine *e)
 					      &id)) < 0)
 				goto out;
 			struct atom *a = &e->atoms[id];
+			/* Every matcher behind a registered literal can be ruled out by its absence
+			 * (detect_match.c vm_field). */
+			s.v[i].src->atom = id + 1;
 			if (a->nrules && a->rules[a->nrules - 1] == r)
 				continue;
 			if ((rc = grow((void **)&a->rules, &a->cap, a->nrules, sizeof(uint32_t))) < 0)
@@ -898,6 +962,8 @@ static int build_prefilter(struct detect_engine *e)
 				}
 				if ((rc = ac_builder_add(p->b, a->lit, a->len, id)) < 0)
 					goto out;
+				if (idish(a->lit, a->len))
+					p->idish_lit = true;
 			}
 		}
 	}
@@ -988,9 +1054,10 @@ struct detect_ctx *detect_ctx_new(struct detect_engine *e)
 	c->doc = detect_doc_new(e->fields);
 	c->ms.md = pcre2_match_data_create(1, NULL);
 	c->atom_seen = calloc(e->natoms ? e->natoms : 1, sizeof(uint32_t));
+	c->atom_bits = calloc(e->natoms / 64 + 1, sizeof(uint64_t));
 	c->rule_seen = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
 	c->cand = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
-	if (!c->doc || !c->ms.md || !c->atom_seen || !c->rule_seen || !c->cand) {
+	if (!c->doc || !c->ms.md || !c->atom_seen || !c->atom_bits || !c->rule_seen || !c->cand) {
 		detect_ctx_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -1005,6 +1072,7 @@ void detect_ctx_free(struct detect_ctx *c)
 	detect_doc_free(c->doc);
 	pcre2_match_data_free(c->ms.md);
 	free(c->atom_seen);
+	free(c->atom_bits);
 	free(c->rule_seen);
 	free(c->cand);
 	free(c);
@@ -1031,6 +1099,33 @@ static int on_atom(void *ctx, uint32_t id, size_t end)
 		}
 	}
 	return 0;
+}
+
+/* Every value of the doc through a keyword automaton, four values at a time so that their table
+ * reads overlap, into a bitset that is then turned into candidates (and cleared). */
+static void keyword_scan(struct detect_ctx *c, const struct pf_field *p)
+{
+	const struct detect_doc *doc = c->doc;
+	size_t n = 0;
+	for (unsigned k = 0; k < doc->nvalues; k++) {
+		const struct detect_value *v = &doc->values[k];
+		if (!v->len || (!p->idish_lit && idish(v->str, v->len)))
+			continue;
+		c->ktext[n] = v->str;
+		c->klen[n++] = v->len;
+	}
+	size_t found = ac_scan_bits_many(p->ac, c->ktext, c->klen, n, c->atom_bits);
+	for (size_t w = 0; found && w <= c->e->natoms / 64; w++) {
+		uint64_t b = c->atom_bits[w];
+		if (!b)
+			continue;
+		c->atom_bits[w] = 0;
+		while (b) {
+			on_atom(c, (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(b)), 0);
+			b &= b - 1;
+			found--;
+		}
+	}
 }
 
 /* Candidates are few: insertion sort keeps hits in rule order without a qsort call. */
@@ -1070,6 +1165,16 @@ static int emit_corr(struct detect_ctx *c, struct sigma_corr *const *list, const
 	return 0;
 }
 
+int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hit_fn fn,
+			 void *fn_ctx)
+{
+	struct detect_doc *own = c->doc;
+	c->doc = doc;
+	int rc = detect_ctx_match(c, fn, fn_ctx);
+	c->doc = own;
+	return rc;
+}
+
 int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 {
 	struct detect_engine *e = c->e;
@@ -1080,6 +1185,8 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 		c->gen = 1;
 	}
 	c->ncand = 0;
+	c->ms.atom_seen = c->atom_seen;
+	c->ms.gen = c->gen;
 	for (unsigned gi = 0; gi < e->ngroups; gi++) {
 		const struct lsgroup *g = &e->groups[gi];
 		if (!sigma_logsource_applies(&g->ls, doc))
@@ -1087,9 +1194,7 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 		for (unsigned i = 0; i < g->npf; i++) {
 			const struct pf_field *p = &g->pf[i];
 			if (p->field == FM_KEYWORD) {
-				for (unsigned k = 0; k < doc->nvalues; k++)
-					ac_scan(p->ac, doc->values[k].str, doc->values[k].len,
-						on_atom, c);
+				keyword_scan(c, p);
 				continue;
 			}
 			for (const struct detect_value *v = detect_doc_first(doc, p->field); v;

@@ -163,6 +163,10 @@ static bool vm_field(const struct vmatch *m, uint32_t field, struct detect_doc *
 		return !any;
 	}
 	bool hit = false, seen = false;
+	/* The prefilter scanned every value this matcher looks at without finding a literal that
+	 * any match contains: no value can match. */
+	if (m->atom && ms->atom_seen && ms->atom_seen[m->atom - 1] != ms->gen)
+		return false;
 	if (field == FM_KEYWORD) {
 		for (unsigned i = 0; i < doc->nvalues && !hit; i++) {
 			seen = true;

@@ -63,6 +63,9 @@ struct vmatch {
 	pcre2_code *re;
 	struct cidr net;
 	uint32_t ref; /* VM_REF: field id */
+	/* Prefilter atom id + 1 (0: none): a literal every match needs, registered in the
+	 * automaton that scans this matcher's values, so its absence rules the matcher out. */
+	uint32_t atom;
 };
 
 /* One "field|modifiers: values" item; keyword items have field == FM_KEYWORD (any value). */
@@ -230,6 +233,10 @@ int sigma_cond_parse(struct arena *a, struct detection *det, const char *const *
 /* ---- matching (detect_match.c) ---- */
 struct match_scratch {
 	pcre2_match_data *md;
+	/* The prefilter's verdicts for the doc being matched: atom i was seen when
+	 * atom_seen[i] == gen. NULL outside detect_ctx_match (nothing is ruled out). */
+	const uint32_t *atom_seen;
+	uint32_t gen;
 };
 bool sigma_detection_eval(const struct detection *det, struct detect_doc *doc,
 			  struct match_scratch *ms);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dynbuf.h"
+#include "regex_atom.h"
 #include "sigma_encode.h"
 
 #define MAX_VARIANTS 4096 /* per rule value, after expand and windash */
@@ -401,6 +402,17 @@ static int add_string(struct builder *b, const char *s, size_t n)
 		}
 		m->kind = VM_RE;
 		m->re = re;
+		/* A literal every match contains lets the prefilter index the expression. */
+		char lit[REGEX_ATOM_MAX + 1];
+		size_t ln = regex_required_literal(s, n, opts, 3, lit, sizeof(lit));
+		if (ln) {
+			char *copy = arena_alloc(a, ln + 1);
+			if (!copy)
+				return -ENOMEM;
+			memcpy(copy, lit, ln);
+			m->lit = copy;
+			m->len = (uint32_t)ln;
+		}
 		return 0;
 	}
 	if (md->cidr) {

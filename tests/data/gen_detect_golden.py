@@ -520,3 +520,39 @@ case('field_initiated', rule('r', """    selection:
      [net('1.2.3.4', 4444), net('1.2.3.4', 4444, action='connection_accepted'), net('1.2.3.4', 4445)],
      [(1, 'r')])
 print('cases:', len(os.listdir(ROOT)))
+
+# ---- the prefilter never costs a detection ----
+# A keyword made only of hex characters is still found inside a hash (id-like values skip the
+# keyword scan only when no keyword could match in them).
+hx = proc('sha256sum /bin/x'); hx["process"]["hash"] = {"sha256": "00ff" + "deadbeef" + "11" * 26}
+case('prefilter_keyword_idish', rule('r', """    keywords:
+        - 'deadbeef'
+        - '/tmp/evil'
+    condition: keywords""", logsource='    product: linux'),
+     [hx, proc('cp /tmp/evil /root'), proc('ls /tmp'), proc('cat 2026-11-22T10:00:00Z')],
+     [(1, 'r'), (2, 'r')])
+# A glob keyword indexed under its rarest run (".b64 ", not " /tmp/") still needs all its runs.
+case('prefilter_glob_rarity', rule('r', """    keywords:
+        - '* /tmp/*.b64 *'
+        - '*chmod +s /*'
+    condition: keywords""", logsource='    product: linux'),
+     [proc('base64 -d /tmp/x.b64 > /tmp/y'), proc('tar xf .b64 x /tmp/a.tgz'), proc('cat x.b64 /tmp/'),
+      proc('sudo chmod +s /usr/bin/find'), proc('chmod +s x')],
+     [(1, 'r'), (4, 'r')])
+# Matchers whose literal is absent are ruled out, the others still decide: cased, all, neq.
+case('prefilter_absent_literals', rule('r', """    selection:
+        CommandLine|contains|cased: 'EVIL'
+    filter:
+        CommandLine|contains|all:
+            - 'safe'
+            - 'word'
+    condition: selection and not filter""") + "\n---\n" + rule('q', """    selection:
+        CommandLine|contains|all:
+            - 'alpha'
+            - 'omega'
+        User|neq: 'root'
+    condition: selection"""),
+     [proc('run EVIL now'), proc('run evil now'), proc('EVIL safe word'), proc('EVIL safe'),
+      proc('alpha then omega'), proc('alpha then omega', user='root'), proc('alpha only')],
+     [(1, 'r'), (4, 'r'), (5, 'q')])
+print('cases:', len(os.listdir(ROOT)))
