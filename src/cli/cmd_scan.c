@@ -7,8 +7,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,21 +15,18 @@
 #include "cli_output.h"
 #include "detect.h"
 #include "detect_alert.h"
-#include "detect_doc_auditd.h"
-#include "detect_doc_json.h"
 #include "detect_files.h"
 #include "dynbuf.h"
 #include "event_json.h"
 #include "file_read.h"
 #include "ioc.h"
+#include "scan_pipe.h"
 
 #include "banned.h"
 
-#define MAX_LINE (1u << 20)
-
 static const char usage_scan[] =
     "usage: mamori scan --rules PATH [--iocs PATH] [--output jsonl|table] [--min-level LEVEL]\n"
-    "                   [--no-behaviour] FILE...\n"
+    "                   [--no-behaviour] [--threads N] FILE...\n"
     "\n"
     "Matches Sigma rules against log files without a server. Each line of each FILE ('-' for\n"
     "standard input) is an ECS JSON event or a raw auditd record (type=... msg=audit(...)).\n"
@@ -43,6 +38,9 @@ static const char usage_scan[] =
     "  -o, --output FORMAT     jsonl (alert documents) or table (default)\n"
     "  -l, --min-level LEVEL   report only matches at or above informational, low, medium,\n"
     "                          high or critical (default: all)\n"
+    "  -j, --threads N         1 parses and matches on one thread; 2 parses each line on a\n"
+    "                          second thread while the first matches (default: 2 when there is\n"
+    "                          more than one CPU); the output is the same\n"
     "  -q, --quiet             no summary\n";
 
 struct rule_count {
@@ -213,114 +211,40 @@ static void progress(struct scan *s, bool final)
 	fflush(s->cli->err);
 }
 
-static void scan_line(struct scan *s, const char *p, size_t n)
+/* Everything after parsing, on the main thread and in file order: correlation and behaviour
+ * state and the output depend on the order of events. */
+static int scan_line(void *ctx, const struct scan_pipe_line *l)
 {
+	struct scan *s = ctx;
 	s->lines++;
-	s->line_no++;
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	size_t i = 0;
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	if (i == n)
-		return;
-	p += i;
-	n -= i;
-	s->line = p;
-	s->line_len = n;
-	struct detect_doc *doc = detect_ctx_doc(s->ctx);
-	char err[128];
-	int rc;
-	if (p[0] == '{') {
-		s->line_is_json = true;
-		rc = detect_doc_from_json(doc, p, n, err, sizeof(err));
-	} else if (memmem(p, n, "audit(", 6)) {
-		s->line_is_json = false;
-		rc = detect_doc_from_auditd(doc, p, n, err, sizeof(err));
-	} else {
-		snprintf(err, sizeof(err), "neither an ECS JSON object nor an auditd record");
-		rc = -EINVAL;
-	}
-	if (rc < 0) {
+	s->line_no = l->line_no;
+	switch (l->kind) {
+	case SCAN_PIPE_LINE_BLANK:
+		break;
+	case SCAN_PIPE_LINE_TOO_LONG:
+		if (s->malformed++ < 10)
+			cli_error(s->cli, "%s:%llu: skipped: line longer than %u bytes", s->file,
+				  (unsigned long long)s->line_no, SCAN_PIPE_MAX_LINE);
+		break;
+	case SCAN_PIPE_LINE_BAD:
 		if (s->malformed++ < 10)
 			cli_error(s->cli, "%s:%llu: skipped: %s", s->file,
-				  (unsigned long long)s->line_no, err);
-		return;
+				  (unsigned long long)s->line_no, l->err);
+		break;
+	case SCAN_PIPE_LINE_EVENT:
+		s->events++;
+		s->line = l->line;
+		s->line_len = l->len;
+		s->line_is_json = l->is_json;
+		detect_ctx_match_doc(s->ctx, l->doc, on_hit, s);
+		if (s->iocs)
+			ioc_set_match(s->iocs, l->doc, on_ioc, s);
+		if ((s->lines & 0xffff) == 0)
+			progress(s, false);
+		break;
 	}
-	s->events++;
-	detect_ctx_match(s->ctx, on_hit, s);
-	if (s->iocs)
-		ioc_set_match(s->iocs, doc, on_ioc, s);
-	if ((s->lines & 0xffff) == 0)
-		progress(s, false);
-}
-
-static void scan_buffer(struct scan *s, const char *p, size_t n)
-{
-	const char *end = p + n;
-	while (p < end && !s->out_err) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (len > MAX_LINE) {
-			s->lines++;
-			s->line_no++;
-			if (s->malformed++ < 10)
-				cli_error(s->cli, "%s:%llu: skipped: line longer than %u bytes", s->file,
-					  (unsigned long long)s->line_no, MAX_LINE);
-		} else {
-			scan_line(s, p, len);
-		}
-		s->bytes += len + (nl ? 1 : 0);
-		p = nl ? nl + 1 : end;
-	}
-}
-
-static int scan_fd(struct scan *s, int fd)
-{
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (m != MAP_FAILED) {
-			madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-			scan_buffer(s, m, (size_t)st.st_size);
-			munmap(m, (size_t)st.st_size);
-			return 0;
-		}
-	}
-	/* Pipes and the like: read in blocks, carrying the partial last line over. */
-	struct dynbuf b;
-	dynbuf_init(&b, MAX_LINE + (1u << 20));
-	int rc = 0;
-	for (;;) {
-		if ((rc = dynbuf_reserve(&b, 1u << 20)) < 0)
-			break;
-		ssize_t r = read(fd, b.data + b.len, 1u << 20);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		b.len += (size_t)r;
-		const char *lastnl = memrchr(b.data, '\n', b.len);
-		if (!lastnl) {
-			if (b.len > MAX_LINE) {
-				scan_buffer(s, b.data, b.len); /* reported as too long */
-				dynbuf_reset(&b);
-			}
-			continue;
-		}
-		size_t done = (size_t)(lastnl - b.data) + 1;
-		scan_buffer(s, b.data, done);
-		memmove(b.data, b.data + done, b.len - done);
-		b.len -= done;
-	}
-	if (rc == 0 && b.len)
-		scan_buffer(s, b.data, b.len);
-	dynbuf_release(&b);
-	return rc;
+	s->bytes += l->bytes;
+	return s->out_err ? 1 : 0;
 }
 
 static int cmp_count(const void *a, const void *b)
@@ -361,8 +285,10 @@ static void on_load_diag(void *ctx, const struct detect_diag *d)
 
 int cmd_scan_run(struct cli *cli, int argc, char **argv)
 {
-	const char *rules = NULL, *output = NULL, *level = NULL, *iocs = NULL;
+	const char *rules = NULL, *output = NULL, *level = NULL, *iocs = NULL, *threads = NULL;
 	bool no_behaviour = false;
+	long nthreads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	struct scan_pipe *sp = NULL;
 	struct scan s = {.cli = cli, .min_level = 0};
 	const struct cli_args_opt opts[] = {{"rules", 'r', &rules, NULL},
 					    {"output", 'o', &output, NULL},
@@ -370,6 +296,7 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 					    {"quiet", 'q', NULL, &s.quiet},
 					    {"iocs", 'i', &iocs, NULL},
 					    {"no-behaviour", 'B', NULL, &no_behaviour},
+					    {"threads", 'j', &threads, NULL},
 					    {NULL, 0, NULL, NULL}};
 	struct cli_args_pos pos;
 	if (cli->help)
@@ -383,6 +310,9 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, usage_scan, "scan: --rules or --iocs is required");
 	if (level && (s.min_level = detect_severity_parse(level)) < 0)
 		return cli_usage_error(cli, usage_scan, "scan: unknown level '%s'", level);
+	if (threads && cli_args_parse_long(threads, 1, SCAN_PIPE_MAX_THREADS, &nthreads) < 0)
+		return cli_usage_error(cli, usage_scan, "scan: --threads must be 1 or 2, not '%s'",
+				       threads);
 	s.e = detect_engine_new();
 	if (!s.e) {
 		cli_error(cli, "out of memory");
@@ -415,6 +345,11 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		rc = CLI_EXIT_SERVER;
 		goto out;
 	}
+	if (!(sp = scan_pipe_new(detect_engine_fields(s.e), (unsigned)nthreads))) {
+		cli_error(cli, "out of memory");
+		rc = CLI_EXIT_SERVER;
+		goto out;
+	}
 	rc = CLI_EXIT_OK;
 	struct detect_stats st;
 	detect_engine_stats(s.e, &st);
@@ -432,7 +367,7 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 			rc = CLI_EXIT_SERVER;
 			continue;
 		}
-		int r = scan_fd(&s, fd);
+		int r = scan_pipe_run(sp, fd, scan_line, &s);
 		close(fd);
 		if (r < 0) {
 			cli_error(cli, "%s: %s", s.file, strerror(-r));
@@ -448,6 +383,7 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 	if (!s.quiet)
 		summary(&s, pos.n, &st);
 out:
+	scan_pipe_free(sp);
 	free(s.counts);
 	ioc_set_unref(s.iocs);
 	detect_ctx_free(s.ctx);
