@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "respond_kill.h"
+
 #include "banned.h"
 
 static int cmd_ping(json_t *args, json_t **result)
@@ -19,11 +21,33 @@ static int cmd_ping(json_t *args, json_t **result)
 	return 0;
 }
 
+/* {"pid": N, "entity_id": "32 hex" (optional), "tree": bool (optional)} */
+static int cmd_kill(json_t *args, json_t **result)
+{
+	json_t *pid = json_object_get(args, "pid"), *eid = json_object_get(args, "entity_id");
+	json_t *tree = json_object_get(args, "tree");
+	struct respond_kill_opts o = {.proc_root = "/proc", .self_pid = (uint32_t)getpid()};
+
+	if (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
+	    json_integer_value(pid) > (json_int_t)UINT32_MAX || (eid && !json_is_string(eid)) ||
+	    (tree && !json_is_boolean(tree))) {
+		*result =
+		    json_pack("{s:s}", "error",
+			      "args: pid (a positive integer), entity_id (string), tree (boolean)");
+		return -EINVAL;
+	}
+	o.pid = (uint32_t)json_integer_value(pid);
+	o.entity_id = eid ? json_string_value(eid) : NULL;
+	o.tree = tree && json_is_true(tree);
+	return respond_kill(&o, result);
+}
+
 static const struct {
 	const char *type;
 	int (*run)(json_t *args, json_t **result);
 } handlers[] = {
     {"ping", cmd_ping},
+    {"kill", cmd_kill},
 };
 
 int agent_command_run(const char *type, json_t *args, json_t **result)

@@ -33,7 +33,8 @@ static ssize_t read_file(const char *root, uint32_t pid, const char *name, char 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while ((size_t)total < size - 1 && (n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
+	while ((size_t)total < size - 1 &&
+	       (n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
 		total += n;
 	close(fd);
 	buf[total] = '\0';
@@ -68,7 +69,8 @@ int procfs_read_stat(const char *root, uint32_t pid, struct procfs_stat *st)
 	p = close_paren + 2;
 	if (p >= buf + n)
 		return -EINVAL;
-	p = strchr(p, ' '); /* skip state */
+	st->state = *p;
+	p = strchr(p, ' '); /* past the state */
 	while (p && field < 20) {
 		char *end;
 
@@ -80,6 +82,7 @@ int procfs_read_stat(const char *root, uint32_t pid, struct procfs_stat *st)
 	st->ppid = (uint32_t)v[0];
 	st->sid = (uint32_t)v[2];
 	st->tty_nr = (uint32_t)v[3];
+	st->flags = (uint32_t)v[5];
 	st->start_ticks = v[18];
 	return 0;
 }
@@ -93,14 +96,16 @@ bool procfs_container_id(const char *root, uint32_t pid, char *out, size_t size)
 	if (n <= 0)
 		return false;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		/* Find a run of 64 hex digits: docker-<id>.scope, /docker/<id>, cri-containerd-<id>. */
+		/* Find a run of 64 hex digits: docker-<id>.scope, /docker/<id>,
+		 * cri-containerd-<id>. */
 		size_t run = 0;
 
 		for (char *c = line; *c; c++) {
 			bool hex = (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
 
 			run = hex ? run + 1 : 0;
-			if (run == 64 && !(c[1] >= '0' && c[1] <= '9') && !(c[1] >= 'a' && c[1] <= 'f')) {
+			if (run == 64 && !(c[1] >= '0' && c[1] <= '9') &&
+			    !(c[1] >= 'a' && c[1] <= 'f')) {
 				if (size < 65)
 					return false;
 				memcpy(out, c - 63, 64);
@@ -162,7 +167,8 @@ int procfs_fill_process(const char *root, uint32_t pid, uint32_t args_max_count,
 		size_t len = strlen(ev->process.executable);
 		const char *del = " (deleted)";
 
-		if (len > strlen(del) && strcmp(ev->process.executable + len - strlen(del), del) == 0) {
+		if (len > strlen(del) &&
+		    strcmp(ev->process.executable + len - strlen(del), del) == 0) {
 			ev->process.executable[len - strlen(del)] = '\0';
 			ev->process.deleted_executable = true;
 			event_mark(ev, EVF_PROCESS_EXT_DELETED);
@@ -177,7 +183,8 @@ int procfs_fill_process(const char *root, uint32_t pid, uint32_t args_max_count,
 			       slash ? slash + 1 : ev->process.executable,
 			       strlen(slash ? slash + 1 : ev->process.executable));
 	} else {
-		event_copy_str(ev->process.name, sizeof(ev->process.name), st.comm, strlen(st.comm));
+		event_copy_str(ev->process.name, sizeof(ev->process.name), st.comm,
+			       strlen(st.comm));
 	}
 	read_link(root, pid, "cwd", ev->process.working_directory,
 		  sizeof(ev->process.working_directory));

@@ -13,6 +13,8 @@ struct procfs_stat {
 	uint32_t sid;
 	uint32_t tty_nr;
 	uint64_t start_ticks; /* field 22 of /proc/pid/stat: clock ticks since boot */
+	uint32_t flags;	      /* field 9: PF_* (PF_KTHREAD 0x00200000) */
+	char state;	      /* field 3: R, S, D, Z, T... */
 	char comm[17];
 };
 

@@ -30,6 +30,8 @@ static const char usage_main[] =
     "  audit     the audit log of changes (list)\n"
     "  stats     server counters\n"
     "  alerts    alerts raised by the server (list, show)\n"
+    "  kill      kill a process (or a process tree) on a host\n"
+    "  actions   response actions sent to hosts, with their results (list, show)\n"
     "  rules     check Sigma rule files offline (check)\n"
     "  scan      match rules against log files offline, no server needed\n"
     "\n"
@@ -47,7 +49,7 @@ static const struct cli_cmd commands[] = {
     {"login", cmd_login_run},	{"tokens", cmd_tokens_run}, {"hosts", cmd_hosts_run},
     {"groups", cmd_groups_run}, {"users", cmd_users_run},   {"events", cmd_events_run},
     {"audit", cmd_audit_run},	{"stats", cmd_stats_run},   {"rules", cmd_rules_run},
-    {"alerts", cmd_alerts_run},
+    {"alerts", cmd_alerts_run}, {"kill", cmd_kill_run},	    {"actions", cmd_actions_run},
     {"scan", cmd_scan_run},
 };
 

@@ -17,5 +17,7 @@ int cmd_stats_run(struct cli *cli, int argc, char **argv);
 int cmd_alerts_run(struct cli *cli, int argc, char **argv);
 int cmd_rules_run(struct cli *cli, int argc, char **argv);
 int cmd_scan_run(struct cli *cli, int argc, char **argv);
+int cmd_kill_run(struct cli *cli, int argc, char **argv);
+int cmd_actions_run(struct cli *cli, int argc, char **argv);
 
 #endif

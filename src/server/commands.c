@@ -37,11 +37,11 @@ static void notify(struct server *s, const char *channel, const char *payload)
 }
 
 int commands_queue(struct server *s, const char *agent_id, const char *type, json_t *args,
-		   const char *user, char id[33])
+		   const char *user, const char *reason, char id[33])
 {
 	char *args_s = json_dumps(args ? args : json_object(), JSON_COMPACT);
 	int64_t now = server_now_ms(), rc;
-	struct store_val p[8];
+	struct store_val p[9];
 
 	if (!args_s || server_random_hex(id, 16)) {
 		free(args_s);
@@ -55,10 +55,11 @@ int commands_queue(struct server *s, const char *agent_id, const char *type, jso
 	p[5] = store_int(now);
 	p[6] = store_int(now + (int64_t)s->opts.command_ttl_s * 1000);
 	p[7] = store_text(user);
+	p[8] = store_text(reason);
 	rc = store_exec(s->store,
 			"INSERT INTO commands (id, agent_id, type, args, status, created_at, "
-			"expires_at, created_by) VALUES (?,?,?,?,?,?,?,?)",
-			p, 8, NULL, NULL);
+			"expires_at, created_by, reason) VALUES (?,?,?,?,?,?,?,?,?)",
+			p, 9, NULL, NULL);
 	free(args_s);
 	if (rc < 0)
 		return (int)rc;
@@ -152,14 +153,14 @@ int commands_result(struct server *s, const char *agent_id, const char *id, json
 static int get_row(void *ctx, const struct store_val *c, size_t n)
 {
 	json_t **out = ctx, *o;
-	static const char *const names[] = {"id",	  "agent_id",	  "type",    "status",
-					    "created_at", "delivered_at", "done_at", "result",
-					    "args",	  "created_by"};
+	static const char *const names[] = {
+	    "id",     "agent_id", "type",	"status", "created_at", "delivered_at", "done_at",
+	    "result", "args",	  "created_by", "reason", "host_name",	"expires_at"};
 
-	if (n < 10)
+	if (n < 13)
 		return 0;
 	o = json_object();
-	for (size_t i = 0; i < 10; i++) {
+	for (size_t i = 0; i < 13; i++) {
 		json_t *v = NULL;
 
 		if (c[i].type == STORE_INT)
@@ -172,20 +173,51 @@ static int get_row(void *ctx, const struct store_val *c, size_t n)
 	}
 	if (c[6].type == STORE_INT && c[4].type == STORE_INT)
 		json_object_set_new(o, "rtt_ms", json_integer(c[6].i - c[4].i));
-	*out = o;
+	if (json_is_array(*out))
+		json_array_append_new(*out, o);
+	else
+		*out = o;
 	return 0;
 }
+
+#define COMMAND_COLS                                                                               \
+	"SELECT c.id, c.agent_id, c.type, c.status, c.created_at, c.delivered_at, c.done_at, "     \
+	"c.result, c.args, c.created_by, c.reason, a.host_name, c.expires_at FROM commands c "     \
+	"LEFT JOIN agents a ON a.id = c.agent_id "
 
 json_t *commands_get(struct server *s, const char *id)
 {
 	json_t *o = NULL;
 	struct store_val p[] = {store_text(id)};
 
-	store_exec(s->store,
-		   "SELECT id, agent_id, type, status, created_at, delivered_at, done_at, result, "
-		   "args, created_by FROM commands WHERE id = ?",
-		   p, 1, get_row, &o);
+	store_exec(s->store, COMMAND_COLS "WHERE c.id = ?", p, 1, get_row, &o);
 	return o;
+}
+
+json_t *commands_list(struct server *s, int64_t since_ms, int64_t until_ms, const char *agent_id,
+		      const char *type, int64_t limit)
+{
+	json_t *arr = json_array();
+	struct store_val p[5];
+	size_t np = 0;
+	char sql[768];
+
+	p[np++] = store_int(since_ms);
+	p[np++] = store_int(until_ms);
+	if (agent_id)
+		p[np++] = store_text(agent_id);
+	if (type)
+		p[np++] = store_text(type);
+	p[np++] = store_int(limit);
+	snprintf(sql, sizeof(sql),
+		 COMMAND_COLS "WHERE c.created_at >= ? AND c.created_at < ?%s%s "
+			      "ORDER BY c.created_at DESC, c.id LIMIT ?",
+		 agent_id ? " AND c.agent_id = ?" : "", type ? " AND c.type = ?" : "");
+	if (!arr || store_exec(s->store, sql, p, np, get_row, &arr) < 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
 }
 
 static void waiter_free(struct waiter *w)

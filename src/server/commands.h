@@ -13,7 +13,7 @@ struct server;
 
 /* Queues a command; id gets 32 hex digits. 0 or a negative errno. */
 int commands_queue(struct server *s, const char *agent_id, const char *type, json_t *args,
-		   const char *user, char id[33]);
+		   const char *user, const char *reason, char id[33]);
 /* Takes the agent's queued commands (marks them delivered), plus delivered ones still without a
  * result that were delivered before redeliver_ms (ms since the epoch; 0: only those older than
  * the redelivery delay). New reference: a JSON array. */
@@ -22,6 +22,10 @@ json_t *commands_take(struct server *s, const char *agent_id, int64_t redeliver_
 int commands_result(struct server *s, const char *agent_id, const char *id, json_t *body);
 /* The command as the API shows it, or NULL. New reference. */
 json_t *commands_get(struct server *s, const char *id);
+/* Commands created in [since_ms, until_ms), newest first, at most limit; agent_id NULL for all
+ * hosts. New reference (a JSON array), or NULL when the store failed. */
+json_t *commands_list(struct server *s, int64_t since_ms, int64_t until_ms, const char *agent_id,
+		      const char *type, int64_t limit);
 /* Replies to req with the command once it has a result, or after wait_s seconds. */
 void commands_wait(struct server *s, const char *id, struct evhttp_request *req, unsigned wait_s);
 /* A result arrived (locally or from another node): answers waiting API requests. */

@@ -109,6 +109,8 @@ void http_api_handle(struct server *s, struct evhttp_request *req, const char *p
 		http_alerts(&a);
 	else if (!strcmp(path, "/rules") || !strncmp(path, "/rules/", 7))
 		http_rules(&a);
+	else if (!strcmp(path, "/actions") || !strncmp(path, "/actions/", 9))
+		http_actions(&a);
 	else
 		http_admin(&a);
 }

@@ -96,7 +96,7 @@ static int host_row(void *ctx, const struct store_val *c, size_t n)
 }
 
 /* Resolves an agent id or a host name (the newest enrolment of that name). */
-static int resolve(struct server *s, const char *h, char id[33])
+int http_host_resolve(struct server *s, const char *h, char id[33])
 {
 	struct store_val p[] = {store_text(h), store_text(h)};
 
@@ -236,20 +236,25 @@ static void command(struct api_ctx *a, const char *id)
 	const char *type = body ? json_string_value(json_object_get(body, "type")) : NULL;
 	json_t *args = body ? json_object_get(body, "args") : NULL;
 	json_int_t wait = body ? json_integer_value(json_object_get(body, "wait")) : 0;
-	char cmd[33], detail[80];
+	json_t *why = body ? json_object_get(body, "reason") : NULL;
+	const char *reason = json_string_value(why);
+	char cmd[33], detail[640];
 
 	if (!body)
 		return;
 	if (!type || strlen(type) > 32 || (args && !json_is_object(args)) || wait < 0 ||
-	    wait > 300) {
-		server_reply_error(a->req, 400, "type (string), args (object), wait (0-300 s)");
+	    wait > 300 || (why && (!reason || strlen(reason) > 500))) {
+		server_reply_error(a->req, 400,
+				   "type (string), args (object), wait (0-300 s), reason (string, "
+				   "at most 500 bytes)");
 		goto out;
 	}
-	if (commands_queue(a->s, id, type, args, a->user, cmd)) {
+	if (commands_queue(a->s, id, type, args, a->user, reason, cmd)) {
 		server_reply_error(a->req, 503, "store: %s", store_error(a->s->store));
 		goto out;
 	}
-	snprintf(detail, sizeof(detail), "%s %s", type, cmd);
+	snprintf(detail, sizeof(detail), "%s %s%s%s", type, cmd, reason ? ": " : "",
+		 reason ? reason : "");
 	api_audit(a, 200, detail);
 	commands_wait(a->s, cmd, a->req, (unsigned)wait);
 out:
@@ -272,7 +277,7 @@ void http_hosts(struct api_ctx *a)
 	slash = strchr(name, '/');
 	if (slash)
 		*slash++ = 0;
-	if (resolve(a->s, name, id)) {
+	if (http_host_resolve(a->s, name, id)) {
 		server_reply_error(a->req, 404, "no such host: %s", name);
 		return;
 	}

@@ -36,6 +36,8 @@ static void usage(FILE *f)
 	    "  -I, --iocs PATH          indicator list file or directory (repeatable)\n"
 	    "      --learning-hours N   fleet prevalence baseline: binaries and parent->child\n"
 	    "                           pairs first seen later raise alerts (default 24)\n"
+	    "      --command-ttl S      commands for offline hosts expire after S seconds\n"
+	    "                           (default 3600)\n"
 	    "  -l, --log-level LEVEL    debug, info, warn or error\n");
 }
 
@@ -66,14 +68,17 @@ int main(int argc, char **argv)
 	    {"rules", required_argument, NULL, 'R'},
 	    {"iocs", required_argument, NULL, 'I'},
 	    {"learning-hours", required_argument, NULL, 'E'},
+	    {"command-ttl", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *names[MAX_NAMES], *rules[MAX_NAMES], *iocs[MAX_NAMES];
-	struct server_opts o = {
-	    .data_dir = "/var/lib/mamori-server", .listen = "127.0.0.1:8443", .names = names,
-	    .rule_paths = rules, .ioc_paths = iocs};
+	struct server_opts o = {.data_dir = "/var/lib/mamori-server",
+				.listen = "127.0.0.1:8443",
+				.names = names,
+				.rule_paths = rules,
+				.ioc_paths = iocs};
 	struct server *s;
 	char err[1024];
 	int c, rc;
@@ -82,7 +87,7 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:R:I:E:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:L:S:n:t:r:T:l:R:I:E:C:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			o.data_dir = optarg;
@@ -112,6 +117,13 @@ int main(int argc, char **argv)
 			(c == 'R' ? rules : iocs)[(*n)++] = optarg;
 			break;
 		}
+		case 'C':
+			if (parse_uint(optarg, 30 * 86400, &o.command_ttl_s) || !o.command_ttl_s) {
+				fprintf(stderr,
+					"mamori-server: --command-ttl: 1-2592000 seconds\n");
+				return 2;
+			}
+			break;
 		case 'E':
 			if (parse_uint(optarg, 24 * 365, &o.learning_hours)) {
 				fprintf(stderr, "mamori-server: --learning-hours: 0-8760\n");

@@ -86,6 +86,9 @@ void http_events(struct api_ctx *a);
 void http_admin(struct api_ctx *a);
 void http_alerts(struct api_ctx *a);
 void http_rules(struct api_ctx *a);
+void http_actions(struct api_ctx *a);
+/* A host name or agent id to the agent id (the newest enrollment of a name). -ENOENT. */
+int http_host_resolve(struct server *s, const char *h, char id[33]);
 
 /* Query-string value (decoded, caller frees) or NULL. */
 char *api_query_param(struct api_ctx *a, const char *key);

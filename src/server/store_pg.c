@@ -666,7 +666,13 @@ static const char *const schema_v3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const schema_v4[] = {
+    "ALTER TABLE commands ADD COLUMN reason TEXT",
+    "CREATE INDEX commands_created ON commands (created_at)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 static int pg_migrate(struct store *st)
 {

@@ -118,10 +118,10 @@ static int64_t sqlite_exec(struct store *st, const char *sql, const struct store
 	int rc = SQLITE_OK;
 	int64_t result = 0;
 
-	/* A deferred BEGIN reads a snapshot and upgrades to a write at its first INSERT; in WAL mode
-	 * that upgrade fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait) when another connection, such
-	 * as a second ingest thread, committed meanwhile. Every transaction here writes: take the
-	 * write lock up front, where the busy handler waits for it. */
+	/* A deferred BEGIN reads a snapshot and upgrades to a write at its first INSERT; in WAL
+	 * mode that upgrade fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait) when another
+	 * connection, such as a second ingest thread, committed meanwhile. Every transaction here
+	 * writes: take the write lock up front, where the busy handler waits for it. */
 	if (!strcmp(sql, "BEGIN"))
 		sql = "BEGIN IMMEDIATE";
 	stmt = prepare(st, sql, &rc);
@@ -231,7 +231,13 @@ static const char *const schema_v3[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const schema_v4[] = {
+    "ALTER TABLE commands ADD COLUMN reason TEXT",
+    "CREATE INDEX commands_created ON commands (created_at)",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 static int sqlite_migrate(struct store *st)
 {
@@ -295,7 +301,7 @@ static int sqlite_open(struct store *st, const char *path, char *err, size_t err
 {
 	struct sqlite_store *s = calloc(1, sizeof(*s));
 	static const char *const pragmas[] = {
-	    "PRAGMA journal_mode=WAL",	"PRAGMA synchronous=FULL",  "PRAGMA foreign_keys=OFF",
+	    "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
 	    "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536",
 	    /* Checkpoint every 64 MiB of WAL rather than every 4 MiB: one event batch dirties
 	     * thousands of index pages, so the default checkpointed after every commit and wrote

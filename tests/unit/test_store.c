@@ -269,9 +269,12 @@ static void test_open_migrates_idempotent(void **state)
 		assert_int_equal(store_dialect(st),
 				 c->pg ? STORE_DIALECT_PG : STORE_DIALECT_SQLITE);
 		assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0),
-				 3);
-		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 3);
+				 4);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 4);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 0);
+		assert_int_equal(
+		    query_int(st, "SELECT count(*) FROM commands WHERE reason IS NULL", NULL, 0),
+		    0);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM groups WHERE name = ?", p, 1),
 				 1);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), 0);
@@ -288,13 +291,32 @@ static void test_alerts_with_batch(void **state)
 	bool dup;
 	static const char doc[] = "{\"rule\":{\"id\":\"r1\"}}";
 	struct store_alert_row al[] = {
-	    {.id = "a1", .ts = TS_2024_03_01, .created = TS_2024_03_01 + 1, .agent_id = "agent-x",
-	     .host = "h1", .rule_id = "r1", .rule_name = "Rule one", .severity = 3,
-	     .risk_score = 73, .tactics = "Execution", .techniques = "T1059.004,T1105",
-	     .entity_id = "e1", .exe = "/usr/bin/curl", .doc = doc, .doc_len = sizeof(doc) - 1},
-	    {.id = "a1", .ts = TS_2024_03_01, .created = TS_2024_03_01 + 2, .agent_id = "agent-x",
-	     .rule_id = "r1", .severity = 3, .risk_score = 73, .tactics = "", .techniques = "",
-	     .doc = doc, .doc_len = sizeof(doc) - 1},
+	    {.id = "a1",
+	     .ts = TS_2024_03_01,
+	     .created = TS_2024_03_01 + 1,
+	     .agent_id = "agent-x",
+	     .host = "h1",
+	     .rule_id = "r1",
+	     .rule_name = "Rule one",
+	     .severity = 3,
+	     .risk_score = 73,
+	     .tactics = "Execution",
+	     .techniques = "T1059.004,T1105",
+	     .entity_id = "e1",
+	     .exe = "/usr/bin/curl",
+	     .doc = doc,
+	     .doc_len = sizeof(doc) - 1},
+	    {.id = "a1",
+	     .ts = TS_2024_03_01,
+	     .created = TS_2024_03_01 + 2,
+	     .agent_id = "agent-x",
+	     .rule_id = "r1",
+	     .severity = 3,
+	     .risk_score = 73,
+	     .tactics = "",
+	     .techniques = "",
+	     .doc = doc,
+	     .doc_len = sizeof(doc) - 1},
 	};
 
 	batch_make(&b, 3, TS_2024_03_01, 0);
@@ -878,7 +900,7 @@ static void test_nodes_race(void **state)
 	pthread_barrier_destroy(&go);
 	st = open_store(c);
 	assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), NODES * 100);
-	assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 3);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 4);
 	store_close(st);
 }
 

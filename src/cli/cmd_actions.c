@@ -1,0 +1,259 @@
+/* Response actions: mamori kill HOST PID [--tree] (POST /hosts/{h}/commands, type "kill", waiting
+ * for the agent's result), and mamori actions list|show (GET /actions, /actions/{id}): every
+ * command sent to agents, with who, why and the result. docs/response.md. */
+#include "cmd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_args.h"
+#include "cli_http.h"
+#include "cli_json.h"
+#include "cli_output.h"
+#include "dynbuf.h"
+
+#include "banned.h"
+
+#define PATH_CAP 4096
+#define LIMIT_MAX 100000
+#define WAIT_DEFAULT_S 30
+#define WAIT_MAX_S 300
+/* Added to the wait for the HTTP request, so the server's answer arrives before curl gives up. */
+#define WAIT_SLACK_S 15
+
+static const char usage_kill[] =
+    "usage: mamori kill HOST PID [--tree] [--entity-id ID] [--reason TEXT]\n"
+    "                   [--timeout SECONDS | --no-wait]\n"
+    "\n"
+    "Kills process PID on HOST (an agent id or host name) and waits for the agent's\n"
+    "result. Prints one 'killed PID NAME ENTITY-ID' line per process; exits 1 when the\n"
+    "agent could not kill (no such process, a reused pid, pid 1, the agent itself...).\n"
+    "  -T, --tree             also every descendant, frozen first so none escapes\n"
+    "  -e, --entity-id ID     refuse unless PID is still this process (process.entity_id)\n"
+    "  -r, --reason TEXT      why, kept with the action and in the audit log\n"
+    "  -t, --timeout SECONDS  how long to wait for the agent (1-300, default 30)\n"
+    "      --no-wait          queue the action and print its id (an offline host runs it\n"
+    "                         when it comes back, unless it expires first)\n";
+
+static const char usage_actions[] =
+    "usage: mamori actions list [--since TIME] [--until TIME] [--host H] [--type T]\n"
+    "                           [--limit N] [--output jsonl|table]\n"
+    "       mamori actions show ID\n";
+
+static const char usage_list[] =
+    "usage: mamori actions list [--since TIME] [--until TIME] [--host H] [--type T]\n"
+    "                           [--limit N] [--output jsonl|table]\n"
+    "\n"
+    "Lists actions sent to agents (kill, ping...), newest first. table (default):\n"
+    "CREATED TYPE HOST STATUS BY REASON ARGS RESULT; jsonl: one action per line.\n"
+    "  -s, --since TIME      created after: 30s, 15m, 2h, 7d ago or an RFC 3339 time\n"
+    "  -u, --until TIME      created before\n"
+    "  -H, --host NAME       only this host (name or agent id)\n"
+    "  -y, --type TYPE       only this type (kill, ping...)\n"
+    "  -n, --limit N         at most N actions, 1-100000 (server default 1000)\n"
+    "  -o, --output FORMAT   jsonl or table\n";
+
+static const char usage_show[] = "usage: mamori actions show ID\n"
+				 "\n"
+				 "Prints one action as dotted 'name  value' lines.\n";
+
+/* Kill's answer: one line per process killed, or the agent's error. */
+static int kill_result(struct cli *cli, const char *host, long wait_s, const json_t *reply)
+{
+	const char *status = cli_json_get_string(reply, "status");
+	const json_t *killed = cli_json_get(reply, "result.killed"), *p;
+	const char *err = cli_json_get_string(reply, "result.error");
+	size_t i;
+
+	if (!status || !strcmp(status, "queued") || !strcmp(status, "delivered")) {
+		cli_error(cli, "kill on %s: no result within %ld s (action %s, %s)", host, wait_s,
+			  cli_json_get_string(reply, "id") ? cli_json_get_string(reply, "id") : "?",
+			  status ? status : "status unknown");
+		return CLI_EXIT_SERVER;
+	}
+	json_array_foreach(killed, i, p)
+	{
+		const json_t *pid = json_object_get(p, "pid");
+
+		fprintf(cli->out, "killed %lld %s %s\n", (long long)json_integer_value(pid),
+			cli_json_get_string(p, "name") ? cli_json_get_string(p, "name") : "?",
+			cli_json_get_string(p, "entity_id") ? cli_json_get_string(p, "entity_id")
+							    : "");
+	}
+	if (strcmp(status, "ok")) {
+		cli_error(cli, "kill on %s: %s%s%s", host, status, err ? ": " : "", err ? err : "");
+		return CLI_EXIT_SERVER;
+	}
+	return CLI_EXIT_OK;
+}
+
+int cmd_kill_run(struct cli *cli, int argc, char **argv)
+{
+	const char *eid = NULL, *reason = NULL, *timeout = NULL;
+	bool tree = false, no_wait = false;
+	const struct cli_args_opt opts[] = {
+	    {"tree", 'T', NULL, &tree},	    {"entity-id", 'e', &eid, NULL},
+	    {"reason", 'r', &reason, NULL}, {"timeout", 't', &timeout, NULL},
+	    {"no-wait", 0, NULL, &no_wait}, {NULL, 0, NULL, NULL}};
+	struct cli_call call = {.method = "POST"};
+	struct cli_args_pos pos;
+	struct dynbuf path;
+	long pid, wait_s = WAIT_DEFAULT_S;
+	json_t *body, *args, *reply;
+	int rc;
+
+	if (cli->help)
+		return cli_help(cli, usage_kill);
+	rc = cli_parse_args(cli, usage_kill, opts, argc, argv, &pos, 2, 2);
+	if (rc)
+		return rc;
+	if (cli_args_parse_long(pos.v[1], 1, 4194304, &pid))
+		return cli_usage_error(cli, usage_kill, "PID must be a number from 1 to 4194304");
+	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
+		return cli_usage_error(cli, usage_kill,
+				       "--timeout must be a whole number of seconds from 1 to %d",
+				       WAIT_MAX_S);
+	if (timeout && no_wait)
+		return cli_usage_error(cli, usage_kill,
+				       "--timeout and --no-wait exclude each other");
+	if (eid && (strlen(eid) != 32 || strspn(eid, "0123456789abcdef") != 32))
+		return cli_usage_error(cli, usage_kill,
+				       "--entity-id takes 32 lowercase hex digits");
+	if (no_wait)
+		wait_s = 0;
+	args = json_pack("{s:I,s:b}", "pid", (json_int_t)pid, "tree", tree);
+	if (args && eid)
+		json_object_set_new(args, "entity_id", json_string(eid));
+	body = args ? json_pack("{s:s,s:o,s:I}", "type", "kill", "args", args, "wait",
+				(json_int_t)wait_s)
+		    : NULL;
+	if (body && reason)
+		json_object_set_new(body, "reason", json_string(reason));
+	if (!body) {
+		cli_error(cli, "out of memory");
+		return CLI_EXIT_SERVER;
+	}
+	dynbuf_init(&path, PATH_CAP);
+	rc = cli_http_path(&path, "/hosts/", pos.v[0], "/commands");
+	if (rc) {
+		json_decref(body);
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	call.body = body;
+	call.timeout_s = wait_s + WAIT_SLACK_S;
+	rc = cli_call(cli, &call, &reply);
+	json_decref(body);
+	dynbuf_release(&path);
+	if (rc)
+		return rc;
+	if (no_wait) {
+		fprintf(cli->out, "%s\n",
+			cli_json_get_string(reply, "id") ? cli_json_get_string(reply, "id") : "?");
+		rc = CLI_EXIT_OK;
+	} else {
+		rc = kill_result(cli, pos.v[0], wait_s, reply);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+static int actions_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_output_col cols[] = {
+	    {"CREATED", 0, "created_at", true}, {"TYPE", 0, "type", false},
+	    {"HOST", 24, "host_name", false},	{"STATUS", 0, "status", false},
+	    {"BY", 16, "created_by", false},	{"REASON", 40, "reason", false},
+	    {"ARGS", 40, "args", false},	{"RESULT", 60, "result", false},
+	};
+	const char *output = NULL, *q[5] = {NULL};
+	static const char *const qnames[5] = {"since", "until", "host", "type", "limit"};
+	const struct cli_args_opt opts[] = {
+	    {"since", 's', &q[0], NULL}, {"until", 'u', &q[1], NULL},
+	    {"host", 'H', &q[2], NULL},	 {"type", 'y', &q[3], NULL},
+	    {"limit", 'n', &q[4], NULL}, {"output", 'o', &output, NULL},
+	    {NULL, 0, NULL, NULL}};
+	struct cli_call call = {.method = "GET"};
+	enum cli_output_format fmt;
+	struct cli_args_pos pos;
+	json_t *reply, *actions;
+	struct dynbuf path;
+	long n;
+	int rc;
+
+	if (cli->help)
+		return cli_help(cli, usage_list);
+	rc = cli_parse_args(cli, usage_list, opts, argc, argv, &pos, 0, 0);
+	if (!rc)
+		rc = cli_parse_output(cli, usage_list, output, &fmt);
+	if (rc)
+		return rc;
+	for (int i = 0; i < 2; i++)
+		if (q[i] && !cli_args_is_time(q[i]))
+			return cli_usage_error(
+			    cli, usage_list,
+			    "--%s: '%s' is neither a duration (2h) nor an RFC 3339 time", qnames[i],
+			    q[i]);
+	if (q[4] && cli_args_parse_long(q[4], 1, LIMIT_MAX, &n))
+		return cli_usage_error(cli, usage_list, "--limit must be a number from 1 to %d",
+				       LIMIT_MAX);
+	dynbuf_init(&path, PATH_CAP);
+	rc = dynbuf_adds(&path, "/actions");
+	for (int i = 0; i < 5 && !rc; i++)
+		if (q[i])
+			rc = cli_http_query_add(&path, qnames[i], q[i]);
+	if (rc) {
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	rc = cli_call(cli, &call, &reply);
+	dynbuf_release(&path);
+	if (rc)
+		return rc;
+	actions = cli_reply_array(cli, reply, "actions");
+	rc = actions ? cli_finish(cli, cli_output_list(cli->out, fmt, actions, cols,
+						       sizeof(cols) / sizeof(cols[0])))
+		     : CLI_EXIT_SERVER;
+	json_decref(reply);
+	return rc;
+}
+
+static int actions_show(struct cli *cli, int argc, char **argv)
+{
+	const struct cli_args_opt opts[] = {{NULL, 0, NULL, NULL}};
+	struct cli_call call = {.method = "GET"};
+	struct cli_args_pos pos;
+	struct dynbuf path;
+	json_t *reply;
+	int rc;
+
+	if (cli->help)
+		return cli_help(cli, usage_show);
+	rc = cli_parse_args(cli, usage_show, opts, argc, argv, &pos, 1, 1);
+	if (rc)
+		return rc;
+	dynbuf_init(&path, PATH_CAP);
+	rc = cli_http_path(&path, "/actions/", pos.v[0], "");
+	if (rc) {
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	rc = cli_call(cli, &call, &reply);
+	dynbuf_release(&path);
+	if (rc)
+		return rc;
+	rc = cli_finish(cli, cli_output_kv(cli->out, reply));
+	json_decref(reply);
+	return rc;
+}
+
+static const struct cli_cmd subs[] = {{"list", actions_list}, {"show", actions_show}};
+
+int cmd_actions_run(struct cli *cli, int argc, char **argv)
+{
+	return cli_dispatch(cli, subs, sizeof(subs) / sizeof(subs[0]), usage_actions, argc, argv);
+}
