@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "respond_kill.h"
+#include "respond_live.h"
 
 #include "banned.h"
 
@@ -42,12 +43,26 @@ static int cmd_kill(json_t *args, json_t **result)
 	return respond_kill(&o, result);
 }
 
+static int cmd_processes(json_t *args, json_t **result)
+{
+	(void)args;
+	return respond_processes("/proc", result);
+}
+
+static int cmd_connections(json_t *args, json_t **result)
+{
+	(void)args;
+	return respond_connections(result);
+}
+
 static const struct {
 	const char *type;
 	int (*run)(json_t *args, json_t **result);
 } handlers[] = {
     {"ping", cmd_ping},
     {"kill", cmd_kill},
+    {"processes", cmd_processes},
+    {"connections", cmd_connections},
 };
 
 int agent_command_run(const char *type, json_t *args, json_t **result)

@@ -35,8 +35,11 @@
 struct listen_entry {
 	uint64_t inode;
 	uint8_t addr[16];
+	uint8_t remote[16];
 	int family;
 	uint16_t port;
+	uint16_t remote_port;
+	uint8_t state;
 	bool udp;
 	int32_t pid; /* 0: not found */
 	char comm[17];
@@ -46,9 +49,13 @@ struct listen_set {
 	struct listen_entry *e;
 	size_t n;
 	size_t alloc;
+	bool all;   /* every TCP socket and every bound UDP socket, not only listeners */
+	size_t max; /* at most this many entries */
+	size_t dropped;
 };
 
-/* Keeps TCP listeners and bound, unconnected UDP sockets (state CLOSE with no peer). */
+/* Keeps TCP listeners and bound, unconnected UDP sockets (state CLOSE with no peer); with
+ * ls->all every TCP socket and every bound UDP socket. */
 static int proc_net_line(const char *s, size_t n, bool udp, int family, struct listen_set *ls)
 {
 	static const uint8_t zero[16];
@@ -57,13 +64,19 @@ static int proc_net_line(const char *s, size_t n, bool udp, int family, struct l
 
 	if (procnet_parse_line(s, n, &ps) < 0 || ps.family != family)
 		return 0; /* header or junk */
-	if (!udp && ps.state != PROCNET_TCP_LISTEN)
+	if (ls->all) {
+		if (udp && ps.local_port == 0)
+			return 0;
+	} else if (!udp && ps.state != PROCNET_TCP_LISTEN) {
 		return 0;
-	if (udp && (ps.state != PROCNET_TCP_CLOSE || ps.remote_port != 0 || ps.local_port == 0 ||
-		    memcmp(ps.remote, zero, sizeof(zero)) != 0))
+	} else if (udp && (ps.state != PROCNET_TCP_CLOSE || ps.remote_port != 0 ||
+			   ps.local_port == 0 || memcmp(ps.remote, zero, sizeof(zero)) != 0)) {
 		return 0;
-	if (ls->n >= INVENTORY_MAX_LISTENING)
+	}
+	if (ls->n >= ls->max) {
+		ls->dropped++;
 		return -E2BIG;
+	}
 	if (ls->n == ls->alloc) {
 		size_t na = ls->alloc ? ls->alloc * 2 : 32;
 		struct listen_entry *p = realloc(ls->e, na * sizeof(*p));
@@ -75,8 +88,11 @@ static int proc_net_line(const char *s, size_t n, bool udp, int family, struct l
 	}
 	e.inode = ps.inode;
 	memcpy(e.addr, ps.local, sizeof(e.addr));
+	memcpy(e.remote, ps.remote, sizeof(e.remote));
 	e.family = family;
 	e.port = ps.local_port;
+	e.remote_port = ps.remote_port;
+	e.state = ps.state;
 	e.udp = udp;
 	ls->e[ls->n++] = e;
 	return 0;
@@ -285,7 +301,59 @@ static void resolve_pids(const char *root, struct listen_set *ls)
 			  links);
 }
 
+static const char *tcp_state(uint8_t st)
+{
+	static const char *const names[] = {
+	    NULL,    "established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2",	"time_wait",
+	    "close", "close_wait",  "last_ack", "listen",   "closing",	 "new_syn_recv"};
+
+	return st < sizeof(names) / sizeof(names[0]) && names[st] ? names[st] : "unknown";
+}
+
+static json_t *endpoint(int family, const uint8_t *addr, uint16_t port)
+{
+	char ip[PROCNET_PARSE_IP_LEN];
+
+	if (procnet_parse_format_ip(family, addr, ip, sizeof(ip)) < 0)
+		return NULL;
+	return json_pack("{s:s, s:i}", "ip", ip, "port", (int)port);
+}
+
+/* One socket as inventory_net_sockets shows it with all set. */
+static json_t *socket_json(const struct listen_entry *e)
+{
+	json_t *local = endpoint(e->family, e->addr, e->port);
+	json_t *remote = endpoint(e->family, e->remote, e->remote_port);
+
+	if (!local || !remote) {
+		json_decref(local);
+		json_decref(remote);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s, s:o, s:o}", "transport", e->udp ? "udp" : "tcp", "state",
+			 e->udp ? (e->remote_port ? "connected" : "bound") : tcp_state(e->state),
+			 "local", local, "remote", remote);
+}
+
+static int net_sockets(const char *root, struct listen_set *ls, json_t *out);
+
 int inventory_net_listening(const char *root, json_t *out)
+{
+	struct listen_set ls = {.max = INVENTORY_MAX_LISTENING};
+
+	return net_sockets(root, &ls, out);
+}
+
+int inventory_net_sockets(const char *root, size_t max, json_t *out, size_t *dropped)
+{
+	struct listen_set ls = {.all = true, .max = max};
+	int rc = net_sockets(root, &ls, out);
+
+	*dropped = ls.dropped;
+	return rc;
+}
+
+static int net_sockets(const char *root, struct listen_set *ls, json_t *out)
 {
 	static const struct {
 		const char *rel;
@@ -297,38 +365,39 @@ int inventory_net_listening(const char *root, json_t *out)
 	    {"/proc/net/udp", true, AF_INET},
 	    {"/proc/net/udp6", true, AF_INET6},
 	};
-	struct listen_set ls = {0};
 	int rc = 0;
 
 	if (!root)
 		root = "";
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		rc = read_proc_net(root, files[i].rel, files[i].udp, files[i].family, &ls);
+		rc = read_proc_net(root, files[i].rel, files[i].udp, files[i].family, ls);
 		if (rc == -ENOMEM)
 			goto out;
 		if (rc == -E2BIG) {
-			log_warn(NET_LOG, "listening sockets capped max=%d",
-				 INVENTORY_MAX_LISTENING);
+			log_warn(NET_LOG, "sockets capped max=%zu", ls->max);
 			break;
 		}
 	}
 	rc = 0;
-	if (!ls.n)
+	if (!ls->n)
 		goto out;
-	qsort(ls.e, ls.n, sizeof(*ls.e), cmp_inode);
-	resolve_pids(root, &ls);
-	qsort(ls.e, ls.n, sizeof(*ls.e), cmp_key);
-	for (size_t i = 0; i < ls.n; i++) {
-		const struct listen_entry *e = &ls.e[i];
+	qsort(ls->e, ls->n, sizeof(*ls->e), cmp_inode);
+	resolve_pids(root, ls);
+	qsort(ls->e, ls->n, sizeof(*ls->e), cmp_key);
+	for (size_t i = 0; i < ls->n; i++) {
+		const struct listen_entry *e = &ls->e[i];
 		char ip[PROCNET_PARSE_IP_LEN];
 		json_t *o;
 
-		if (i && same_endpoint(e, &ls.e[i - 1]))
+		if (!ls->all && i && same_endpoint(e, &ls->e[i - 1]))
 			continue;
 		if (procnet_parse_format_ip(e->family, e->addr, ip, sizeof(ip)) < 0)
 			continue;
-		o = json_pack("{s:s, s:s, s:i}", "transport", e->udp ? "udp" : "tcp", "ip", ip,
-			      "port", (int)e->port);
+		if (ls->all)
+			o = socket_json(e);
+		else
+			o = json_pack("{s:s, s:s, s:i}", "transport", e->udp ? "udp" : "tcp", "ip",
+				      ip, "port", (int)e->port);
 		if (!o) {
 			rc = -ENOMEM;
 			goto out;
@@ -344,7 +413,8 @@ int inventory_net_listening(const char *root, json_t *out)
 		}
 	}
 out:
-	free(ls.e);
+	free(ls->e);
+	ls->e = NULL;
 	return rc;
 }
 

@@ -31,6 +31,8 @@ static const char usage_main[] =
     "  stats     server counters\n"
     "  alerts    alerts raised by the server (list, show)\n"
     "  kill      kill a process (or a process tree) on a host\n"
+    "  processes    the processes running on a host now\n"
+    "  connections  a host's sockets now, with their processes\n"
     "  actions   response actions sent to hosts, with their results (list, show)\n"
     "  rules     check Sigma rule files offline (check)\n"
     "  scan      match rules against log files offline, no server needed\n"
@@ -46,10 +48,13 @@ static const char usage_main[] =
     "3 the server could not be reached. See docs/cli.md.\n";
 
 static const struct cli_cmd commands[] = {
-    {"login", cmd_login_run},	{"tokens", cmd_tokens_run}, {"hosts", cmd_hosts_run},
-    {"groups", cmd_groups_run}, {"users", cmd_users_run},   {"events", cmd_events_run},
-    {"audit", cmd_audit_run},	{"stats", cmd_stats_run},   {"rules", cmd_rules_run},
-    {"alerts", cmd_alerts_run}, {"kill", cmd_kill_run},	    {"actions", cmd_actions_run},
+    {"login", cmd_login_run},	      {"tokens", cmd_tokens_run},
+    {"hosts", cmd_hosts_run},	      {"groups", cmd_groups_run},
+    {"users", cmd_users_run},	      {"events", cmd_events_run},
+    {"audit", cmd_audit_run},	      {"stats", cmd_stats_run},
+    {"rules", cmd_rules_run},	      {"alerts", cmd_alerts_run},
+    {"kill", cmd_kill_run},	      {"actions", cmd_actions_run},
+    {"processes", cmd_processes_run}, {"connections", cmd_connections_run},
     {"scan", cmd_scan_run},
 };
 

@@ -19,5 +19,7 @@ int cmd_rules_run(struct cli *cli, int argc, char **argv);
 int cmd_scan_run(struct cli *cli, int argc, char **argv);
 int cmd_kill_run(struct cli *cli, int argc, char **argv);
 int cmd_actions_run(struct cli *cli, int argc, char **argv);
+int cmd_processes_run(struct cli *cli, int argc, char **argv);
+int cmd_connections_run(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
  * command sent to agents, with who, why and the result. docs/response.md. */
 #include "cmd.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,24 @@ static const char usage_kill[] =
     "  -t, --timeout SECONDS  how long to wait for the agent (1-300, default 30)\n"
     "      --no-wait          queue the action and print its id (an offline host runs it\n"
     "                         when it comes back, unless it expires first)\n";
+
+static const char usage_processes[] =
+    "usage: mamori processes HOST [--timeout SECONDS] [--output jsonl|table]\n"
+    "\n"
+    "Lists the processes running on HOST now, as its agent reads them from /proc.\n"
+    "table (default): PID PPID USER STATE NAME ENTITY-ID COMMAND; jsonl: one process per\n"
+    "line with its executable, working directory and start time too.\n"
+    "  -t, --timeout SECONDS  how long to wait for the agent (1-300, default 30)\n"
+    "  -o, --output FORMAT    jsonl or table\n";
+
+static const char usage_connections[] =
+    "usage: mamori connections HOST [--timeout SECONDS] [--output jsonl|table]\n"
+    "\n"
+    "Lists HOST's TCP sockets (every state) and bound UDP sockets now, with the process\n"
+    "that holds each. table (default): PROTO STATE LOCAL PORT REMOTE PORT PID PROCESS;\n"
+    "jsonl: one socket per line.\n"
+    "  -t, --timeout SECONDS  how long to wait for the agent (1-300, default 30)\n"
+    "  -o, --output FORMAT    jsonl or table\n";
 
 static const char usage_actions[] =
     "usage: mamori actions list [--since TIME] [--until TIME] [--host H] [--type T]\n"
@@ -158,6 +177,101 @@ int cmd_kill_run(struct cli *cli, int argc, char **argv)
 	}
 	json_decref(reply);
 	return rc;
+}
+
+/* A read-only view of a host (command type, then the result's list under key). */
+static int live_view(struct cli *cli, int argc, char **argv, const char *type, const char *usage,
+		     const struct cli_output_col *cols, size_t ncols)
+{
+	const char *output = NULL, *timeout = NULL;
+	const struct cli_args_opt opts[] = {{"timeout", 't', &timeout, NULL},
+					    {"output", 'o', &output, NULL},
+					    {NULL, 0, NULL, NULL}};
+	struct cli_call call = {.method = "POST"};
+	enum cli_output_format fmt;
+	struct cli_args_pos pos;
+	long wait_s = WAIT_DEFAULT_S;
+	struct dynbuf path;
+	json_t *body, *reply;
+	const json_t *list;
+	const char *status;
+	int rc;
+
+	if (cli->help)
+		return cli_help(cli, usage);
+	rc = cli_parse_args(cli, usage, opts, argc, argv, &pos, 1, 1);
+	if (!rc)
+		rc = cli_parse_output(cli, usage, output, &fmt);
+	if (rc)
+		return rc;
+	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
+		return cli_usage_error(cli, usage,
+				       "--timeout must be a whole number of seconds from 1 to %d",
+				       WAIT_MAX_S);
+	body = json_pack("{s:s,s:{},s:I}", "type", type, "args", "wait", (json_int_t)wait_s);
+	dynbuf_init(&path, PATH_CAP);
+	rc = body ? cli_http_path(&path, "/hosts/", pos.v[0], "/commands") : -ENOMEM;
+	if (rc) {
+		json_decref(body);
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	call.body = body;
+	call.timeout_s = wait_s + WAIT_SLACK_S;
+	rc = cli_call(cli, &call, &reply);
+	json_decref(body);
+	dynbuf_release(&path);
+	if (rc)
+		return rc;
+	status = cli_json_get_string(reply, "status");
+	list = cli_json_get(reply,
+			    !strcmp(type, "processes") ? "result.processes" : "result.connections");
+	if (!status || strcmp(status, "ok") || !json_is_array(list)) {
+		const char *err = cli_json_get_string(reply, "result.error");
+
+		cli_error(cli, "%s on %s: %s%s%s", type, pos.v[0],
+			  !status || !strcmp(status, "queued") || !strcmp(status, "delivered")
+			      ? "no answer in time"
+			      : status,
+			  err ? ": " : "", err ? err : "");
+		json_decref(reply);
+		return CLI_EXIT_SERVER;
+	}
+	rc = cli_finish(cli, cli_output_list(cli->out, fmt, list, cols, ncols));
+	if (json_is_true(cli_json_get(reply, "result.truncated")))
+		cli_error(cli, "%s on %s: the list was cut at the agent's limit", type, pos.v[0]);
+	json_decref(reply);
+	return rc;
+}
+
+int cmd_processes_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_output_col cols[] = {
+	    {"PID", 0, "pid", false},
+	    {"PPID", 0, "ppid", false},
+	    {"USER", 0, "user.id", false},
+	    {"STATE", 0, "state", false},
+	    {"NAME", 16, "name", false},
+	    {"ENTITY-ID", 0, "entity_id", false},
+	    {"COMMAND", 120, "command_line", false},
+	};
+
+	return live_view(cli, argc, argv, "processes", usage_processes, cols,
+			 sizeof(cols) / sizeof(cols[0]));
+}
+
+int cmd_connections_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_output_col cols[] = {
+	    {"PROTO", 0, "transport", false},	{"STATE", 0, "state", false},
+	    {"LOCAL", 40, "local.ip", false},	{"PORT", 0, "local.port", false},
+	    {"REMOTE", 40, "remote.ip", false}, {"PORT", 0, "remote.port", false},
+	    {"PID", 0, "pid", false},		{"PROCESS", 16, "process", false},
+	};
+
+	return live_view(cli, argc, argv, "connections", usage_connections, cols,
+			 sizeof(cols) / sizeof(cols[0]));
 }
 
 static int actions_list(struct cli *cli, int argc, char **argv)

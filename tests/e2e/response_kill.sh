@@ -1,6 +1,7 @@
-# mamori kill through the real server and agent: one process, a whole tree, a stale entity id,
-# the refusals (pid 1, the agent, a missing pid), an action queued while the host is offline and
-# run when it returns, and `mamori actions list` / the audit log with who and why.
+# Response through the real server and agent. mamori kill: one process, a whole tree, a stale
+# entity id, the refusals (pid 1, the agent, a missing pid), an action queued while the host is
+# offline and run when it returns, `mamori actions list` and the audit log with who and why. Then
+# the live views: mamori processes and mamori connections.
 . "$(dirname "$0")/lib/common.bash"
 . "$(dirname "$0")/lib/stack.bash"
 
@@ -121,5 +122,44 @@ grep -q "e2e: tree" "$WORK/actions.txt" || fail "--since 10m misses actions: $(c
 "$CLI" audit list --since 1h --output jsonl | grep -q "e2e: queued while offline" ||
   fail "reason not in the audit log"
 echo "ok: actions list and audit"
+
+# 7. Live views: the processes running now and the sockets with their owners.
+sleep 1000 &
+P=$!
+LPORT=$(free_port)
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+c=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); a,_=s.accept(); time.sleep(1000)' "$LPORT" &
+L=$!
+WAIT_S=10 wait_for sh -c "grep -qi ':$(printf %04X "$LPORT") ' /proc/net/tcp" || fail "listener did not start"
+"$CLI" processes "$HOST" --output jsonl >"$WORK/ps.jsonl" || fail "processes failed"
+python3 - "$WORK/ps.jsonl" "$P" "$$" <<'PY' || fail "processes: $(head -c 2000 "$WORK/ps.jsonl")"
+import json, sys
+ps = {p["pid"]: p for p in map(json.loads, open(sys.argv[1]))}
+p = ps[int(sys.argv[2])]
+assert p["name"] == "sleep" and p["ppid"] == int(sys.argv[3]) and p["command_line"] == "sleep 1000", p
+assert len(p["entity_id"]) == 32 and p["state"] in "SR", p
+assert 1 in ps and len(ps) > 10, len(ps)
+PY
+"$CLI" processes "$HOST" >"$WORK/ps.txt" || fail "processes (table) failed"
+head -1 "$WORK/ps.txt" | grep -q "ENTITY-ID" || fail "processes table"
+"$CLI" connections "$HOST" --output jsonl >"$WORK/net.jsonl" || fail "connections failed"
+python3 - "$WORK/net.jsonl" "$LPORT" "$L" <<'PY' || fail "connections: $(cat "$WORK/net.jsonl")"
+import json, sys
+port, pid = int(sys.argv[2]), int(sys.argv[3])
+socks = [json.loads(l) for l in open(sys.argv[1])]
+lis = [s for s in socks if s["local"]["port"] == port and s["state"] == "listen"]
+est = [s for s in socks if s["remote"]["port"] == port and s["state"] == "established"]
+acc = [s for s in socks if s["local"]["port"] == port and s["state"] == "established"]
+assert lis and lis[0]["pid"] == pid and lis[0]["local"]["ip"] == "127.0.0.1", lis
+assert est and est[0]["pid"] == pid and acc and acc[0]["pid"] == pid, (est, acc)
+assert all(s["transport"] in ("tcp", "udp") for s in socks)
+PY
+"$CLI" connections "$HOST" >"$WORK/net.txt" || fail "connections (table) failed"
+head -1 "$WORK/net.txt" | grep -q "REMOTE" || fail "connections table"
+"$CLI" actions list --type processes --output jsonl | grep -q '"status":"ok"' || fail "processes not in actions"
+kill "$P" "$L"
+wait "$P" "$L" 2>/dev/null || true
+echo "ok: live processes and connections"
 kill "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null || true
