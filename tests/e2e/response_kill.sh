@@ -119,7 +119,8 @@ PY
 head -1 "$WORK/actions.txt" | grep -q "REASON" || fail "table header"
 grep -q "e2e: tree" "$WORK/actions.txt" || fail "--since 10m misses actions: $(cat "$WORK/actions.txt")"
 [ "$("$CLI" actions list --until 1h --output jsonl | wc -l)" = 0 ] || fail "--until 1h lists new actions"
-"$CLI" audit list --since 1h --output jsonl | grep -q "e2e: queued while offline" ||
+"$CLI" audit list --since 1h --output jsonl >"$WORK/audit.jsonl" || fail "audit list"
+grep -q "e2e: queued while offline" "$WORK/audit.jsonl" ||
   fail "reason not in the audit log"
 echo "ok: actions list and audit"
 
@@ -157,7 +158,8 @@ assert all(s["transport"] in ("tcp", "udp") for s in socks)
 PY
 "$CLI" connections "$HOST" >"$WORK/net.txt" || fail "connections (table) failed"
 head -1 "$WORK/net.txt" | grep -q "REMOTE" || fail "connections table"
-"$CLI" actions list --type processes --output jsonl | grep -q '"status":"ok"' || fail "processes not in actions"
+"$CLI" actions list --type processes --output jsonl >"$WORK/pa.jsonl" || fail "actions list --type"
+grep -q '"status":"ok"' "$WORK/pa.jsonl" || fail "processes not in actions: $(cat "$WORK/pa.jsonl")"
 kill "$P" "$L"
 wait "$P" "$L" 2>/dev/null || true
 echo "ok: live processes and connections"
