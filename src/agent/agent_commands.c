@@ -26,12 +26,12 @@ static int cmd_ping(json_t *args, json_t **result)
 static int cmd_kill(json_t *args, json_t **result)
 {
 	json_t *pid = json_object_get(args, "pid"), *eid = json_object_get(args, "entity_id");
-	json_t *tree = json_object_get(args, "tree");
+	json_t *tree = json_object_get(args, "tree"), *queued = json_object_get(args, "queued_at");
 	struct respond_kill_opts o = {.proc_root = "/proc", .self_pid = (uint32_t)getpid()};
 
 	if (!json_is_integer(pid) || json_integer_value(pid) <= 0 ||
 	    json_integer_value(pid) > (json_int_t)UINT32_MAX || (eid && !json_is_string(eid)) ||
-	    (tree && !json_is_boolean(tree))) {
+	    (tree && !json_is_boolean(tree)) || (queued && !json_is_integer(queued))) {
 		*result =
 		    json_pack("{s:s}", "error",
 			      "args: pid (a positive integer), entity_id (string), tree (boolean)");
@@ -40,6 +40,7 @@ static int cmd_kill(json_t *args, json_t **result)
 	o.pid = (uint32_t)json_integer_value(pid);
 	o.entity_id = eid ? json_string_value(eid) : NULL;
 	o.tree = tree && json_is_true(tree);
+	o.queued_ms = queued ? json_integer_value(queued) : 0;
 	return respond_kill(&o, result);
 }
 

@@ -17,14 +17,18 @@
 
 #define PF_KTHREAD 0x00200000u
 #define MAX_TARGETS 8192
-#define FREEZE_PASSES 5
+#define MAX_PASSES 64
 #define WAIT_MS 2000
+/* A process may start up to this long after the command was queued and still be its target:
+ * the server's and the host's clocks are not the same clock. */
+#define QUEUED_SLACK_MS 2000
 
 struct target {
 	uint32_t pid;
 	uint64_t start_ticks;
 	char comm[17];
 	bool gone;
+	bool denied; /* the kernel refused a signal (EPERM) */
 };
 
 struct targets {
@@ -69,7 +73,65 @@ void respond_entity_id(const char *proc_root, uint32_t pid, uint64_t start_ticks
 	free(ag);
 }
 
-static int add(struct targets *t, uint32_t pid, const struct procfs_stat *st)
+/* A number after "key" in /proc/PID/status, or -1. */
+static long status_field(const char *root, uint32_t pid, const char *key)
+{
+	char path[512], buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%u/status", root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, key);
+	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+/* 1 when the process runs (a zombie leader whose other threads still run counts), 0 when it is
+ * gone or a plain zombie, a negative errno when /proc could not be read for another reason. */
+static int running(const char *root, uint32_t pid, struct procfs_stat *st)
+{
+	int rc = procfs_read_stat(root, pid, st);
+
+	if (rc == -ENOENT || rc == -ESRCH)
+		return 0;
+	if (rc)
+		return rc;
+	if (st->state == 'Z' || st->state == 'X')
+		return status_field(root, pid, "\nThreads:") > 1;
+	return 1;
+}
+
+/* Still the process that was listed: same start time, still running. Read errors other than
+ * "gone" count as still there, so that a process is never reported killed on a guess. */
+static bool same(const char *root, const struct target *x)
+{
+	struct procfs_stat st;
+	int rc = running(root, x->pid, &st);
+
+	return rc < 0 || (rc == 1 && st.start_ticks == x->start_ticks);
+}
+
+static void signal_one(const char *root, struct target *x, int sig)
+{
+	if (x->gone || !same(root, x))
+		return;
+	if (kill((pid_t)x->pid, sig) == 0)
+		return;
+	if (errno == ESRCH)
+		x->gone = true;
+	else if (errno == EPERM)
+		x->denied = true;
+}
+
+/* Adds and at once stops pid; 1 when new, 0 when known, a negative errno. */
+static int add(const char *root, struct targets *t, uint32_t pid, const struct procfs_stat *st)
 {
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i].pid == pid)
@@ -87,70 +149,49 @@ static int add(struct targets *t, uint32_t pid, const struct procfs_stat *st)
 	}
 	t->v[t->n] = (struct target){.pid = pid, .start_ticks = st->start_ticks};
 	memcpy(t->v[t->n].comm, st->comm, sizeof(st->comm));
+	signal_one(root, &t->v[t->n], SIGSTOP);
 	t->n++;
 	return 1;
 }
 
-/* The same process as when it was listed: a pid reused since fails this. */
-static bool same(const char *root, const struct target *x)
-{
-	struct procfs_stat st;
-
-	return procfs_read_stat(root, x->pid, &st) == 0 && st.start_ticks == x->start_ticks &&
-	       st.state != 'Z' && st.state != 'X';
-}
-
-static bool is_target(const struct targets *t, uint32_t pid)
+/* A live target that is pid's parent and older than it (a child of a reused pid is not). */
+static bool child_of_target(const struct targets *t, const struct procfs_stat *st)
 {
 	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].pid == pid)
+		if (t->v[i].pid == st->ppid && !t->v[i].gone &&
+		    st->start_ticks >= t->v[i].start_ticks)
 			return true;
 	return false;
 }
 
-/* Adds every process whose parent is a target, until no new one turns up in a pass of /proc.
- * Returns how many were added, or a negative errno. */
+/* One pass over /proc adding (and stopping) every process whose parent is a target. Returns
+ * how many were added, or a negative errno. */
 static int add_descendants(const struct respond_kill_opts *o, struct targets *t)
 {
+	DIR *d = opendir(o->proc_root);
+	struct dirent *de;
 	int added = 0;
 
-	for (;;) {
-		DIR *d = opendir(o->proc_root);
-		struct dirent *de;
-		int pass = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct procfs_stat st;
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+		int rc;
 
-		if (!d)
-			return -errno;
-		while ((de = readdir(d))) {
-			struct procfs_stat st;
-			char *end;
-			unsigned long pid = strtoul(de->d_name, &end, 10);
-			int rc;
-
-			if (*end || !pid || pid > UINT32_MAX || pid == o->self_pid ||
-			    procfs_read_stat(o->proc_root, (uint32_t)pid, &st) ||
-			    !is_target(t, st.ppid) || st.state == 'Z')
-				continue;
-			rc = add(t, (uint32_t)pid, &st);
-			if (rc < 0) {
-				closedir(d);
-				return rc;
-			}
-			pass += rc;
+		if (*end || !pid || pid > UINT32_MAX || pid == o->self_pid ||
+		    running(o->proc_root, (uint32_t)pid, &st) != 1 || !child_of_target(t, &st))
+			continue;
+		rc = add(o->proc_root, t, (uint32_t)pid, &st);
+		if (rc < 0) {
+			closedir(d);
+			return rc;
 		}
-		closedir(d);
-		added += pass;
-		if (!pass)
-			return added;
+		added += rc;
 	}
-}
-
-static void signal_all(const char *root, struct targets *t, int sig)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (!t->v[i].gone && same(root, &t->v[i]) && kill((pid_t)t->v[i].pid, sig) != 0 &&
-		    errno == ESRCH)
-			t->v[i].gone = true;
+	closedir(d);
+	return added;
 }
 
 static uint64_t now_ms(void)
@@ -169,35 +210,105 @@ static json_t *error(uint32_t pid, const char *what)
 	return json_pack("{s:s,s:I}", "error", msg, "pid", (json_int_t)pid);
 }
 
+/* When the process started, in ms since the epoch (boot time from /proc/stat's btime). */
+static int64_t started_ms(const char *root, uint64_t start_ticks)
+{
+	char path[512], buf[8192], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stat", root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nbtime ");
+	if (!p)
+		return -1;
+	return strtoll(p + 7, NULL, 10) * 1000 +
+	       (int64_t)(start_ticks * 1000 / (uint64_t)procfs_clk_tck());
+}
+
 static int refuse(const struct respond_kill_opts *o, const struct procfs_stat *st, json_t **result)
 {
-	if (o->pid <= 1 || o->pid == o->self_pid) {
+	long tgid = status_field(o->proc_root, o->pid, "\nTgid:");
+
+	if (o->pid <= 1 || o->pid == o->self_pid || tgid == (long)o->self_pid) {
 		*result = error(o->pid, "is init or the agent: not killed");
 		return -EPERM;
+	}
+	if (tgid > 0 && tgid != (long)o->pid) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "is a thread of process %ld: name the process", tgid);
+		*result = error(o->pid, what);
+		return -EINVAL;
 	}
 	if ((st->flags & PF_KTHREAD) || st->ppid == 2 || o->pid == 2) {
 		*result = error(o->pid, "is a kernel thread: not killed");
 		return -EPERM;
 	}
+	if (o->queued_ms > 0) {
+		int64_t t = started_ms(o->proc_root, st->start_ticks);
+
+		if (t > o->queued_ms + QUEUED_SLACK_MS) {
+			*result = error(o->pid, "started after the kill was asked for (a reused "
+						"pid): not killed");
+			return -ESTALE;
+		}
+	}
 	return 0;
+}
+
+/* comm is whatever the process set (prctl): only printable ASCII goes into the result. */
+static json_t *target_json(const struct agent *ids, const struct target *x)
+{
+	char id[33], name[sizeof(x->comm)];
+
+	for (size_t i = 0; i < sizeof(name); i++) {
+		unsigned char c = (unsigned char)x->comm[i];
+
+		name[i] = c == 0 ? 0 : (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+		if (!c)
+			break;
+	}
+	name[sizeof(name) - 1] = '\0';
+	entity_id(ids, x->pid, x->start_ticks, id);
+	return json_pack("{s:I,s:s,s:s}", "pid", (json_int_t)x->pid, "entity_id", id, "name", name);
+}
+
+static bool valid_entity_id(const char *s)
+{
+	return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
 }
 
 int respond_kill(const struct respond_kill_opts *o, json_t **result)
 {
 	struct targets t = {0};
 	struct procfs_stat st;
-	struct agent *ids;
+	struct agent *ids = NULL;
+	size_t alive = 0, denied = 0;
+	json_t *killed, *left;
 	char id[33];
-	int rc;
+	int rc, err = 0;
 
 	*result = NULL;
-	if (procfs_read_stat(o->proc_root, o->pid, &st) || st.state == 'Z') {
-		*result = error(o->pid, "does not exist");
-		return -ESRCH;
+	if (o->entity_id && !valid_entity_id(o->entity_id)) {
+		*result = error(o->pid, "entity_id is not 32 lowercase hex digits: not killed");
+		return -EINVAL;
+	}
+	rc = running(o->proc_root, o->pid, &st);
+	if (rc != 1) {
+		*result = error(o->pid, rc == 0 ? "does not exist" : "cannot be read in /proc");
+		return rc == 0 ? -ESRCH : rc;
 	}
 	ids = id_maker(o->proc_root);
 	entity_id(ids, o->pid, st.start_ticks, id);
-	if (o->entity_id && o->entity_id[0] && strcmp(o->entity_id, id)) {
+	if (o->entity_id && strcmp(o->entity_id, id)) {
 		free(ids);
 		*result =
 		    error(o->pid, "is now another process (its entity id differs): not killed");
@@ -207,60 +318,53 @@ int respond_kill(const struct respond_kill_opts *o, json_t **result)
 		free(ids);
 		return rc;
 	}
-	if ((rc = add(&t, o->pid, &st)) < 0)
-		goto fail;
-	/* Stop first, then look for children: a stopped process forks no more, so a few passes
-	 * find every descendant, including those forked while we looked. */
-	for (int pass = 0; pass < FREEZE_PASSES; pass++) {
-		signal_all(o->proc_root, &t, SIGSTOP);
-		if (!o->tree)
-			break;
+	/* Each process is stopped as soon as it is found, so it forks no more: passes over /proc
+	 * end when one finds nothing new. */
+	rc = add(o->proc_root, &t, o->pid, &st);
+	for (int pass = 0; rc >= 0 && o->tree && pass < MAX_PASSES; pass++) {
 		rc = add_descendants(o, &t);
-		if (rc < 0)
-			goto fail;
 		if (rc == 0)
 			break;
 	}
-	signal_all(o->proc_root, &t, SIGKILL);
+	if (rc < 0)
+		err = rc; /* still kill what was found: the user asked for a kill */
+	for (size_t i = 0; i < t.n; i++)
+		signal_one(o->proc_root, &t.v[i], SIGKILL);
 	for (uint64_t end = now_ms() + WAIT_MS;;) {
-		size_t left = 0;
-
+		alive = 0;
 		for (size_t i = 0; i < t.n; i++) {
 			if (!t.v[i].gone && !same(o->proc_root, &t.v[i]))
 				t.v[i].gone = true;
-			left += !t.v[i].gone;
+			alive += !t.v[i].gone;
 		}
-		if (!left || now_ms() >= end)
+		if (!alive || now_ms() >= end)
 			break;
 		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
 	}
-	{
-		json_t *killed = json_array(), *alive = json_array();
+	killed = json_array();
+	left = json_array();
+	for (size_t i = 0; i < t.n; i++) {
+		json_t *x = target_json(ids, &t.v[i]);
 
-		for (size_t i = 0; i < t.n; i++) {
-			entity_id(ids, t.v[i].pid, t.v[i].start_ticks, id);
-			json_array_append_new(t.v[i].gone ? killed : alive,
-					      json_pack("{s:I,s:s,s:s}", "pid",
-							(json_int_t)t.v[i].pid, "entity_id", id,
-							"name", t.v[i].comm));
-		}
-		rc = json_array_size(alive) ? -ETIMEDOUT : 0;
-		*result = json_pack("{s:o,s:I,s:b}", "killed", killed, "count",
-				    (json_int_t)json_array_size(killed), "tree", o->tree);
-		if (rc && *result) {
-			json_object_set_new(*result, "error",
-					    json_string("some processes are still running"));
-			json_object_set_new(*result, "alive", alive);
-		} else {
-			json_decref(alive);
-		}
+		denied += !t.v[i].gone && t.v[i].denied;
+		if (x)
+			json_array_append_new(t.v[i].gone ? killed : left, x);
+	}
+	if (!err && alive)
+		err = denied ? -EPERM : -ETIMEDOUT;
+	*result = json_pack("{s:o,s:I,s:b}", "killed", killed, "count",
+			    (json_int_t)json_array_size(killed), "tree", o->tree);
+	if (*result && err) {
+		json_object_set_new(*result, "error",
+				    json_string(err == -E2BIG	? "tree larger than 8192 processes"
+						: err == -EPERM ? "the kernel refused the signal"
+						: alive		? "some processes are still running"
+								: strerror(-err)));
+		json_object_set_new(*result, "alive", left);
+	} else {
+		json_decref(left);
 	}
 	free(t.v);
 	free(ids);
-	return rc;
-fail:
-	free(t.v);
-	free(ids);
-	*result = json_pack("{s:s,s:I}", "error", strerror(-rc), "pid", (json_int_t)o->pid);
-	return rc;
+	return err;
 }

@@ -14,14 +14,19 @@ struct respond_kill_opts {
 	bool tree;	       /* also every descendant */
 	const char *proc_root; /* "/proc" unless a test says otherwise */
 	uint32_t self_pid;     /* never killed (the agent) */
+	int64_t queued_ms;     /* when the kill was asked for (ms since the epoch), 0: unknown;
+				* a process started later is another one that reused the pid */
 };
 
-/* Freezes the targets (SIGSTOP, so a tree cannot fork away), kills them (SIGKILL), and waits up
- * to two seconds for them to be gone. Each pid is checked against its start time before every
- * signal. 0 when every target is gone, with *result {"killed":[{pid, entity_id, name}],
- * "count":N}; a negative errno with *result {"error": text, ...} otherwise: -ESRCH (no such
- * process), -ESTALE (the pid now belongs to another process), -EPERM (pid 1, a kernel thread,
- * the agent itself, or the kernel refused), -ETIMEDOUT (still there after the wait). */
+/* Stops each target (SIGSTOP) as soon as it is found, so a tree cannot fork away, kills them all
+ * (SIGKILL), and waits up to two seconds for them to be gone. Each pid is checked against its
+ * start time before every signal. 0 when every target is gone, with *result {"killed":[{pid,
+ * entity_id, name}], "count":N, "tree"}; a negative errno otherwise, with *result {"error":
+ * text, ...}: -ESRCH (no such process), -ESTALE (the pid now belongs to another process),
+ * -EINVAL (a thread id, or a malformed entity id), -EPERM (pid 1, a kernel thread, the agent,
+ * or the kernel refused the signal), -ETIMEDOUT (still running after the wait), -E2BIG (a tree
+ * of more than 8192 processes: those found are killed). On the last three, "killed" and
+ * "alive" list what happened to each target. */
 int respond_kill(const struct respond_kill_opts *o, json_t **result);
 
 /* The entity id the agent gives process pid started at start_ticks (agent.c), computed from

@@ -30,7 +30,7 @@ static const char usage_kill[] =
     "Kills process PID on HOST (an agent id or host name) and waits for the agent's\n"
     "result. Prints one 'killed PID NAME ENTITY-ID' line per process; exits 1 when the\n"
     "agent could not kill (no such process, a reused pid, pid 1, the agent itself...).\n"
-    "  -T, --tree             also every descendant, frozen first so none escapes\n"
+    "  -T, --tree             also every descendant, each stopped as soon as found\n"
     "  -e, --entity-id ID     refuse unless PID is still this process (process.entity_id)\n"
     "  -r, --reason TEXT      why, kept with the action and in the audit log\n"
     "  -t, --timeout SECONDS  how long to wait for the agent (1-300, default 30)\n"
@@ -77,12 +77,31 @@ static const char usage_show[] = "usage: mamori actions show ID\n"
 				 "\n"
 				 "Prints one action as dotted 'name  value' lines.\n";
 
-/* Kill's answer: one line per process killed, or the agent's error. */
+/* One "killed|alive PID NAME ENTITY-ID" line; the name is the target's own choice (prctl), so
+ * it is escaped like every other text from a host. */
+static void print_target(struct cli *cli, FILE *f, const char *what, const json_t *p)
+{
+	struct dynbuf name;
+	const char *eid = cli_json_get_string(p, "entity_id");
+
+	dynbuf_init(&name, 256);
+	if (cli_output_sanitize(
+		&name, cli_json_get_string(p, "name") ? cli_json_get_string(p, "name") : "?", 32,
+		NULL))
+		dynbuf_reset(&name);
+	fprintf(
+	    f, "%s %lld %s %s\n", what, (long long)json_integer_value(json_object_get(p, "pid")),
+	    name.len ? name.data : "?", eid && strspn(eid, "0123456789abcdef") == 32 ? eid : "");
+	dynbuf_release(&name);
+	(void)cli;
+}
+
+/* Kill's answer: one line per process killed (and per process left alive), or the error. */
 static int kill_result(struct cli *cli, const char *host, long wait_s, const json_t *reply)
 {
 	const char *status = cli_json_get_string(reply, "status");
-	const json_t *killed = cli_json_get(reply, "result.killed"), *p;
 	const char *err = cli_json_get_string(reply, "result.error");
+	const json_t *p;
 	size_t i;
 
 	if (!status || !strcmp(status, "queued") || !strcmp(status, "delivered")) {
@@ -91,20 +110,15 @@ static int kill_result(struct cli *cli, const char *host, long wait_s, const jso
 			  status ? status : "status unknown");
 		return CLI_EXIT_SERVER;
 	}
-	json_array_foreach(killed, i, p)
-	{
-		const json_t *pid = json_object_get(p, "pid");
-
-		fprintf(cli->out, "killed %lld %s %s\n", (long long)json_integer_value(pid),
-			cli_json_get_string(p, "name") ? cli_json_get_string(p, "name") : "?",
-			cli_json_get_string(p, "entity_id") ? cli_json_get_string(p, "entity_id")
-							    : "");
-	}
-	if (strcmp(status, "ok")) {
-		cli_error(cli, "kill on %s: %s%s%s", host, status, err ? ": " : "", err ? err : "");
-		return CLI_EXIT_SERVER;
-	}
-	return CLI_EXIT_OK;
+	json_array_foreach(cli_json_get(reply, "result.killed"), i, p)
+	    print_target(cli, cli->out, "killed", p);
+	json_array_foreach(cli_json_get(reply, "result.alive"), i, p)
+	    print_target(cli, cli->out, "alive", p);
+	if (!strcmp(status, "ok"))
+		return CLI_EXIT_OK;
+	/* cli_error escapes what it prints. */
+	cli_error(cli, "kill on %s: %s%s%s", host, status, err ? ": " : "", err ? err : "");
+	return CLI_EXIT_SERVER;
 }
 
 int cmd_kill_run(struct cli *cli, int argc, char **argv)

@@ -39,8 +39,14 @@ static void notify(struct server *s, const char *channel, const char *payload)
 int commands_queue(struct server *s, const char *agent_id, const char *type, json_t *args,
 		   const char *user, const char *reason, char id[33])
 {
-	char *args_s = json_dumps(args ? args : json_object(), JSON_COMPACT);
 	int64_t now = server_now_ms(), rc;
+	/* queued_at lets the agent tell a target from a process that reused its pid later. */
+	json_t *a = args ? json_deep_copy(args) : json_object();
+	char *args_s = a && !json_object_set_new(a, "queued_at", json_integer(now))
+			   ? json_dumps(a, JSON_COMPACT)
+			   : NULL;
+
+	json_decref(a);
 	struct store_val p[9];
 
 	if (!args_s || server_random_hex(id, 16)) {

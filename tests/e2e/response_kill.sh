@@ -14,6 +14,7 @@ tree_of() {
   echo "$1"
   for p in $(pgrep -P "$1"); do tree_of "$p"; done
 }
+tree_size_at_least() { [ "$(tree_of "$1" | wc -l)" -ge "$2" ]; }
 
 # Whatever this test started and a failed kill left running goes at exit.
 cleanup_hooks+=('for p in $(tree_of $$); do [ "$p" = $$ ] || kill -9 "$p" 2>/dev/null; done')
@@ -38,7 +39,7 @@ echo "ok: $out"
 # 2. A tree: a shell with two children and a subshell that has one of its own, all killed.
 bash -c 'sleep 1000 & sleep 1000 & (sleep 1000 & wait) & wait' &
 T=$!
-sleep 0.5
+WAIT_S=10 wait_for tree_size_at_least "$T" 5 || fail "tree did not start"
 pids=$(tree_of "$T")
 [ "$(echo "$pids" | wc -l)" -ge 5 ] || fail "tree did not start: $pids"
 out=$("$CLI" kill "$HOST" "$T" --tree --reason "e2e: tree") || fail "kill --tree failed: $out"
@@ -50,7 +51,7 @@ echo "ok: tree of $(echo "$pids" | wc -l) processes killed"
 # 3. Without --tree the children live on.
 bash -c 'sleep 1000 & wait' &
 T=$!
-sleep 0.3
+WAIT_S=10 wait_for pgrep -P "$T" || fail "child did not start"
 C=$(pgrep -P "$T")
 "$CLI" kill "$HOST" "$T" >/dev/null || fail "kill of the parent failed"
 gone "$T" || fail "parent still running"

@@ -1,6 +1,7 @@
 /* The kill response against real processes this test forks: one process, a whole tree (with a
  * grandchild that keeps forking), a stale entity id, and the refusals. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +19,8 @@
 
 #include "procfs.h"
 #include "respond_kill.h"
+
+static size_t count_children(pid_t parent);
 
 static void nap_ms(long ms)
 {
@@ -42,26 +46,37 @@ static struct respond_kill_opts opts(pid_t pid)
 /* A child that forks `width` sleeping children, one of which keeps forking short-lived ones;
  * writes nothing, just lives until killed. The test is a subreaper so that orphans come back
  * here and are reaped. */
-static pid_t spawn_tree(int width)
+static void die_with_test(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* The root dies with the test (PR_SET_PDEATHSIG); its children would die with the root, which
+ * a kill without --tree must not cause, so they do not use it. The forker (with forker set)
+ * stops by itself once its parent is gone, so it never outlives a failed test for long. */
+static pid_t spawn_tree(int width, bool forker)
 {
 	pid_t root = fork();
 
 	if (root == 0) {
+		pid_t me = getpid();
+
+		die_with_test();
 		for (int i = 0; i < width; i++) {
 			if (fork() == 0) {
-				if (i == 0) {
-					for (;;) {
-						pid_t g = fork();
+				while (forker && i == 0 && getppid() == me) {
+					pid_t g = fork();
 
-						if (g == 0) {
-							nap_ms(200);
-							_exit(0);
-						}
-						nap_ms(20);
-						while (waitpid(-1, NULL, WNOHANG) > 0)
-							;
+					if (g == 0) {
+						nap_ms(200);
+						_exit(0);
 					}
+					nap_ms(20);
+					while (waitpid(-1, NULL, WNOHANG) > 0)
+						;
 				}
+				if (forker && i == 0)
+					_exit(0);
 				pause();
 				_exit(0);
 			}
@@ -69,7 +84,9 @@ static pid_t spawn_tree(int width)
 		for (;;)
 			pause();
 	}
-	nap_ms(150);
+	for (int i = 0; i < 300 && count_children(root) < (size_t)width; i++)
+		nap_ms(10);
+	assert_true(count_children(root) >= (size_t)width);
 	return root;
 }
 
@@ -88,6 +105,17 @@ static size_t count_children(pid_t parent)
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* Reaps what has exited; the live children that remain (escapes) are counted. */
+static size_t live_children_after_reaping(void)
+{
+	for (int i = 0; i < 50; i++) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		nap_ms(10);
+	}
+	return count_children(getpid());
 }
 
 /* Kills and reaps whatever this test still has below it (orphans come back to the subreaper). */
@@ -120,6 +148,7 @@ static void test_kill_one(void **state)
 	json_t *r = NULL;
 
 	if (p == 0) {
+		die_with_test();
 		pause();
 		_exit(0);
 	}
@@ -139,7 +168,7 @@ static void test_kill_one(void **state)
 static void test_kill_tree(void **state)
 {
 	(void)state;
-	pid_t root = spawn_tree(4);
+	pid_t root = spawn_tree(4, true);
 	struct respond_kill_opts o = opts(root);
 	json_t *r = NULL;
 	pid_t kids[64];
@@ -163,13 +192,15 @@ static void test_kill_tree(void **state)
 	assert_false(alive(root));
 	for (size_t i = 0; i < nk; i++)
 		assert_false(alive(kids[i]));
+	/* Nothing escaped: orphans would have come back to this subreaper alive. */
+	assert_int_equal(live_children_after_reaping(), 0);
 	reap_all();
 }
 
 static void test_kill_without_tree_spares_children(void **state)
 {
 	(void)state;
-	pid_t root = spawn_tree(2);
+	pid_t root = spawn_tree(2, false);
 	struct respond_kill_opts o = opts(root);
 	json_t *r = NULL;
 	pid_t kid;
@@ -233,13 +264,121 @@ static void test_refusals(void **state)
 	o = opts(getpid());
 	assert_int_equal(respond_kill(&o, &r), -EPERM);
 	json_decref(r);
-	o = opts(2); /* kthreadd */
-	assert_int_equal(respond_kill(&o, &r), -EPERM);
+	struct procfs_stat st;
+
+	if (procfs_read_stat("/proc", 2, &st) == 0 && !strcmp(st.comm, "kthreadd")) {
+		o = opts(2);
+		assert_int_equal(respond_kill(&o, &r), -EPERM);
+		json_decref(r);
+	}
+	o = opts(getpid());
+	o.self_pid = 1; /* not the agent now, but still a process of ours: a bad entity id */
+	o.entity_id = "";
+	assert_int_equal(respond_kill(&o, &r), -EINVAL);
+	json_decref(r);
+	o.entity_id = "0123456789ABCDEF0123456789ABCDEF";
+	assert_int_equal(respond_kill(&o, &r), -EINVAL);
 	json_decref(r);
 	o = opts(0x3fffffff);
 	assert_int_equal(respond_kill(&o, &r), -ESRCH);
 	assert_non_null(json_object_get(r, "error"));
 	json_decref(r);
+}
+
+static void *sleeper(void *arg)
+{
+	pid_t *tid = arg;
+
+	*tid = (pid_t)syscall(SYS_gettid);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* A thread id reads like a pid in /proc but a signal to it hits the whole process. */
+static void test_thread_id_refused(void **state)
+{
+	(void)state;
+	pthread_t th;
+	volatile pid_t tid = 0;
+	struct respond_kill_opts o;
+	json_t *r = NULL;
+
+	assert_int_equal(pthread_create(&th, NULL, sleeper, (void *)&tid), 0);
+	while (!tid)
+		nap_ms(1);
+	o = opts(tid);
+	o.self_pid = 1;
+	assert_int_equal(respond_kill(&o, &r), -EINVAL);
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(r, "error")), "thread of process"));
+	json_decref(r);
+	o.self_pid = (uint32_t)getpid();
+	assert_int_equal(respond_kill(&o, &r), -EPERM); /* a thread of the agent */
+	json_decref(r);
+	pthread_detach(th);
+}
+
+static void *forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* A process whose main thread has exited shows as a zombie while its other threads run. */
+static void test_zombie_leader(void **state)
+{
+	(void)state;
+	pid_t p = fork();
+	struct respond_kill_opts o = opts(p);
+	json_t *r = NULL;
+
+	if (p == 0) {
+		pthread_t th;
+
+		die_with_test();
+		pthread_create(&th, NULL, forever, NULL);
+		pthread_exit(NULL);
+	}
+	for (int i = 0; i < 200; i++) {
+		struct procfs_stat st;
+
+		if (procfs_read_stat("/proc", (uint32_t)p, &st) == 0 && st.state == 'Z')
+			break;
+		nap_ms(5);
+	}
+	assert_int_equal(respond_kill(&o, &r), 0);
+	assert_int_equal(json_integer_value(json_object_get(r, "count")), 1);
+	json_decref(r);
+	assert_int_equal(waitpid(p, NULL, 0), p); /* it really ended */
+	reap_all();
+}
+
+/* A queued kill names the process that ran when it was asked for, not a later one. */
+static void test_queued_before_start(void **state)
+{
+	(void)state;
+	pid_t p = fork();
+	struct respond_kill_opts o = opts(p);
+	struct timespec now;
+	json_t *r = NULL;
+
+	if (p == 0) {
+		die_with_test();
+		pause();
+		_exit(0);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	o.queued_ms = (int64_t)now.tv_sec * 1000 - 60000;
+	assert_int_equal(respond_kill(&o, &r), -ESTALE);
+	json_decref(r);
+	assert_true(alive(p));
+	o.queued_ms = (int64_t)now.tv_sec * 1000 + 1000;
+	assert_int_equal(respond_kill(&o, &r), 0);
+	json_decref(r);
+	reap_all();
 }
 
 int main(void)
@@ -250,6 +389,9 @@ int main(void)
 	    cmocka_unit_test(test_kill_without_tree_spares_children),
 	    cmocka_unit_test(test_stale_entity_id),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_thread_id_refused),
+	    cmocka_unit_test(test_zombie_leader),
+	    cmocka_unit_test(test_queued_before_start),
 	};
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
