@@ -141,9 +141,11 @@ int commands_result(struct server *s, const char *agent_id, const char *id, json
 	p[2] = store_text(res_s);
 	p[3] = store_text(id);
 	p[4] = store_text(agent_id);
+	/* A result after the expiry still says what the agent did (a kill that ran is not
+	 * "expired"), so it is recorded too. */
 	rc = store_exec(s->store,
 			"UPDATE commands SET status = ?, done_at = ?, result = ? WHERE id = ? AND "
-			"agent_id = ? AND status IN ('queued', 'delivered')",
+			"agent_id = ? AND status IN ('queued', 'delivered', 'expired')",
 			p, 5, NULL, NULL);
 	free(res_s);
 	if (rc < 0)
