@@ -202,25 +202,28 @@ json_t *commands_get(struct server *s, const char *id)
 	return o;
 }
 
-json_t *commands_list(struct server *s, int64_t since_ms, int64_t until_ms, const char *agent_id,
+json_t *commands_list(struct server *s, int64_t since_ms, int64_t until_ms, const char *host,
 		      const char *type, int64_t limit)
 {
 	json_t *arr = json_array();
-	struct store_val p[5];
+	struct store_val p[6];
 	size_t np = 0;
 	char sql[768];
 
 	p[np++] = store_int(since_ms);
 	p[np++] = store_int(until_ms);
-	if (agent_id)
-		p[np++] = store_text(agent_id);
+	if (host) {
+		p[np++] = store_text(host);
+		p[np++] = store_text(host);
+	}
 	if (type)
 		p[np++] = store_text(type);
 	p[np++] = store_int(limit);
 	snprintf(sql, sizeof(sql),
 		 COMMAND_COLS "WHERE c.created_at >= ? AND c.created_at < ?%s%s "
 			      "ORDER BY c.created_at DESC, c.id LIMIT ?",
-		 agent_id ? " AND c.agent_id = ?" : "", type ? " AND c.type = ?" : "");
+		 host ? " AND (c.agent_id = ? OR a.host_name = ?)" : "",
+		 type ? " AND c.type = ?" : "");
 	if (!arr || store_exec(s->store, sql, p, np, get_row, &arr) < 0) {
 		json_decref(arr);
 		return NULL;

@@ -22,9 +22,10 @@ json_t *commands_take(struct server *s, const char *agent_id, int64_t redeliver_
 int commands_result(struct server *s, const char *agent_id, const char *id, json_t *body);
 /* The command as the API shows it, or NULL. New reference. */
 json_t *commands_get(struct server *s, const char *id);
-/* Commands created in [since_ms, until_ms), newest first, at most limit; agent_id NULL for all
- * hosts. New reference (a JSON array), or NULL when the store failed. */
-json_t *commands_list(struct server *s, int64_t since_ms, int64_t until_ms, const char *agent_id,
+/* Commands created in [since_ms, until_ms), newest first, at most limit; host (an agent id or
+ * a host name: every enrollment of that name) NULL for all hosts. New reference (a JSON array),
+ * or NULL when the store failed. */
+json_t *commands_list(struct server *s, int64_t since_ms, int64_t until_ms, const char *host,
 		      const char *type, int64_t limit);
 /* Replies to req with the command once it has a result, or after wait_s seconds. */
 void commands_wait(struct server *s, const char *id, struct evhttp_request *req, unsigned wait_s);

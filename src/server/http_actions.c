@@ -37,7 +37,7 @@ static void list(struct api_ctx *a)
 	}
 	/* Commands keep ms; the parsed times are ns. */
 	arr = commands_list(a->s, since / 1000000, until == INT64_MAX ? INT64_MAX : until / 1000000,
-			    host ? id : NULL, type, limit);
+			    host, type, limit);
 	if (!arr) {
 		server_reply_error(a->req, 503, "store: %s", store_error(a->s->store));
 		goto out;
