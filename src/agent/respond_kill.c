@@ -65,6 +65,34 @@ static void entity_id(const struct agent *ag, uint32_t pid, uint64_t start_ticks
 		out[0] = '\0';
 }
 
+struct respond_ids {
+	struct agent *ag;
+};
+
+struct respond_ids *respond_ids_new(const char *proc_root)
+{
+	struct respond_ids *ids = calloc(1, sizeof(*ids));
+
+	if (ids && !(ids->ag = id_maker(proc_root))) {
+		free(ids);
+		return NULL;
+	}
+	return ids;
+}
+
+void respond_ids_entity(const struct respond_ids *ids, uint32_t pid, uint64_t start_ticks,
+			char *out)
+{
+	entity_id(ids ? ids->ag : NULL, pid, start_ticks, out);
+}
+
+void respond_ids_free(struct respond_ids *ids)
+{
+	if (ids)
+		free(ids->ag);
+	free(ids);
+}
+
 void respond_entity_id(const char *proc_root, uint32_t pid, uint64_t start_ticks, char *out)
 {
 	struct agent *ag = id_maker(proc_root);

@@ -33,4 +33,12 @@ int respond_kill(const struct respond_kill_opts *o, json_t **result);
  * the boot id under proc_root. out has room for 33 bytes. */
 void respond_entity_id(const char *proc_root, uint32_t pid, uint64_t start_ticks, char *out);
 
+/* The same for many processes: the boot id is read once. NULL when out of memory (then
+ * respond_ids_entity writes ""). */
+struct respond_ids;
+struct respond_ids *respond_ids_new(const char *proc_root);
+void respond_ids_entity(const struct respond_ids *ids, uint32_t pid, uint64_t start_ticks,
+			char *out);
+void respond_ids_free(struct respond_ids *ids);
+
 #endif

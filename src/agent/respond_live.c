@@ -67,7 +67,8 @@ static void set_str(json_t *o, const char *key, const char *v)
 		json_object_set_new(o, key, s);
 }
 
-static json_t *process_json(const char *proc_root, uint32_t pid, struct event *ev)
+static json_t *process_json(const char *proc_root, uint32_t pid, struct event *ev,
+			    const struct respond_ids *ids)
 {
 	struct procfs_stat st;
 	char id[33], state[2] = {0};
@@ -76,7 +77,7 @@ static json_t *process_json(const char *proc_root, uint32_t pid, struct event *e
 	event_reset(ev);
 	if (procfs_read_stat(proc_root, pid, &st) || procfs_fill_process(proc_root, pid, 64, ev))
 		return NULL; /* gone meanwhile */
-	respond_entity_id(proc_root, pid, st.start_ticks, id);
+	respond_ids_entity(ids, pid, st.start_ticks, id);
 	state[0] = st.state;
 	o = json_pack("{s:I, s:I, s:{s:I, s:I}, s:s, s:s, s:I}", "pid", (json_int_t)pid, "ppid",
 		      (json_int_t)st.ppid, "user", "id", (json_int_t)ev->process.uid,
@@ -94,6 +95,7 @@ static json_t *process_json(const char *proc_root, uint32_t pid, struct event *e
 int respond_processes(const char *proc_root, json_t **result)
 {
 	struct event *ev = malloc(sizeof(*ev));
+	struct respond_ids *ids = respond_ids_new(proc_root);
 	json_t *arr = json_array();
 	uint32_t *pids = NULL;
 	size_t n = 0;
@@ -101,7 +103,7 @@ int respond_processes(const char *proc_root, json_t **result)
 	int rc = ev && arr ? list_pids(proc_root, &pids, &n, &more) : -ENOMEM;
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		json_t *p = process_json(proc_root, pids[i], ev);
+		json_t *p = process_json(proc_root, pids[i], ev, ids);
 
 		if (!p)
 			continue;
@@ -110,6 +112,7 @@ int respond_processes(const char *proc_root, json_t **result)
 	}
 	free(pids);
 	free(ev);
+	respond_ids_free(ids);
 	if (rc) {
 		json_decref(arr);
 		*result = json_pack("{s:s}", "error", strerror(-rc));
