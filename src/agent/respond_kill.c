@@ -101,24 +101,33 @@ void respond_entity_id(const char *proc_root, uint32_t pid, uint64_t start_ticks
 	free(ag);
 }
 
-/* A number after "key" in /proc/PID/status, or -1. */
+/* The number after the line prefix key ("Tgid:", "btime ") in a /proc file, or -1. Lines are
+ * read whole: /proc/stat's intr line runs to many kilobytes before btime. */
+static long long proc_number(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 0, klen = strlen(key);
+	char *line = NULL;
+	long long v = -1;
+
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0)
+		if (!strncmp(line, key, klen)) {
+			v = strtoll(line + klen, NULL, 10);
+			break;
+		}
+	free(line);
+	fclose(f);
+	return v;
+}
+
 static long status_field(const char *root, uint32_t pid, const char *key)
 {
-	char path[512], buf[4096], *p;
-	ssize_t n;
-	int fd;
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%u/status", root, pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, key);
-	return p ? strtol(p + strlen(key), NULL, 10) : -1;
+	return (long)proc_number(path, key);
 }
 
 /* 1 when the process runs (a zombie leader whose other threads still run counts), 0 when it is
@@ -132,7 +141,7 @@ static int running(const char *root, uint32_t pid, struct procfs_stat *st)
 	if (rc)
 		return rc;
 	if (st->state == 'Z' || st->state == 'X')
-		return status_field(root, pid, "\nThreads:") > 1;
+		return status_field(root, pid, "Threads:") > 1;
 	return 1;
 }
 
@@ -241,29 +250,19 @@ static json_t *error(uint32_t pid, const char *what)
 /* When the process started, in ms since the epoch (boot time from /proc/stat's btime). */
 static int64_t started_ms(const char *root, uint64_t start_ticks)
 {
-	char path[512], buf[8192], *p;
-	ssize_t n;
-	int fd;
+	char path[512];
+	long long btime;
 
 	snprintf(path, sizeof(path), "%s/stat", root);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	btime = proc_number(path, "btime ");
+	if (btime < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "\nbtime ");
-	if (!p)
-		return -1;
-	return strtoll(p + 7, NULL, 10) * 1000 +
-	       (int64_t)(start_ticks * 1000 / (uint64_t)procfs_clk_tck());
+	return btime * 1000 + (int64_t)(start_ticks * 1000 / (uint64_t)procfs_clk_tck());
 }
 
 static int refuse(const struct respond_kill_opts *o, const struct procfs_stat *st, json_t **result)
 {
-	long tgid = status_field(o->proc_root, o->pid, "\nTgid:");
+	long tgid = status_field(o->proc_root, o->pid, "Tgid:");
 
 	if (o->pid <= 1 || o->pid == o->self_pid || tgid == (long)o->self_pid) {
 		*result = error(o->pid, "is init or the agent: not killed");

@@ -181,6 +181,36 @@ json_t *cli_reply_array(struct cli *cli, const json_t *reply, const char *key)
 	return json_is_array(a) ? a : NULL;
 }
 
+int cli_show(struct cli *cli, const char *usage, const char *prefix, int argc, char **argv)
+{
+	const struct cli_args_opt opts[] = {{NULL, 0, NULL, NULL}};
+	struct cli_call call = {.method = "GET"};
+	struct cli_args_pos pos;
+	struct dynbuf path;
+	json_t *reply;
+	int rc;
+
+	if (cli->help)
+		return cli_help(cli, usage);
+	rc = cli_parse_args(cli, usage, opts, argc, argv, &pos, 1, 1);
+	if (rc)
+		return rc;
+	dynbuf_init(&path, 4096);
+	rc = cli_http_path(&path, prefix, pos.v[0], "");
+	if (rc) {
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	rc = cli_call(cli, &call, &reply);
+	dynbuf_release(&path);
+	if (rc)
+		return rc;
+	rc = cli_finish(cli, cli_output_kv(cli->out, reply));
+	json_decref(reply);
+	return rc;
+}
+
 int cli_finish(struct cli *cli, int rc)
 {
 	if (!rc)

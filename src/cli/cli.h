@@ -87,6 +87,10 @@ json_t *cli_reply_array(struct cli *cli, const json_t *reply, const char *key);
  * the problem if any. */
 int cli_finish(struct cli *cli, int rc);
 
+/* A "show ID" verb: parses argv (one positional, no option), GETs prefix + the escaped ID and
+ * prints the reply as dotted 'name  value' lines. Returns the exit status. */
+int cli_show(struct cli *cli, const char *usage, const char *prefix, int argc, char **argv);
+
 /* Prints usage to out (the --help answer); returns CLI_EXIT_OK. */
 int cli_help(struct cli *cli, const char *usage);
 

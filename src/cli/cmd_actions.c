@@ -351,32 +351,7 @@ static int actions_list(struct cli *cli, int argc, char **argv)
 
 static int actions_show(struct cli *cli, int argc, char **argv)
 {
-	const struct cli_args_opt opts[] = {{NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "GET"};
-	struct cli_args_pos pos;
-	struct dynbuf path;
-	json_t *reply;
-	int rc;
-
-	if (cli->help)
-		return cli_help(cli, usage_show);
-	rc = cli_parse_args(cli, usage_show, opts, argc, argv, &pos, 1, 1);
-	if (rc)
-		return rc;
-	dynbuf_init(&path, PATH_CAP);
-	rc = cli_http_path(&path, "/actions/", pos.v[0], "");
-	if (rc) {
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
-	}
-	call.path = path.data;
-	rc = cli_call(cli, &call, &reply);
-	dynbuf_release(&path);
-	if (rc)
-		return rc;
-	rc = cli_finish(cli, cli_output_kv(cli->out, reply));
-	json_decref(reply);
-	return rc;
+	return cli_show(cli, usage_show, "/actions/", argc, argv);
 }
 
 static const struct cli_cmd subs[] = {{"list", actions_list}, {"show", actions_show}};

@@ -38,17 +38,20 @@ static const char usage_show[] = "usage: mamori alerts show ID\n"
 static int alerts_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_output_col cols[] = {
-	    {"TIME", 0, "@timestamp", true},	    {"SEVERITY", 0, "rule.severity", false},
-	    {"RISK", 0, "risk_score", false},	    {"RULE", 60, "rule.name", false},
-	    {"HOST", 24, "host.name", false},	    {"TECHNIQUE", 24, "threat.technique.id", false},
+	    {"TIME", 0, "@timestamp", true},
+	    {"SEVERITY", 0, "rule.severity", false},
+	    {"RISK", 0, "risk_score", false},
+	    {"RULE", 60, "rule.name", false},
+	    {"HOST", 24, "host.name", false},
+	    {"TECHNIQUE", 24, "threat.technique.id", false},
 	    {"PROCESS", 80, "process.command_line", false},
 	};
 	const char *output = NULL, *since = NULL, *until = NULL, *sev = NULL, *host = NULL,
 		   *rule = NULL, *limit = NULL;
 	const struct cli_args_opt opts[] = {
-	    {"since", 's', &since, NULL}, {"until", 'u', &until, NULL},
-	    {"severity", 'S', &sev, NULL}, {"host", 'H', &host, NULL},
-	    {"rule", 'r', &rule, NULL},	  {"limit", 'n', &limit, NULL},
+	    {"since", 's', &since, NULL},   {"until", 'u', &until, NULL},
+	    {"severity", 'S', &sev, NULL},  {"host", 'H', &host, NULL},
+	    {"rule", 'r', &rule, NULL},	    {"limit", 'n', &limit, NULL},
 	    {"output", 'o', &output, NULL}, {NULL, 0, NULL, NULL}};
 	struct cli_call call = {.method = "GET"};
 	enum cli_output_format fmt;
@@ -109,32 +112,7 @@ static int alerts_list(struct cli *cli, int argc, char **argv)
 
 static int alerts_show(struct cli *cli, int argc, char **argv)
 {
-	const struct cli_args_opt opts[] = {{NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "GET"};
-	struct cli_args_pos pos;
-	struct dynbuf path;
-	json_t *reply;
-	int rc;
-
-	if (cli->help)
-		return cli_help(cli, usage_show);
-	rc = cli_parse_args(cli, usage_show, opts, argc, argv, &pos, 1, 1);
-	if (rc)
-		return rc;
-	dynbuf_init(&path, PATH_CAP);
-	rc = cli_http_path(&path, "/alerts/", pos.v[0], "");
-	if (rc) {
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
-	}
-	call.path = path.data;
-	rc = cli_call(cli, &call, &reply);
-	dynbuf_release(&path);
-	if (rc)
-		return rc;
-	rc = cli_finish(cli, cli_output_kv(cli->out, reply));
-	json_decref(reply);
-	return rc;
+	return cli_show(cli, usage_show, "/alerts/", argc, argv);
 }
 
 static const struct cli_cmd subs[] = {{"list", alerts_list}, {"show", alerts_show}};
