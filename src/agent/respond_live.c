@@ -12,6 +12,39 @@
 
 #include "banned.h"
 
+/* Appends x unless the list would pass RESPOND_LIVE_MAX_BYTES; false when it was left out. */
+static bool append_within(json_t *arr, json_t *x, size_t *bytes, int *rc)
+{
+	size_t n = json_dumpb(x, NULL, 0, JSON_COMPACT) + 1;
+
+	if (*bytes + n > RESPOND_LIVE_MAX_BYTES) {
+		json_decref(x);
+		return false;
+	}
+	*bytes += n;
+	if (json_array_append_new(arr, x))
+		*rc = -ENOMEM;
+	return true;
+}
+
+/* Keeps the first entries of arr that fit in RESPOND_LIVE_MAX_BYTES; true when some went. */
+static bool trim_to_size(json_t *arr)
+{
+	size_t bytes = 0, i;
+	json_t *x;
+
+	json_array_foreach(arr, i, x)
+	{
+		bytes += json_dumpb(x, NULL, 0, JSON_COMPACT) + 1;
+		if (bytes > RESPOND_LIVE_MAX_BYTES) {
+			while (json_array_size(arr) > i)
+				json_array_remove(arr, json_array_size(arr) - 1);
+			return true;
+		}
+	}
+	return false;
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -98,17 +131,17 @@ int respond_processes(const char *proc_root, json_t **result)
 	struct respond_ids *ids = respond_ids_new(proc_root);
 	json_t *arr = json_array();
 	uint32_t *pids = NULL;
-	size_t n = 0;
+	size_t n = 0, bytes = 0;
 	bool more = false;
 	int rc = ev && arr ? list_pids(proc_root, &pids, &n, &more) : -ENOMEM;
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		json_t *p = process_json(proc_root, pids[i], ev, ids);
 
-		if (!p)
-			continue;
-		if (json_array_append_new(arr, p))
-			rc = -ENOMEM;
+		if (p && !append_within(arr, p, &bytes, &rc)) {
+			more = true;
+			break;
+		}
 	}
 	free(pids);
 	free(ev);
@@ -134,7 +167,9 @@ int respond_connections(json_t **result)
 		*result = json_pack("{s:s}", "error", strerror(-rc));
 		return rc;
 	}
+	bool cut = trim_to_size(arr);
+
 	*result = json_pack("{s:o, s:I, s:b}", "connections", arr, "count",
-			    (json_int_t)json_array_size(arr), "truncated", dropped > 0);
+			    (json_int_t)json_array_size(arr), "truncated", dropped > 0 || cut);
 	return *result ? 0 : -ENOMEM;
 }

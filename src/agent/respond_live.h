@@ -5,8 +5,11 @@
 
 #include <jansson.h>
 
-/* At most this many processes or sockets per answer (the rest is counted in "truncated"). */
+/* At most this many processes or sockets per answer, and at most this many bytes of them: a
+ * command result must fit the server's 1 MiB limit on JSON bodies (WIRE_MAX_JSON_BODY). Beyond
+ * either, "truncated" is true. */
 #define RESPOND_LIVE_MAX 20000
+#define RESPOND_LIVE_MAX_BYTES (768u * 1024)
 
 /* *result = {"processes": [{"pid", "ppid", "name", "executable", "command_line",
  * "working_directory", "user": {"id", "effective_id"}, "state", "entity_id", "start_ticks"}],
