@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "respond_collect.h"
 #include "respond_kill.h"
 #include "respond_live.h"
 
@@ -44,6 +45,22 @@ static int cmd_kill(json_t *args, json_t **result)
 	return respond_kill(&o, result);
 }
 
+/* {"path": "/abs/path", "max_bytes": N (optional)} */
+static int cmd_collect(json_t *args, json_t **result)
+{
+	json_t *path = json_object_get(args, "path"), *max = json_object_get(args, "max_bytes");
+
+	if (!json_is_string(path) ||
+	    (max && (!json_is_integer(max) || json_integer_value(max) < 1))) {
+		*result =
+		    json_pack("{s:s}", "error",
+			      "args: path (an absolute path), max_bytes (a positive integer)");
+		return -EINVAL;
+	}
+	return respond_collect(json_string_value(path),
+			       max ? (size_t)json_integer_value(max) : RESPOND_COLLECT_MAX, result);
+}
+
 static int cmd_processes(json_t *args, json_t **result)
 {
 	(void)args;
@@ -60,10 +77,9 @@ static const struct {
 	const char *type;
 	int (*run)(json_t *args, json_t **result);
 } handlers[] = {
-    {"ping", cmd_ping},
-    {"kill", cmd_kill},
-    {"processes", cmd_processes},
-    {"connections", cmd_connections},
+    {"ping", cmd_ping},		  {"kill", cmd_kill},
+    {"processes", cmd_processes}, {"connections", cmd_connections},
+    {"collect", cmd_collect},
 };
 
 int agent_command_run(const char *type, json_t *args, json_t **result)

@@ -33,6 +33,7 @@ static const char usage_main[] =
     "  kill      kill a process (or a process tree) on a host\n"
     "  processes    the processes running on a host now\n"
     "  connections  a host's sockets now, with their processes\n"
+    "  collect   fetch a file from a host (checked by SHA-256)\n"
     "  actions   response actions sent to hosts, with their results (list, show)\n"
     "  rules     check Sigma rule files offline (check)\n"
     "  scan      match rules against log files offline, no server needed\n"
@@ -55,7 +56,7 @@ static const struct cli_cmd commands[] = {
     {"rules", cmd_rules_run},	      {"alerts", cmd_alerts_run},
     {"kill", cmd_kill_run},	      {"actions", cmd_actions_run},
     {"processes", cmd_processes_run}, {"connections", cmd_connections_run},
-    {"scan", cmd_scan_run},
+    {"collect", cmd_collect_run},     {"scan", cmd_scan_run},
 };
 
 static __attribute__((format(printf, 2, 0))) void vreport(FILE *f, const char *fmt, va_list ap)

@@ -21,5 +21,6 @@ int cmd_kill_run(struct cli *cli, int argc, char **argv);
 int cmd_actions_run(struct cli *cli, int argc, char **argv);
 int cmd_processes_run(struct cli *cli, int argc, char **argv);
 int cmd_connections_run(struct cli *cli, int argc, char **argv);
+int cmd_collect_run(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -1,7 +1,7 @@
 # Response through the real server and agent. mamori kill: one process, a whole tree, a stale
 # entity id, the refusals (pid 1, the agent, a missing pid), an action queued while the host is
 # offline and run when it returns, `mamori actions list` and the audit log with who and why. Then
-# the live views: mamori processes and mamori connections.
+# the live views (mamori processes, mamori connections) and mamori collect.
 . "$(dirname "$0")/lib/common.bash"
 . "$(dirname "$0")/lib/stack.bash"
 
@@ -164,5 +164,27 @@ grep -q '"status":"ok"' "$WORK/pa.jsonl" || fail "processes not in actions: $(ca
 kill "$P" "$L"
 wait "$P" "$L" 2>/dev/null || true
 echo "ok: live processes and connections"
+
+# 8. Collecting a file: byte for byte, checked by SHA-256, saved 0600; the refusals.
+head -c 300000 /dev/urandom >"$WORK/sample.bin"
+chmod 640 "$WORK/sample.bin"
+out=$("$CLI" collect "$HOST" "$WORK/sample.bin" --save "$WORK/got.bin" --reason "e2e: collect") ||
+  fail "collect failed: $out"
+cmp -s "$WORK/sample.bin" "$WORK/got.bin" || fail "collected file differs"
+[ "$(stat -c %a "$WORK/got.bin")" = 600 ] || fail "collected file not 0600"
+echo "$out" | grep -q "300000 bytes, sha256 $(sha256sum "$WORK/sample.bin" | cut -d' ' -f1), mode 0640" ||
+  fail "collect output: $out"
+rc=0; "$CLI" collect "$HOST" "$WORK/sample.bin" --save "$WORK/got.bin" >/dev/null 2>&1 || rc=$?
+[ $rc = 2 ] || fail "an existing --save file was replaced without --force ($rc)"
+out=$("$CLI" collect "$HOST" "$WORK/sample.bin" --save "$WORK/small.bin" --max-bytes 1000 2>&1) &&
+  fail "a file over --max-bytes was collected"
+echo "$out" | grep -q "larger than the 1000-byte cap" || fail "cap message: $out"
+ln -s "$WORK/sample.bin" "$WORK/link.bin"
+out=$("$CLI" collect "$HOST" "$WORK/link.bin" --save "$WORK/l.bin" 2>&1) && fail "a symlink was followed"
+out=$("$CLI" collect "$HOST" /proc/self --save "$WORK/d.bin" 2>&1) && fail "a directory was collected"
+out=$("$CLI" collect "$HOST" "$WORK/missing" --save "$WORK/m.bin" 2>&1) && fail "a missing file was collected"
+echo "$out" | grep -q "No such file" || fail "missing file message: $out"
+[ ! -e "$WORK/l.bin" ] && [ ! -e "$WORK/m.bin" ] || fail "a refused collect wrote a file"
+echo "ok: collect"
 kill "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null || true
