@@ -182,6 +182,44 @@ json_t *cli_reply_array(struct cli *cli, const json_t *reply, const char *key)
 	return json_is_array(a) ? a : NULL;
 }
 
+int cli_host_command(struct cli *cli, const char *host, const char *type, json_t *args,
+		     const char *reason, long wait_s, json_t **reply)
+{
+	json_t *body = json_pack("{s:s,s:o,s:I}", "type", type, "args", args ? args : json_object(),
+				 "wait", (json_int_t)wait_s);
+	struct cli_call call = {
+	    .method = "POST", .body = body, .timeout_s = wait_s + CLI_COMMAND_SLACK_S};
+	struct dynbuf path;
+	int rc;
+
+	*reply = NULL;
+	if (body && reason)
+		json_object_set_new(body, "reason", json_string(reason));
+	if (!body) {
+		cli_error(cli, "out of memory");
+		return CLI_EXIT_SERVER;
+	}
+	dynbuf_init(&path, 4096);
+	rc = cli_http_path(&path, "/hosts/", host, "/commands");
+	if (rc) {
+		json_decref(body);
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	rc = cli_call(cli, &call, reply);
+	json_decref(body);
+	dynbuf_release(&path);
+	return rc;
+}
+
+bool cli_command_pending(const json_t *reply)
+{
+	const char *st = json_string_value(json_object_get(reply, "status"));
+
+	return !st || !strcmp(st, "queued") || !strcmp(st, "delivered");
+}
+
 int cli_show(struct cli *cli, const char *usage, const char *prefix, int argc, char **argv)
 {
 	const struct cli_args_opt opts[] = {{NULL, 0, NULL, NULL}};

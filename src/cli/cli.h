@@ -87,6 +87,19 @@ json_t *cli_reply_array(struct cli *cli, const json_t *reply, const char *key);
  * the problem if any. */
 int cli_finish(struct cli *cli, int rc);
 
+/* Seconds added to a command's wait for the HTTP request, so that the server's answer arrives
+ * before curl gives up. */
+#define CLI_COMMAND_SLACK_S 15
+
+/* Queues a command of type with args (stolen; NULL for {}) and reason (NULL for none) for the
+ * agent of host (POST /hosts/{h}/commands) and waits up to wait_s seconds for its result (0:
+ * returns it queued). *reply is the COMMAND. Returns the exit status of the call. */
+int cli_host_command(struct cli *cli, const char *host, const char *type, json_t *args,
+		     const char *reason, long wait_s, json_t **reply);
+
+/* True while the command in reply has no result yet (queued, delivered, or no status). */
+bool cli_command_pending(const json_t *reply);
+
 /* A "show ID" verb: parses argv (one positional, no option), GETs prefix + the escaped ID and
  * prints the reply as dotted 'name  value' lines. Returns the exit status. */
 int cli_show(struct cli *cli, const char *usage, const char *prefix, int argc, char **argv);

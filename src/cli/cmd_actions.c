@@ -20,8 +20,6 @@
 #define LIMIT_MAX 100000
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
-/* Added to the wait for the HTTP request, so the server's answer arrives before curl gives up. */
-#define WAIT_SLACK_S 15
 
 static const char usage_kill[] =
     "usage: mamori kill HOST PID [--tree] [--entity-id ID] [--reason TEXT]\n"
@@ -79,7 +77,7 @@ static const char usage_show[] = "usage: mamori actions show ID\n"
 
 /* One "killed|alive PID NAME ENTITY-ID" line; the name is the target's own choice (prctl), so
  * it is escaped like every other text from a host. */
-static void print_target(struct cli *cli, FILE *f, const char *what, const json_t *p)
+static void print_target(FILE *f, const char *what, const json_t *p)
 {
 	struct dynbuf name;
 	const char *eid = cli_json_get_string(p, "entity_id");
@@ -93,7 +91,6 @@ static void print_target(struct cli *cli, FILE *f, const char *what, const json_
 	    f, "%s %lld %s %s\n", what, (long long)json_integer_value(json_object_get(p, "pid")),
 	    name.len ? name.data : "?", eid && strspn(eid, "0123456789abcdef") == 32 ? eid : "");
 	dynbuf_release(&name);
-	(void)cli;
 }
 
 /* Kill's answer: one line per process killed (and per process left alive), or the error. */
@@ -104,16 +101,16 @@ static int kill_result(struct cli *cli, const char *host, long wait_s, const jso
 	const json_t *p;
 	size_t i;
 
-	if (!status || !strcmp(status, "queued") || !strcmp(status, "delivered")) {
+	if (cli_command_pending(reply)) {
 		cli_error(cli, "kill on %s: no result within %ld s (action %s, %s)", host, wait_s,
 			  cli_json_get_string(reply, "id") ? cli_json_get_string(reply, "id") : "?",
 			  status ? status : "status unknown");
 		return CLI_EXIT_SERVER;
 	}
 	json_array_foreach(cli_json_get(reply, "result.killed"), i, p)
-	    print_target(cli, cli->out, "killed", p);
+	    print_target(cli->out, "killed", p);
 	json_array_foreach(cli_json_get(reply, "result.alive"), i, p)
-	    print_target(cli, cli->out, "alive", p);
+	    print_target(cli->out, "alive", p);
 	if (!strcmp(status, "ok"))
 		return CLI_EXIT_OK;
 	/* cli_error escapes what it prints. */
@@ -129,11 +126,9 @@ int cmd_kill_run(struct cli *cli, int argc, char **argv)
 	    {"tree", 'T', NULL, &tree},	    {"entity-id", 'e', &eid, NULL},
 	    {"reason", 'r', &reason, NULL}, {"timeout", 't', &timeout, NULL},
 	    {"no-wait", 0, NULL, &no_wait}, {NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "POST"};
 	struct cli_args_pos pos;
-	struct dynbuf path;
 	long pid, wait_s = WAIT_DEFAULT_S;
-	json_t *body, *args, *reply;
+	json_t *args, *reply;
 	int rc;
 
 	if (cli->help)
@@ -158,28 +153,7 @@ int cmd_kill_run(struct cli *cli, int argc, char **argv)
 	args = json_pack("{s:I,s:b}", "pid", (json_int_t)pid, "tree", tree);
 	if (args && eid)
 		json_object_set_new(args, "entity_id", json_string(eid));
-	body = args ? json_pack("{s:s,s:o,s:I}", "type", "kill", "args", args, "wait",
-				(json_int_t)wait_s)
-		    : NULL;
-	if (body && reason)
-		json_object_set_new(body, "reason", json_string(reason));
-	if (!body) {
-		cli_error(cli, "out of memory");
-		return CLI_EXIT_SERVER;
-	}
-	dynbuf_init(&path, PATH_CAP);
-	rc = cli_http_path(&path, "/hosts/", pos.v[0], "/commands");
-	if (rc) {
-		json_decref(body);
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
-	}
-	call.path = path.data;
-	call.body = body;
-	call.timeout_s = wait_s + WAIT_SLACK_S;
-	rc = cli_call(cli, &call, &reply);
-	json_decref(body);
-	dynbuf_release(&path);
+	rc = cli_host_command(cli, pos.v[0], "kill", args, reason, wait_s, &reply);
 	if (rc)
 		return rc;
 	if (no_wait) {
@@ -193,20 +167,19 @@ int cmd_kill_run(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-/* A read-only view of a host (command type, then the result's list under key). */
-static int live_view(struct cli *cli, int argc, char **argv, const char *type, const char *usage,
-		     const struct cli_output_col *cols, size_t ncols)
+/* A read-only view of a host: command type, whose result holds the rows at list_path. */
+static int live_view(struct cli *cli, int argc, char **argv, const char *type,
+		     const char *list_path, const char *usage, const struct cli_output_col *cols,
+		     size_t ncols)
 {
 	const char *output = NULL, *timeout = NULL;
 	const struct cli_args_opt opts[] = {{"timeout", 't', &timeout, NULL},
 					    {"output", 'o', &output, NULL},
 					    {NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "POST"};
 	enum cli_output_format fmt;
 	struct cli_args_pos pos;
 	long wait_s = WAIT_DEFAULT_S;
-	struct dynbuf path;
-	json_t *body, *reply;
+	json_t *reply;
 	const json_t *list;
 	const char *status;
 	int rc;
@@ -222,32 +195,16 @@ static int live_view(struct cli *cli, int argc, char **argv, const char *type, c
 		return cli_usage_error(cli, usage,
 				       "--timeout must be a whole number of seconds from 1 to %d",
 				       WAIT_MAX_S);
-	body = json_pack("{s:s,s:{},s:I}", "type", type, "args", "wait", (json_int_t)wait_s);
-	dynbuf_init(&path, PATH_CAP);
-	rc = body ? cli_http_path(&path, "/hosts/", pos.v[0], "/commands") : -ENOMEM;
-	if (rc) {
-		json_decref(body);
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
-	}
-	call.path = path.data;
-	call.body = body;
-	call.timeout_s = wait_s + WAIT_SLACK_S;
-	rc = cli_call(cli, &call, &reply);
-	json_decref(body);
-	dynbuf_release(&path);
+	rc = cli_host_command(cli, pos.v[0], type, NULL, NULL, wait_s, &reply);
 	if (rc)
 		return rc;
 	status = cli_json_get_string(reply, "status");
-	list = cli_json_get(reply,
-			    !strcmp(type, "processes") ? "result.processes" : "result.connections");
+	list = cli_json_get(reply, list_path);
 	if (!status || strcmp(status, "ok") || !json_is_array(list)) {
 		const char *err = cli_json_get_string(reply, "result.error");
 
 		cli_error(cli, "%s on %s: %s%s%s", type, pos.v[0],
-			  !status || !strcmp(status, "queued") || !strcmp(status, "delivered")
-			      ? "no answer in time"
-			      : status,
+			  cli_command_pending(reply) ? "no answer in time" : status,
 			  err ? ": " : "", err ? err : "");
 		json_decref(reply);
 		return CLI_EXIT_SERVER;
@@ -271,7 +228,7 @@ int cmd_processes_run(struct cli *cli, int argc, char **argv)
 	    {"COMMAND", 120, "command_line", false},
 	};
 
-	return live_view(cli, argc, argv, "processes", usage_processes, cols,
+	return live_view(cli, argc, argv, "processes", "result.processes", usage_processes, cols,
 			 sizeof(cols) / sizeof(cols[0]));
 }
 
@@ -284,8 +241,8 @@ int cmd_connections_run(struct cli *cli, int argc, char **argv)
 	    {"PID", 0, "pid", false},		{"PROCESS", 16, "process", false},
 	};
 
-	return live_view(cli, argc, argv, "connections", usage_connections, cols,
-			 sizeof(cols) / sizeof(cols[0]));
+	return live_view(cli, argc, argv, "connections", "result.connections", usage_connections,
+			 cols, sizeof(cols) / sizeof(cols[0]));
 }
 
 static int actions_list(struct cli *cli, int argc, char **argv)

@@ -21,7 +21,6 @@
 
 #define WAIT_DEFAULT_S 60
 #define WAIT_MAX_S 300
-#define WAIT_SLACK_S 15
 #define COLLECT_MAX 524288
 
 static const char usage_collect[] =
@@ -98,12 +97,10 @@ int cmd_collect_run(struct cli *cli, int argc, char **argv)
 	    {"save", 's', &file, NULL},	      {"max-bytes", 'm', &max, NULL},
 	    {"force", 'f', NULL, &force},     {"reason", 'r', &reason, NULL},
 	    {"timeout", 't', &timeout, NULL}, {NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "POST"};
 	struct cli_args_pos pos;
 	long wait_s = WAIT_DEFAULT_S, max_bytes = COLLECT_MAX;
 	unsigned char *data = NULL;
-	struct dynbuf path;
-	json_t *body, *reply;
+	json_t *reply;
 	const char *status, *b64;
 	int rc;
 
@@ -125,23 +122,10 @@ int cmd_collect_run(struct cli *cli, int argc, char **argv)
 				       WAIT_MAX_S);
 	if (!force && access(file, F_OK) == 0)
 		return cli_usage_error(cli, usage_collect, "%s exists (--force replaces it)", file);
-	body = json_pack("{s:s,s:{s:s,s:I},s:I}", "type", "collect", "args", "path", pos.v[1],
-			 "max_bytes", (json_int_t)max_bytes, "wait", (json_int_t)wait_s);
-	if (body && reason)
-		json_object_set_new(body, "reason", json_string(reason));
-	dynbuf_init(&path, 4096);
-	rc = body ? cli_http_path(&path, "/hosts/", pos.v[0], "/commands") : -ENOMEM;
-	if (rc) {
-		json_decref(body);
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
-	}
-	call.path = path.data;
-	call.body = body;
-	call.timeout_s = wait_s + WAIT_SLACK_S;
-	rc = cli_call(cli, &call, &reply);
-	json_decref(body);
-	dynbuf_release(&path);
+	rc = cli_host_command(
+	    cli, pos.v[0], "collect",
+	    json_pack("{s:s,s:I}", "path", pos.v[1], "max_bytes", (json_int_t)max_bytes), reason,
+	    wait_s, &reply);
 	if (rc)
 		return rc;
 	status = cli_json_get_string(reply, "status");
@@ -150,9 +134,7 @@ int cmd_collect_run(struct cli *cli, int argc, char **argv)
 		const char *err = cli_json_get_string(reply, "result.error");
 
 		cli_error(cli, "collect %s on %s: %s%s%s", pos.v[1], pos.v[0],
-			  !status || !strcmp(status, "queued") || !strcmp(status, "delivered")
-			      ? "no answer in time"
-			      : status,
+			  cli_command_pending(reply) ? "no answer in time" : status,
 			  err ? ": " : "", err ? err : "");
 		json_decref(reply);
 		return CLI_EXIT_SERVER;

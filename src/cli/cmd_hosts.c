@@ -18,9 +18,6 @@
 #define CELL_CAP 4096
 #define PING_DEFAULT_S 10
 #define PING_MAX_S 300
-/* Added to the ping wait for the HTTP request, so the server's answer arrives before curl
- * gives up. */
-#define PING_SLACK_S 15
 
 static const char usage_hosts[] = "usage: mamori hosts list [--output jsonl|table]\n"
 				  "       mamori hosts show HOST [--output jsonl|table]\n"
@@ -265,7 +262,7 @@ static int ping_result(struct cli *cli, const char *host, long wait_s, const jso
 		dynbuf_release(&b);
 		return CLI_EXIT_OK;
 	}
-	if (!status || !strcmp(status, "queued") || !strcmp(status, "delivered")) {
+	if (cli_command_pending(reply)) {
 		cli_error(cli, "ping %s: no answer within %ld s (command %s)", host, wait_s,
 			  status ? status : "status unknown");
 	} else {
@@ -284,7 +281,7 @@ static int hosts_ping(struct cli *cli, int argc, char **argv)
 					    {NULL, 0, NULL, NULL}};
 	struct cli_args_pos pos;
 	long wait_s = PING_DEFAULT_S;
-	json_t *body, *reply;
+	json_t *reply;
 	int rc;
 
 	if (cli->help)
@@ -296,13 +293,7 @@ static int hosts_ping(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, usage_ping,
 				       "--timeout must be a whole number of seconds from 1 to %d",
 				       PING_MAX_S);
-	body = json_pack("{s:s, s:{}, s:I}", "type", "ping", "args", "wait", (json_int_t)wait_s);
-	if (!body) {
-		cli_error(cli, "out of memory");
-		return CLI_EXIT_SERVER;
-	}
-	rc = host_call(cli, "POST", pos.v[0], "/commands", body, wait_s + PING_SLACK_S, &reply);
-	json_decref(body);
+	rc = cli_host_command(cli, pos.v[0], "ping", NULL, NULL, wait_s, &reply);
 	if (rc)
 		return rc;
 	rc = ping_result(cli, pos.v[0], wait_s, reply);
