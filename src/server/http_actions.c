@@ -10,27 +10,13 @@
 
 static void list(struct api_ctx *a)
 {
-	char *since_s = api_query_param(a, "since"), *until_s = api_query_param(a, "until"),
-	     *host = api_query_param(a, "host"), *type = api_query_param(a, "type"),
-	     *limit_s = api_query_param(a, "limit");
-	int64_t since = 0, until = INT64_MAX, limit = 1000;
+	char *host = api_query_param(a, "host"), *type = api_query_param(a, "type");
+	int64_t since, until, limit;
 	char id[33];
 	json_t *arr;
 
-	if ((since_s && server_parse_time(since_s, &since)) ||
-	    (until_s && server_parse_time(until_s, &until))) {
-		server_reply_error(a->req, 400, "since/until: RFC 3339 time or 30s, 15m, 2h, 7d");
+	if (!api_list_window(a, &since, &until, &limit))
 		goto out;
-	}
-	if (limit_s) {
-		char *end;
-
-		limit = strtoll(limit_s, &end, 10);
-		if (*end || limit < 1 || limit > 100000) {
-			server_reply_error(a->req, 400, "limit: 1-100000");
-			goto out;
-		}
-	}
 	if (host && http_host_resolve(a->s, host, id)) {
 		server_reply_error(a->req, 404, "no such host: %s", host);
 		goto out;
@@ -46,11 +32,8 @@ static void list(struct api_ctx *a)
 	    a->req, 200,
 	    json_pack("{s:o,s:I}", "actions", arr, "count", (json_int_t)json_array_size(arr)));
 out:
-	free(since_s);
-	free(until_s);
 	free(host);
 	free(type);
-	free(limit_s);
 }
 
 void http_actions(struct api_ctx *a)

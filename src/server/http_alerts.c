@@ -26,10 +26,9 @@ static int alert_row(void *ctx, const struct store_val *c, size_t n)
 
 static void list(struct api_ctx *a)
 {
-	char *since_s = api_query_param(a, "since"), *until_s = api_query_param(a, "until"),
-	     *sev_s = api_query_param(a, "severity"), *host = api_query_param(a, "host"),
-	     *rule = api_query_param(a, "rule"), *limit_s = api_query_param(a, "limit");
-	int64_t since = 0, until = INT64_MAX, limit = 1000;
+	char *sev_s = api_query_param(a, "severity"), *host = api_query_param(a, "host"),
+	     *rule = api_query_param(a, "rule");
+	int64_t since, until, limit;
 	int sev = 0;
 	json_t *arr = json_array();
 	struct dynbuf sql;
@@ -37,23 +36,12 @@ static void list(struct api_ctx *a)
 	size_t np = 0;
 
 	dynbuf_init(&sql, 4096);
-	if ((since_s && server_parse_time(since_s, &since)) ||
-	    (until_s && server_parse_time(until_s, &until))) {
-		server_reply_error(a->req, 400, "since/until: RFC 3339 time or 30s, 15m, 2h, 7d");
+	if (!api_list_window(a, &since, &until, &limit))
 		goto out;
-	}
 	if (sev_s && (sev = detect_severity_parse(sev_s)) < 0) {
 		server_reply_error(a->req, 400,
 				   "severity: informational, low, medium, high or critical");
 		goto out;
-	}
-	if (limit_s) {
-		char *end;
-		limit = strtoll(limit_s, &end, 10);
-		if (*end || limit < 1 || limit > 100000) {
-			server_reply_error(a->req, 400, "limit: 1-100000");
-			goto out;
-		}
 	}
 	/* since/until select when the server stored the alert, so alerts on old events that
 	 * arrive late (an agent back from an outage) still show up as new. */
@@ -79,18 +67,15 @@ static void list(struct api_ctx *a)
 		server_reply_error(a->req, 503, "store: %s", store_error(a->s->store));
 		goto out;
 	}
-	server_reply_json(a->req, 200,
-			  json_pack("{s:O,s:I}", "alerts", arr, "count",
-				    (json_int_t)json_array_size(arr)));
+	server_reply_json(
+	    a->req, 200,
+	    json_pack("{s:O,s:I}", "alerts", arr, "count", (json_int_t)json_array_size(arr)));
 out:
 	json_decref(arr);
 	dynbuf_release(&sql);
-	free(since_s);
-	free(until_s);
 	free(sev_s);
 	free(host);
 	free(rule);
-	free(limit_s);
 }
 
 static void one(struct api_ctx *a, const char *id)
@@ -129,7 +114,8 @@ void http_rules(struct api_ctx *a)
 	char err[512];
 
 	if (!a->s->detection) {
-		server_reply_error(a->req, 404, "detection is off: the server was started without --rules");
+		server_reply_error(a->req, 404,
+				   "detection is off: the server was started without --rules");
 		return;
 	}
 	if (!strcmp(a->path, "/rules") && m == EVHTTP_REQ_GET) {

@@ -29,6 +29,37 @@ char *api_query_param(struct api_ctx *a, const char *key)
 	return out;
 }
 
+bool api_list_window(struct api_ctx *a, int64_t *since, int64_t *until, int64_t *limit)
+{
+	char *since_s = api_query_param(a, "since"), *until_s = api_query_param(a, "until"),
+	     *limit_s = api_query_param(a, "limit");
+	bool ok = false;
+
+	*since = 0;
+	*until = INT64_MAX;
+	*limit = 1000;
+	if ((since_s && server_parse_time(since_s, since)) ||
+	    (until_s && server_parse_time(until_s, until))) {
+		server_reply_error(a->req, 400, "since/until: RFC 3339 time or 30s, 15m, 2h, 7d");
+		goto out;
+	}
+	if (limit_s) {
+		char *end;
+
+		*limit = strtoll(limit_s, &end, 10);
+		if (*end || *limit < 1 || *limit > 100000) {
+			server_reply_error(a->req, 400, "limit: 1-100000");
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	free(since_s);
+	free(until_s);
+	free(limit_s);
+	return ok;
+}
+
 bool api_require(struct api_ctx *a, enum role role)
 {
 	if (a->role >= role)

@@ -92,6 +92,9 @@ int http_host_resolve(struct server *s, const char *h, char id[33]);
 
 /* Query-string value (decoded, caller frees) or NULL. */
 char *api_query_param(struct api_ctx *a, const char *key);
+/* The since and until (ns since the epoch; 0 and INT64_MAX when absent) and limit (1-100000,
+ * default 1000) query parameters of a listing. false after replying 400 to a malformed one. */
+bool api_list_window(struct api_ctx *a, int64_t *since, int64_t *until, int64_t *limit);
 bool api_require(struct api_ctx *a, enum role role);
 void api_audit(struct api_ctx *a, int status, const char *detail);
 

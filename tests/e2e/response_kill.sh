@@ -123,6 +123,13 @@ grep -q "e2e: tree" "$WORK/actions.txt" || fail "--since 10m misses actions: $(c
 "$CLI" audit list --since 1h --output jsonl >"$WORK/audit.jsonl" || fail "audit list"
 grep -q "e2e: queued while offline" "$WORK/audit.jsonl" ||
   fail "reason not in the audit log"
+for q in "/actions?limit=0" "/actions?limit=5x" "/actions?since=yesterday" "/actions?until=2026-13-01" \
+  "/alerts?limit=100001" "/alerts?since=soon"; do
+  api GET "$q" >/dev/null
+  [ "$API_STATUS" = 400 ] || fail "GET $q gave $API_STATUS, not 400"
+done
+api GET "/actions?host=nosuchhost" >/dev/null
+[ "$API_STATUS" = 404 ] || fail "an unknown host gave $API_STATUS"
 echo "ok: actions list and audit"
 
 # 7. Live views: the processes running now and the sockets with their owners.
