@@ -220,6 +220,36 @@ bool cli_command_pending(const json_t *reply)
 	return !st || !strcmp(st, "queued") || !strcmp(st, "delivered");
 }
 
+int cli_get_list(struct cli *cli, const char *base, const char *const *names,
+		 const char *const *values, size_t n, const char *key, enum cli_output_format fmt,
+		 const struct cli_output_col *cols, size_t ncols)
+{
+	struct cli_call call = {.method = "GET"};
+	struct dynbuf path;
+	json_t *reply, *list;
+	int rc;
+
+	dynbuf_init(&path, 4096);
+	rc = dynbuf_adds(&path, base);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (values[i])
+			rc = cli_http_query_add(&path, names[i], values[i]);
+	if (rc) {
+		dynbuf_release(&path);
+		return cli_request_too_long(cli, rc);
+	}
+	call.path = path.data;
+	rc = cli_call(cli, &call, &reply);
+	dynbuf_release(&path);
+	if (rc)
+		return rc;
+	list = cli_reply_array(cli, reply, key);
+	rc = list ? cli_finish(cli, cli_output_list(cli->out, fmt, list, cols, ncols))
+		  : CLI_EXIT_SERVER;
+	json_decref(reply);
+	return rc;
+}
+
 int cli_show(struct cli *cli, const char *usage, const char *prefix, int argc, char **argv)
 {
 	const struct cli_args_opt opts[] = {{NULL, 0, NULL, NULL}};

@@ -100,6 +100,13 @@ int cli_host_command(struct cli *cli, const char *host, const char *type, json_t
 /* True while the command in reply has no result yet (queued, delivered, or no status). */
 bool cli_command_pending(const json_t *reply);
 
+/* A "list" verb's request and output: GETs base with the query parameters names[i]=values[i]
+ * (NULL values left out) and prints the array under key of the reply as fmt with cols. Returns
+ * the exit status. */
+int cli_get_list(struct cli *cli, const char *base, const char *const *names,
+		 const char *const *values, size_t n, const char *key, enum cli_output_format fmt,
+		 const struct cli_output_col *cols, size_t ncols);
+
 /* A "show ID" verb: parses argv (one positional, no option), GETs prefix + the escaped ID and
  * prints the reply as dotted 'name  value' lines. Returns the exit status. */
 int cli_show(struct cli *cli, const char *usage, const char *prefix, int argc, char **argv);

@@ -9,14 +9,12 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "cli_http.h"
 #include "cli_json.h"
 #include "cli_output.h"
 #include "dynbuf.h"
 
 #include "banned.h"
 
-#define PATH_CAP 4096
 #define LIMIT_MAX 100000
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 300
@@ -260,11 +258,8 @@ static int actions_list(struct cli *cli, int argc, char **argv)
 	    {"host", 'H', &q[2], NULL},	 {"type", 'y', &q[3], NULL},
 	    {"limit", 'n', &q[4], NULL}, {"output", 'o', &output, NULL},
 	    {NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "GET"};
 	enum cli_output_format fmt;
 	struct cli_args_pos pos;
-	json_t *reply, *actions;
-	struct dynbuf path;
 	long n;
 	int rc;
 
@@ -284,26 +279,8 @@ static int actions_list(struct cli *cli, int argc, char **argv)
 	if (q[4] && cli_args_parse_long(q[4], 1, LIMIT_MAX, &n))
 		return cli_usage_error(cli, usage_list, "--limit must be a number from 1 to %d",
 				       LIMIT_MAX);
-	dynbuf_init(&path, PATH_CAP);
-	rc = dynbuf_adds(&path, "/actions");
-	for (int i = 0; i < 5 && !rc; i++)
-		if (q[i])
-			rc = cli_http_query_add(&path, qnames[i], q[i]);
-	if (rc) {
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
-	}
-	call.path = path.data;
-	rc = cli_call(cli, &call, &reply);
-	dynbuf_release(&path);
-	if (rc)
-		return rc;
-	actions = cli_reply_array(cli, reply, "actions");
-	rc = actions ? cli_finish(cli, cli_output_list(cli->out, fmt, actions, cols,
-						       sizeof(cols) / sizeof(cols[0])))
-		     : CLI_EXIT_SERVER;
-	json_decref(reply);
-	return rc;
+	return cli_get_list(cli, "/actions", qnames, q, 5, "actions", fmt, cols,
+			    sizeof(cols) / sizeof(cols[0]));
 }
 
 static int actions_show(struct cli *cli, int argc, char **argv)

@@ -3,13 +3,10 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "cli_http.h"
 #include "cli_output.h"
-#include "dynbuf.h"
 
 #include "banned.h"
 
-#define PATH_CAP 4096
 #define LIMIT_MAX 100000
 
 static const char usage_alerts[] =
@@ -53,11 +50,8 @@ static int alerts_list(struct cli *cli, int argc, char **argv)
 	    {"severity", 'S', &sev, NULL},  {"host", 'H', &host, NULL},
 	    {"rule", 'r', &rule, NULL},	    {"limit", 'n', &limit, NULL},
 	    {"output", 'o', &output, NULL}, {NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "GET"};
 	enum cli_output_format fmt;
 	struct cli_args_pos pos;
-	json_t *reply, *alerts;
-	struct dynbuf path;
 	long n;
 	int rc;
 
@@ -79,35 +73,14 @@ static int alerts_list(struct cli *cli, int argc, char **argv)
 	if (limit && cli_args_parse_long(limit, 1, LIMIT_MAX, &n))
 		return cli_usage_error(cli, usage_list, "--limit must be a number from 1 to %d",
 				       LIMIT_MAX);
-	dynbuf_init(&path, PATH_CAP);
-	rc = dynbuf_adds(&path, "/alerts");
-	if (!rc && since)
-		rc = cli_http_query_add(&path, "since", since);
-	if (!rc && until)
-		rc = cli_http_query_add(&path, "until", until);
-	if (!rc && sev)
-		rc = cli_http_query_add(&path, "severity", sev);
-	if (!rc && host)
-		rc = cli_http_query_add(&path, "host", host);
-	if (!rc && rule)
-		rc = cli_http_query_add(&path, "rule", rule);
-	if (!rc && limit)
-		rc = cli_http_query_add(&path, "limit", limit);
-	if (rc) {
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
+	{
+		static const char *const names[] = {"since", "until", "severity",
+						    "host",  "rule",  "limit"};
+		const char *const values[] = {since, until, sev, host, rule, limit};
+
+		return cli_get_list(cli, "/alerts", names, values, 6, "alerts", fmt, cols,
+				    sizeof(cols) / sizeof(cols[0]));
 	}
-	call.path = path.data;
-	rc = cli_call(cli, &call, &reply);
-	dynbuf_release(&path);
-	if (rc)
-		return rc;
-	alerts = cli_reply_array(cli, reply, "alerts");
-	rc = alerts ? cli_finish(cli, cli_output_list(cli->out, fmt, alerts, cols,
-						      sizeof(cols) / sizeof(cols[0])))
-		    : CLI_EXIT_SERVER;
-	json_decref(reply);
-	return rc;
 }
 
 static int alerts_show(struct cli *cli, int argc, char **argv)

@@ -4,13 +4,10 @@
 
 #include "cli.h"
 #include "cli_args.h"
-#include "cli_http.h"
 #include "cli_output.h"
-#include "dynbuf.h"
 
 #include "banned.h"
 
-#define PATH_CAP 4096
 #define LIMIT_MAX 10000
 
 static const char usage_audit[] =
@@ -37,11 +34,8 @@ static int audit_list(struct cli *cli, int argc, char **argv)
 					    {"limit", 'n', &limit, NULL},
 					    {"output", 'o', &output, NULL},
 					    {NULL, 0, NULL, NULL}};
-	struct cli_call call = {.method = "GET"};
 	enum cli_output_format fmt;
 	struct cli_args_pos pos;
-	json_t *reply, *audit;
-	struct dynbuf path;
 	long n;
 	int rc;
 
@@ -59,27 +53,13 @@ static int audit_list(struct cli *cli, int argc, char **argv)
 	if (limit && cli_args_parse_long(limit, 1, LIMIT_MAX, &n))
 		return cli_usage_error(cli, usage_list, "--limit must be a number from 1 to %d",
 				       LIMIT_MAX);
-	dynbuf_init(&path, PATH_CAP);
-	rc = dynbuf_adds(&path, "/audit");
-	if (!rc && since)
-		rc = cli_http_query_add(&path, "since", since);
-	if (!rc && limit)
-		rc = cli_http_query_add(&path, "limit", limit);
-	if (rc) {
-		dynbuf_release(&path);
-		return cli_request_too_long(cli, rc);
+	{
+		static const char *const names[] = {"since", "limit"};
+		const char *const values[] = {since, limit};
+
+		return cli_get_list(cli, "/audit", names, values, 2, "audit", fmt, cols,
+				    sizeof(cols) / sizeof(cols[0]));
 	}
-	call.path = path.data;
-	rc = cli_call(cli, &call, &reply);
-	dynbuf_release(&path);
-	if (rc)
-		return rc;
-	audit = cli_reply_array(cli, reply, "audit");
-	rc = audit ? cli_finish(cli, cli_output_list(cli->out, fmt, audit, cols,
-						     sizeof(cols) / sizeof(cols[0])))
-		   : CLI_EXIT_SERVER;
-	json_decref(reply);
-	return rc;
 }
 
 static const struct cli_cmd subs[] = {{"list", audit_list}};
