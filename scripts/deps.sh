@@ -11,7 +11,7 @@ PKGS=(
   libssl-dev libcurl4-openssl-dev libevent-dev libsqlite3-dev libpq-dev libyaml-dev
   libjansson-dev libjsmn-dev libpcre2-dev libyara-dev libzstd-dev libnftables-dev
   # tests and benchmarks
-  libcmocka-dev auditd iproute2 procps python3 coreutils jq curl
+  libcmocka-dev auditd iproute2 procps python3 coreutils jq curl nftables
   # tools the Atomic Red Team tests and the everyday workload use (tests/e2e/detect_*.sh)
   cron at iptables rsyslog sudo rsync
   # the PostgreSQL store (make up STORE=postgres, tests)

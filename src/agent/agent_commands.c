@@ -1,15 +1,108 @@
 #include "agent_commands.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_identity.h"
+#include "dynbuf.h"
 #include "respond_collect.h"
+#include "respond_isolate.h"
 #include "respond_kill.h"
 #include "respond_live.h"
+#include "uplink_http.h"
 
 #include "banned.h"
+
+static const struct agent_identity *ident;
+static const char *state;
+
+static bool isolate_ctx(struct respond_isolate_ctx *c);
+static int selftest(void *ctx, char *err, size_t errlen);
+
+void agent_commands_configure(const struct agent_identity *id, const char *state_dir)
+{
+	struct respond_isolate_ctx c;
+
+	ident = id;
+	state = state_dir;
+	/* A host isolated before a restart or a reboot is isolated again before anything else. */
+	if (isolate_ctx(&c))
+		respond_isolate_resume(&c);
+}
+
+/* The isolation self-test: a new TLS connection to the server, answered. */
+static int selftest(void *ctx, char *err, size_t errlen)
+{
+	CURL *c = uplink_http_for(ident, NULL);
+	struct dynbuf resp;
+	char url[600];
+	long status = 0;
+	int rc;
+
+	(void)ctx;
+	if (!c) {
+		snprintf(err, errlen, "no HTTP handle");
+		return -ENOMEM;
+	}
+	dynbuf_init(&resp, 64 * 1024);
+	snprintf(url, sizeof(url), "%s/v1/enroll/ca", ident->url);
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	rc = uplink_http_do(c, "GET", url, NULL, NULL, 0, 4, &status, &resp, err, errlen);
+	if (!rc && status != 200) {
+		snprintf(err, errlen, "the server answered %ld", status);
+		rc = -EPROTO;
+	}
+	dynbuf_release(&resp);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static bool isolate_ctx(struct respond_isolate_ctx *c)
+{
+	if (!ident || !state)
+		return false;
+	*c = (struct respond_isolate_ctx){.state_dir = state,
+					  .server_url = ident->url,
+					  .resolv_conf = "/etc/resolv.conf",
+					  .selftest = selftest};
+	return true;
+}
+
+static int cmd_isolate(json_t *args, json_t **result)
+{
+	struct respond_isolate_ctx c;
+
+	if (!isolate_ctx(&c)) {
+		*result = json_pack("{s:s}", "error", "isolation needs an enrolled agent");
+		return -ENOTSUP;
+	}
+	return respond_isolate(&c, args, result);
+}
+
+static int cmd_release(json_t *args, json_t **result)
+{
+	struct respond_isolate_ctx c;
+
+	(void)args;
+	if (!isolate_ctx(&c)) {
+		*result = json_pack("{s:s}", "error", "isolation needs an enrolled agent");
+		return -ENOTSUP;
+	}
+	return respond_release(&c, result);
+}
+
+void agent_commands_tick(void)
+{
+	struct respond_isolate_ctx c;
+
+	if (isolate_ctx(&c))
+		respond_isolate_check(&c);
+}
 
 static int cmd_ping(json_t *args, json_t **result)
 {
@@ -79,7 +172,8 @@ static const struct {
 } handlers[] = {
     {"ping", cmd_ping},		  {"kill", cmd_kill},
     {"processes", cmd_processes}, {"connections", cmd_connections},
-    {"collect", cmd_collect},
+    {"collect", cmd_collect},	  {"isolate", cmd_isolate},
+    {"release", cmd_release},
 };
 
 int agent_command_run(const char *type, json_t *args, json_t **result)

@@ -11,6 +11,7 @@
 
 #include <curl/curl.h>
 
+#include "agent_commands.h"
 #include "agent_config.h"
 #include "agent_identity.h"
 #include "agent_run.h"
@@ -130,6 +131,7 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 	uo.spool = sp;
 	uo.health = &health;
 	uo.heartbeat_s = c->heartbeat_s;
+	agent_commands_configure(&id, c->state_dir);
 	up = o->out ? uplink_start(&uo, err, sizeof(err)) : NULL;
 	if (!up) {
 		fprintf(stderr, "mamori-agent: %s\n", o->out ? err : "out of memory");
@@ -147,6 +149,7 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 			 (unsigned long long)ss.batches, (unsigned long long)ss.dropped_events);
 	}
 out:
+	agent_commands_configure(NULL, NULL);
 	output_free(o->out);
 	spool_close(sp);
 	pthread_mutex_destroy(&health.lock);

@@ -17,6 +17,7 @@
 #include "agent_run.h"
 #include "batch_codec.h"
 #include "log.h"
+#include "respond_isolate.h"
 #include "spool.h"
 #include "uplink_http.h"
 #include "wire.h"
@@ -138,6 +139,11 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 				    json_pack("{s:s,s:i,s:i,s:I}", "content_version", h.content_version,
 					      "rules", (int)h.rules, "yara_rules", (int)h.yara_rules,
 					      "alerts", (json_int_t)h.alerts));
+	/* Isolation is checked (and re-applied if someone removed it) before it is reported. */
+	agent_commands_tick();
+	if (j)
+		json_object_set_new(json_object_get(j, "health"), "isolation",
+				    json_pack("{s:b}", "active", respond_isolate_active()));
 	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!body)

@@ -34,6 +34,8 @@ static const char usage_main[] =
     "  processes    the processes running on a host now\n"
     "  connections  a host's sockets now, with their processes\n"
     "  collect   fetch a file from a host (checked by SHA-256)\n"
+    "  isolate   cut a host off the network but for the Mamori server\n"
+    "  release   lift a host's isolation\n"
     "  actions   response actions sent to hosts, with their results (list, show)\n"
     "  rules     check Sigma rule files offline (check)\n"
     "  scan      match rules against log files offline, no server needed\n"
@@ -57,6 +59,7 @@ static const struct cli_cmd commands[] = {
     {"kill", cmd_kill_run},	      {"actions", cmd_actions_run},
     {"processes", cmd_processes_run}, {"connections", cmd_connections_run},
     {"collect", cmd_collect_run},     {"scan", cmd_scan_run},
+    {"isolate", cmd_isolate_run},     {"release", cmd_release_run},
 };
 
 static __attribute__((format(printf, 2, 0))) void vreport(FILE *f, const char *fmt, va_list ap)

@@ -22,5 +22,7 @@ int cmd_actions_run(struct cli *cli, int argc, char **argv);
 int cmd_processes_run(struct cli *cli, int argc, char **argv);
 int cmd_connections_run(struct cli *cli, int argc, char **argv);
 int cmd_collect_run(struct cli *cli, int argc, char **argv);
+int cmd_isolate_run(struct cli *cli, int argc, char **argv);
+int cmd_release_run(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fleet.h"
+#include "isolation.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -70,6 +71,7 @@ int commands_queue(struct server *s, const char *agent_id, const char *type, jso
 	if (rc < 0)
 		return (int)rc;
 	s->c.commands_queued++;
+	isolation_on_queue(s, agent_id, type, args, id);
 	fleet_wake(s->fleet, agent_id);
 	notify(s, "mamori_commands", agent_id);
 	return 0;
@@ -129,12 +131,18 @@ int commands_result(struct server *s, const char *agent_id, const char *id, json
 {
 	const char *status = json_string_value(json_object_get(body, "status"));
 	json_t *result = json_object_get(body, "result");
-	char *res_s;
+	char *res_s, type[40] = "";
 	struct store_val p[5];
 	int64_t rc;
 
 	if (!status || (strcmp(status, "ok") && strcmp(status, "error")))
 		return -EINVAL;
+	{
+		struct store_val q[] = {store_text(id), store_text(agent_id)};
+
+		store_query_text(s->store, "SELECT type FROM commands WHERE id = ? AND agent_id = ?",
+				 q, 2, type, sizeof(type));
+	}
 	res_s = json_dumps(result ? result : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
 	p[0] = store_text(status);
 	p[1] = store_int(server_now_ms());
@@ -153,6 +161,7 @@ int commands_result(struct server *s, const char *agent_id, const char *id, json
 	if (rc == 0)
 		return -ENOENT;
 	s->c.commands_done++;
+	isolation_on_result(s, agent_id, id, type, status, result);
 	commands_notify_result(s, id);
 	notify(s, "mamori_results", id);
 	return 0;

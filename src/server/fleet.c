@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 
 #include "commands.h"
+#include "isolation.h"
 #include "log.h"
 #include "server_int.h"
 #include "wire.h"
@@ -290,6 +291,7 @@ void fleet_heartbeat(struct fleet *f, const char *agent_id, json_t *body)
 	if (json_is_object(health)) {
 		free(a->health);
 		a->health = json_dumps(health, JSON_COMPACT);
+		isolation_on_health(f->s, agent_id, health);
 	}
 	if (version)
 		snprintf(a->version, sizeof(a->version), "%s", version);

@@ -15,7 +15,7 @@
 
 #define HOST_COLS                                                                                  \
 	"id, host_name, group_name, removed, enrolled_at, last_seen, version, os, platform, "      \
-	"os_version, kernel, ips, health"
+	"os_version, kernel, ips, health, isolated_at, isolation"
 
 struct host_list {
 	struct server *s;
@@ -45,7 +45,7 @@ static int host_row(void *ctx, const struct store_val *c, size_t n)
 	int ebpf = -1;
 	bool ok;
 
-	if (n < 13 || c[0].type != STORE_TEXT || c[0].n >= sizeof(id))
+	if (n < 15 || c[0].type != STORE_TEXT || c[0].n >= sizeof(id))
 		return 0;
 	memcpy(id, c[0].s, c[0].n);
 	id[c[0].n] = 0;
@@ -56,7 +56,7 @@ static int host_row(void *ctx, const struct store_val *c, size_t n)
 	if (c[3].type == STORE_INT && c[3].i)
 		status = "removed";
 	else if (server_now_ms() - last <= (int64_t)l->s->opts.heartbeat_timeout_s * 1000)
-		status = "online";
+		status = c[13].type == STORE_INT ? "isolated" : "online";
 	else
 		status = "offline";
 	health = json_or_null(&c[12]);
@@ -90,6 +90,11 @@ static int host_row(void *ctx, const struct store_val *c, size_t n)
 		      (json_int_t)(c[4].type == STORE_INT ? c[4].i : 0), "os", text_or_null(&c[7]),
 		      "kernel", text_or_null(&c[10]), "ip", json_or_null(&c[11]), "support",
 		      "supported", ok, "reason", reason, "health", health);
+	if (h)
+		json_object_set_new(
+		    h, "isolation",
+		    json_pack("{s:b,s:o}", "held", c[14].type == STORE_TEXT, "confirmed_at",
+			      c[13].type == STORE_INT ? json_integer(c[13].i) : json_null()));
 	if (h)
 		json_array_append_new(l->arr, h);
 	return 0;

@@ -672,7 +672,17 @@ static const char *const schema_v4[] = {
     NULL,
 };
 
-static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+/* Isolation: what the server holds (isolate's arguments and command), and when the agent
+ * confirmed it. */
+static const char *const schema_v5[] = {
+    "ALTER TABLE agents ADD COLUMN isolation TEXT",
+    "ALTER TABLE agents ADD COLUMN isolation_cmd TEXT",
+    "ALTER TABLE agents ADD COLUMN isolated_at BIGINT",
+    NULL,
+};
+
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
+						schema_v5};
 
 static int pg_migrate(struct store *st)
 {

@@ -7,11 +7,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_server [extra args...]: (re)starts the server on $PORT with data $SDATA.
+# start_server [extra args...]: (re)starts the server on $PORT with data $SDATA, listening on
+# ${LISTEN_ADDR:-127.0.0.1}.
 start_server() {
   : "${PORT:=$(free_port)}"
   : "${SDATA:=$WORK/server}"
-  "$SERVER" --data "$SDATA" --listen "127.0.0.1:$PORT" "$@" >>"$WORK/server.log" 2>&1 &
+  "$SERVER" --data "$SDATA" --listen "${LISTEN_ADDR:-127.0.0.1}:$PORT" "$@" >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   cleanup_hooks+=("kill -9 $SERVER_PID 2>/dev/null")
   for _ in $(seq 1 100); do
