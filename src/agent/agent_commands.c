@@ -12,6 +12,7 @@
 #include "respond_collect.h"
 #include "respond_isolate.h"
 #include "respond_kill.h"
+#include "respond_quarantine.h"
 #include "respond_live.h"
 #include "uplink_http.h"
 
@@ -104,6 +105,58 @@ void agent_commands_tick(void)
 		respond_isolate_check(&c);
 }
 
+/* The vault lives in the state directory, which is root-only. */
+static bool vault_dir(char *out, size_t n)
+{
+	return state && (size_t)snprintf(out, n, "%s/vault", state) < n;
+}
+
+/* {"path": "/abs/path"} */
+static int cmd_quarantine(json_t *args, json_t **result)
+{
+	json_t *path = json_object_get(args, "path");
+	char dir[1100];
+
+	if (!vault_dir(dir, sizeof(dir))) {
+		*result = json_pack("{s:s}", "error", "quarantine needs the agent's state directory");
+		return -ENOTSUP;
+	}
+	if (!json_is_string(path)) {
+		*result = json_pack("{s:s}", "error", "args: path (an absolute path)");
+		return -EINVAL;
+	}
+	return respond_quarantine(dir, json_string_value(path), result);
+}
+
+/* {"id": "32 hex", "force": bool} */
+static int cmd_restore(json_t *args, json_t **result)
+{
+	json_t *id = json_object_get(args, "id"), *force = json_object_get(args, "force");
+	char dir[1100];
+
+	if (!vault_dir(dir, sizeof(dir))) {
+		*result = json_pack("{s:s}", "error", "restore needs the agent's state directory");
+		return -ENOTSUP;
+	}
+	if (!json_is_string(id) || (force && !json_is_boolean(force))) {
+		*result = json_pack("{s:s}", "error", "args: id (string), force (boolean)");
+		return -EINVAL;
+	}
+	return respond_restore(dir, json_string_value(id), json_is_true(force), result);
+}
+
+static int cmd_quarantine_list(json_t *args, json_t **result)
+{
+	char dir[1100];
+
+	(void)args;
+	if (!vault_dir(dir, sizeof(dir))) {
+		*result = json_pack("{s:s}", "error", "quarantine needs the agent's state directory");
+		return -ENOTSUP;
+	}
+	return respond_quarantine_list(dir, result);
+}
+
 static int cmd_ping(json_t *args, json_t **result)
 {
 	struct timespec ts;
@@ -173,7 +226,8 @@ static const struct {
     {"ping", cmd_ping},		  {"kill", cmd_kill},
     {"processes", cmd_processes}, {"connections", cmd_connections},
     {"collect", cmd_collect},	  {"isolate", cmd_isolate},
-    {"release", cmd_release},
+    {"release", cmd_release},	  {"quarantine", cmd_quarantine},
+    {"restore", cmd_restore},	  {"quarantine_list", cmd_quarantine_list},
 };
 
 int agent_command_run(const char *type, json_t *args, json_t **result)

@@ -14,6 +14,7 @@
 #include "agent_commands.h"
 #include "agent_config.h"
 #include "agent_identity.h"
+#include "agent_policy.h"
 #include "agent_run.h"
 #include "enroll.h"
 #include "log.h"
@@ -132,6 +133,7 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 	uo.health = &health;
 	uo.heartbeat_s = c->heartbeat_s;
 	agent_commands_configure(&id, c->state_dir);
+	agent_policy_open(c->state_dir, NULL);
 	up = o->out ? uplink_start(&uo, err, sizeof(err)) : NULL;
 	if (!up) {
 		fprintf(stderr, "mamori-agent: %s\n", o->out ? err : "out of memory");
@@ -150,6 +152,7 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 	}
 out:
 	agent_commands_configure(NULL, NULL);
+	agent_policy_close();
 	output_free(o->out);
 	spool_close(sp);
 	pthread_mutex_destroy(&health.lock);

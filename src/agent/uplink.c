@@ -14,6 +14,7 @@
 
 #include "agent_commands.h"
 #include "agent_identity.h"
+#include "agent_policy.h"
 #include "agent_run.h"
 #include "batch_codec.h"
 #include "log.h"
@@ -92,6 +93,20 @@ static uint64_t backoff(unsigned *attempt)
 	return base / 2 + r % (base + 1);
 }
 
+/* The reply may carry the group's current policy when the agent's copy is out of date. */
+static void heartbeat_reply(struct dynbuf *resp)
+{
+	json_t *r = resp->data ? json_loadb(resp->data, resp->len, 0, NULL) : NULL;
+	json_t *pol = json_object_get(r, "policy");
+	static struct log_rate rl;
+	char err[200];
+
+	if (json_is_object(pol) && agent_policy_update(pol, err, sizeof(err)))
+		log_ratelimited(&rl, 6, LOG_LEVEL_WARN, "policy", "policy from the server refused: %s",
+				err);
+	json_decref(r);
+}
+
 static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 {
 	struct spool_stats ss;
@@ -141,9 +156,11 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 					      "alerts", (json_int_t)h.alerts));
 	/* Isolation is checked (and re-applied if someone removed it) before it is reported. */
 	agent_commands_tick();
-	if (j)
+	if (j) {
 		json_object_set_new(json_object_get(j, "health"), "isolation",
 				    json_pack("{s:b}", "active", respond_isolate_active()));
+		agent_policy_report(json_object_get(j, "health"));
+	}
 	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!body)
@@ -157,6 +174,8 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 		    status != 200)
 			log_ratelimited(&rl, 6, LOG_LEVEL_WARN, "uplink",
 					"heartbeat refused status=%ld", status);
+		else if (status == 200)
+			heartbeat_reply(resp);
 	}
 	free(body);
 }
@@ -222,7 +241,7 @@ static void *sender_main(void *arg)
 	static struct log_rate rl;
 
 	dynbuf_init(&z, WIRE_MAX_BODY);
-	dynbuf_init(&resp, 1 << 20);
+	dynbuf_init(&resp, 4 << 20);
 	while (c && !atomic_load(&u->stop)) {
 		struct spool_batch b;
 		uint64_t now = mono_ms();

@@ -36,6 +36,11 @@ static const char usage_main[] =
     "  collect   fetch a file from a host (checked by SHA-256)\n"
     "  isolate   cut a host off the network but for the Mamori server\n"
     "  release   lift a host's isolation\n"
+    "  quarantine  move a file on a host into its encrypted vault (or --list it)\n"
+    "  restore   put a quarantined file back\n"
+    "  block     deny execution of a file hash on hosts (hash, list)\n"
+    "  unblock   lift a block (hash)\n"
+    "  policy    a group's policy: mode, automatic responses, exclusions\n"
     "  actions   response actions sent to hosts, with their results (list, show)\n"
     "  rules     check Sigma rule files offline (check)\n"
     "  scan      match rules against log files offline, no server needed\n"
@@ -60,6 +65,9 @@ static const struct cli_cmd commands[] = {
     {"processes", cmd_processes_run}, {"connections", cmd_connections_run},
     {"collect", cmd_collect_run},     {"scan", cmd_scan_run},
     {"isolate", cmd_isolate_run},     {"release", cmd_release_run},
+    {"block", cmd_block_run},	      {"unblock", cmd_unblock_run},
+    {"policy", cmd_policy_run},	      {"quarantine", cmd_quarantine_run},
+    {"restore", cmd_restore_run},
 };
 
 static __attribute__((format(printf, 2, 0))) void vreport(FILE *f, const char *fmt, va_list ap)

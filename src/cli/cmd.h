@@ -24,5 +24,10 @@ int cmd_connections_run(struct cli *cli, int argc, char **argv);
 int cmd_collect_run(struct cli *cli, int argc, char **argv);
 int cmd_isolate_run(struct cli *cli, int argc, char **argv);
 int cmd_release_run(struct cli *cli, int argc, char **argv);
+int cmd_block_run(struct cli *cli, int argc, char **argv);
+int cmd_unblock_run(struct cli *cli, int argc, char **argv);
+int cmd_policy_run(struct cli *cli, int argc, char **argv);
+int cmd_quarantine_run(struct cli *cli, int argc, char **argv);
+int cmd_restore_run(struct cli *cli, int argc, char **argv);
 
 #endif

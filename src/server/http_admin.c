@@ -270,6 +270,7 @@ static void stats(struct api_ctx *a)
 		      (json_int_t)ingest_pool_depth(a->s->ingest));
 
 	json_object_set_new(o, "alerts_stored", json_integer((json_int_t)c->alerts_stored));
+	json_object_set_new(o, "alerts_excluded", json_integer((json_int_t)c->alerts_excluded));
 	if (a->s->detection) {
 		struct detection_stats st;
 		char ts[40];

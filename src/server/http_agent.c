@@ -14,6 +14,7 @@
 #include "fleet.h"
 #include "ingest_pool.h"
 #include "log.h"
+#include "policy.h"
 #include "pki.h"
 #include "server_int.h"
 #include "wire.h"
@@ -170,9 +171,20 @@ static void heartbeat(struct server *s, struct evhttp_request *req, const char *
 
 	if (!body)
 		return;
+	json_t *reply, *bundle;
+	const char *have = json_string_value(
+	    json_object_get(json_object_get(json_object_get(body, "health"), "policy"), "etag"));
+
 	fleet_heartbeat(s->fleet, agent, body);
+	/* The agent's policy is out of date: the reply brings the current one. */
+	bundle = policy_bundle_if_changed(s, agent, have);
 	json_decref(body);
-	server_reply_json(req, 200, json_pack("{s:i}", "interval", 10));
+	reply = json_pack("{s:i}", "interval", 10);
+	if (reply && bundle)
+		json_object_set_new(reply, "policy", bundle);
+	else
+		json_decref(bundle);
+	server_reply_json(req, 200, reply);
 }
 
 static unsigned wait_param(struct evhttp_request *req)

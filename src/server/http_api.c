@@ -142,6 +142,9 @@ void http_api_handle(struct server *s, struct evhttp_request *req, const char *p
 		http_rules(&a);
 	else if (!strcmp(path, "/actions") || !strncmp(path, "/actions/", 9))
 		http_actions(&a);
+	else if (!strncmp(path, "/groups/", 8) || !strcmp(path, "/blocklist") ||
+		 !strncmp(path, "/blocklist/", 11))
+		http_policy(&a);
 	else
 		http_admin(&a);
 }

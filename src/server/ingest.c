@@ -65,6 +65,51 @@ static int reserve(struct ingest *in, size_t text_len, size_t lines)
 	return 0;
 }
 
+static json_t *field(json_t *doc, const char *dotted)
+{
+	char key[64];
+	const char *p = dotted, *dot;
+
+	while (doc && (dot = strchr(p, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
+		doc = json_object_get(doc, key);
+		p = dot + 1;
+	}
+	return doc ? json_object_get(doc, p) : NULL;
+}
+
+/* What automatic responses and exclusions need of each alert, for the loop thread. */
+static json_t *summaries(const struct store_alert_row *rows, size_t n)
+{
+	static const char *const fields[][2] = {
+	    {"pid", "process.pid"},
+	    {"executable", "process.executable"},
+	    {"command_line", "process.command_line"},
+	    {"file_path", "file.path"},
+	    {"process_sha256", "process.hash.sha256"},
+	    {"file_sha256", "file.hash.sha256"},
+	};
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *doc = rows[i].doc ? json_loadb(rows[i].doc, rows[i].doc_len, 0, NULL) : NULL;
+		json_t *o = json_pack("{s:s?,s:s?,s:i,s:s?,s:s?}", "id", rows[i].id, "rule_id",
+				      rows[i].rule_id, "severity", rows[i].severity, "entity_id",
+				      rows[i].entity_id, "host", rows[i].host);
+
+		for (size_t k = 0; o && doc && k < sizeof(fields) / sizeof(fields[0]); k++) {
+			json_t *v = field(doc, fields[k][1]);
+
+			if (json_is_string(v) || json_is_integer(v))
+				json_object_set(o, fields[k][0], v);
+		}
+		if (o)
+			json_array_append_new(arr, o);
+		json_decref(doc);
+	}
+	return arr;
+}
+
 int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64_t seq,
 		 const void *body, size_t len, bool zstd, struct ingest_result *res)
 {
@@ -154,6 +199,8 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 	if (!res->duplicate) {
 		res->stored = n;
 		res->alerts = nalerts;
+		if (in->summaries && nalerts)
+			res->alert_summaries = summaries(in->alerts.rows, nalerts);
 		if (in->on_doc)
 			for (i = 0; i < n; i++)
 				in->on_doc(in->on_doc_ctx, agent_id, &in->rows[i]);

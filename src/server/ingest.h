@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
+#include <jansson.h>
+
 #include "alert_intake.h"
 #include "dynbuf.h"
 #include "store.h"
@@ -15,6 +19,10 @@ struct ingest_result {
 	uint64_t stored, rejected, alerts;
 	bool duplicate;
 	char first_error[160]; /* reason for the first rejected line */
+	/* With ingest.summaries: what policies look at in each stored alert, [{"id", "rule_id",
+	 * "severity", "entity_id", "pid", "executable", "command_line", "file_path",
+	 * "process_sha256", "file_sha256"}]. New ref or NULL; the caller decrefs. */
+	json_t *alert_summaries;
 };
 
 /* Hooks called for special documents inside the committed batch (inventory), may be NULL. */
@@ -33,6 +41,7 @@ struct ingest {
 	struct detection_worker *det; /* NULL: no detection */
 	struct alert_intake alerts;   /* this batch's alerts, from the agent and from det */
 	void *on_doc_ctx;
+	bool summaries; /* fill ingest_result.alert_summaries */
 };
 
 /* store is borrowed for the ingest's lifetime. */

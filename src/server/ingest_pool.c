@@ -11,6 +11,7 @@
 
 #include "detection.h"
 #include "ingest.h"
+#include "auto_response.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -111,6 +112,10 @@ static void job_done(evutil_socket_t fd, short what, void *arg)
 		s->c.lines_rejected += j->res.rejected;
 		if (j->res.duplicate)
 			s->c.duplicates++;
+		/* Exclusions and automatic responses run here, on the loop thread, where
+		 * commands are queued and agents woken. */
+		if (j->res.alert_summaries)
+			auto_response_alerts(s, j->agent_id, j->res.alert_summaries);
 	} else {
 		s->c.frames_rejected++;
 	}
@@ -134,6 +139,7 @@ static void job_done(evutil_socket_t fd, short what, void *arg)
 			server_reply_error(j->req, 503, "store unavailable: %s", strerror(-j->rc));
 		}
 	}
+	json_decref(j->res.alert_summaries);
 	event_free(j->done);
 	free(j->body);
 	free(j);
@@ -205,6 +211,7 @@ struct ingest_pool *ingest_pool_new(struct server *s, unsigned threads, char *er
 			return NULL;
 		}
 		w->ingest.on_doc = on_inventory;
+		w->ingest.summaries = true;
 		w->ingest.on_doc_ctx = w;
 		if (pthread_create(&w->thread, NULL, worker_main, w)) {
 			snprintf(err, errlen, "cannot start ingest thread");

@@ -28,6 +28,7 @@
 #include "detection.h"
 #include "prevalence.h"
 #include "log.h"
+#include "policy.h"
 #include "pki.h"
 #include "server_auth.h"
 #include "wire.h"
@@ -603,6 +604,7 @@ void server_free(struct server *s)
 		event_free(s->sig_hup);
 	detection_free(s->detection);
 	prevalence_free(s->prevalence);
+	policy_cache_free(s);
 	if (s->tick)
 		event_free(s->tick);
 	if (s->notify_ev)

@@ -18,9 +18,11 @@ struct detection;
 struct fleet;
 struct ingest_pool;
 struct pki;
+struct policy_cache;
 
 struct server_counters {
 	uint64_t alerts_stored;
+	uint64_t alerts_excluded; /* matched a policy exclusion or a disabled rule */
 	uint64_t batches, events_stored, lines_rejected, duplicates, frames_rejected, requests,
 	    auth_failures, api_errors, commands_queued, commands_done;
 };
@@ -38,6 +40,7 @@ struct server {
 	struct fleet *fleet;
 	struct detection *detection; /* NULL when no rules are configured */
 	struct prevalence *prevalence;
+	struct policy_cache *policies; /* policy.c, loop thread only */
 	struct event *sig_int, *sig_term, *sig_hup, *tick, *notify_ev;
 	struct server_counters c;
 	uint64_t started_ns;
@@ -87,6 +90,7 @@ void http_admin(struct api_ctx *a);
 void http_alerts(struct api_ctx *a);
 void http_rules(struct api_ctx *a);
 void http_actions(struct api_ctx *a);
+void http_policy(struct api_ctx *a);
 /* A host name or agent id to the agent id (the newest enrollment of a name). -ENOENT. */
 int http_host_resolve(struct server *s, const char *h, char id[33]);
 

@@ -681,8 +681,17 @@ static const char *const schema_v5[] = {
     NULL,
 };
 
+/* Group policies (every version) and the block list of file hashes ('' group: all groups). */
+static const char *const schema_v6[] = {
+    "CREATE TABLE policies (group_name TEXT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL,"
+    " created_by TEXT, created_at BIGINT NOT NULL, reason TEXT, PRIMARY KEY (group_name, version))",
+    "CREATE TABLE blocklist (sha256 TEXT NOT NULL, group_name TEXT NOT NULL, created_by TEXT,"
+    " created_at BIGINT NOT NULL, reason TEXT, PRIMARY KEY (sha256, group_name))",
+    NULL,
+};
+
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-						schema_v5};
+						schema_v5, schema_v6};
 
 static int pg_migrate(struct store *st)
 {

@@ -1,0 +1,166 @@
+# Quarantine and restore byte for byte, and group policies through the real server and an agent
+# running its eBPF sensor: the default policy, a policy applied and reported back by the agent,
+# detect mode (an alert, no action), the switch to block mode (the same alert kills the process
+# tree and quarantines its file automatically, by "policy"), an exclusion (alert marked
+# excluded, process spared), and the block list reaching the agent.
+. "$(dirname "$0")/lib/common.bash"
+. "$(dirname "$0")/lib/stack.bash"
+need_root_bpf
+
+HOST=policy-host
+MAMORI_TEST_DATA=${MAMORI_TEST_DATA:-$MAMORI_SRC/tests/data}
+mkdir -p "$WORK/rules" "$WORK/bin" "$WORK/q"
+cp "$MAMORI_TEST_DATA/e2e_policy/rules.yml" "$WORK/rules/"
+start_server --rules "$WORK/rules"
+enroll_agent "$WORK/agent" "$HOST"
+printf 'uplink:\n  heartbeat_s: 1\n' >"$WORK/agent.yml"
+start_agent "$WORK/agent" --config "$WORK/agent.yml" --host-name "$HOST"
+WAIT_S=30 wait_for "$CLI" hosts ping "$HOST" --timeout 2 ||
+  { tail -20 "$WORK/agent.log" >&2; fail "agent not answering"; }
+cleanup_hooks+=('pkill -9 -f "$WORK/bin/mamori-e2e-" 2>/dev/null')
+
+# 1. Quarantine and restore: content, owner, mode (setuid included) and mtime come back.
+F=$WORK/q/payload.bin
+head -c 300000 /dev/urandom >"$F"
+chown 1234:5678 "$F"
+chmod 4750 "$F"
+touch -d '2020-01-02 03:04:05.123456789' "$F"
+before=$(stat -c '%s %a %u %g %y' "$F")
+sum=$(sha256sum "$F" | cut -c1-64)
+cp -p "$F" "$WORK/payload.orig"
+"$CLI" quarantine "$HOST" "$F" --reason "e2e: quarantine" >"$WORK/q.out" || fail "quarantine failed: $(cat "$WORK/q.out")"
+QID=$(tail -1 "$WORK/q.out")
+[ ${#QID} = 32 ] || fail "no quarantine id on the last line: $(cat "$WORK/q.out")"
+grep -q "sha256 $sum" "$WORK/q.out" || fail "quarantine output: $(cat "$WORK/q.out")"
+[ ! -e "$F" ] || fail "the file is still in place after quarantine"
+grep -rqF "$(head -c 64 "$WORK/payload.orig" | base64 -w0 | head -c 40)" "$WORK/agent/vault" 2>/dev/null &&
+  fail "plaintext found in the vault"
+"$CLI" quarantine "$HOST" --list --output jsonl >"$WORK/qlist.jsonl" || fail "quarantine --list"
+[ "$(jcount "$WORK/qlist.jsonl" "g(e,'id') == '$QID' and g(e,'path') == '$F'")" = 1 ] ||
+  fail "the entry is not listed: $(cat "$WORK/qlist.jsonl")"
+"$CLI" restore "$HOST" "$QID" --reason "e2e: false positive" >"$WORK/r.out" || fail "restore failed: $(cat "$WORK/r.out")"
+cmp -s "$F" "$WORK/payload.orig" || fail "restored content differs"
+[ "$(stat -c '%s %a %u %g %y' "$F")" = "$before" ] ||
+  fail "restored metadata differs: $(stat -c '%s %a %u %g %y' "$F") vs $before"
+rc=0
+"$CLI" restore "$HOST" "$QID" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a second restore of the same id: exit $rc"
+# Restore refuses to replace a file that took the path meanwhile, unless --force.
+QID=$(tail -1 <("$CLI" quarantine "$HOST" "$F"))
+echo other >"$F"
+rc=0
+"$CLI" restore "$HOST" "$QID" >"$WORK/r2.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "restore over an existing file: exit $rc"
+"$CLI" restore "$HOST" "$QID" --force >/dev/null || fail "restore --force failed"
+cmp -s "$F" "$WORK/payload.orig" || fail "restore --force content differs"
+echo "ok: quarantine and restore byte for byte"
+
+# 2. The default policy, then one applied and reported back by the agent.
+"$CLI" policy show default >"$WORK/p0.txt" || fail "policy show"
+grep -q "policy version 0" "$WORK/p0.txt" || fail "default policy: $(cat "$WORK/p0.txt")"
+grep -q '"mode": "detect"' "$WORK/p0.txt" || fail "default mode: $(cat "$WORK/p0.txt")"
+cat >"$WORK/policy.json" <<JSON
+{"mode": "detect",
+ "auto_response": [{"min_severity": "high", "actions": ["kill_tree", "quarantine"]}],
+ "exclusions": [{"type": "path", "value": "$WORK/bin/mamori-e2e-excluded*",
+                 "reason": "e2e: a known tool", "expires": "30d"}]}
+JSON
+out=$("$CLI" policy apply default "$WORK/policy.json" --reason "e2e: first policy") ||
+  fail "policy apply: $out"
+echo "$out" | grep -q "policy version 1 (mode detect" || fail "policy apply output: $out"
+reported() {
+  "$CLI" hosts show "$HOST" >"$WORK/show.txt" 2>/dev/null &&
+    grep -Eq "^health\.policy\.version +$1$" "$WORK/show.txt"
+}
+WAIT_S=20 wait_for reported 1 || fail "the agent does not report policy version 1: $(grep policy "$WORK/show.txt")"
+echo "ok: policy version 1 applied and reported by the agent"
+
+# run_evil NAME: a copy of sleep under $WORK/bin that the test rule matches; pid in $EVIL.
+run_evil() {
+  cp /bin/sleep "$WORK/bin/$1"
+  "$WORK/bin/$1" 1000 &
+  EVIL=$!
+}
+alert_for() {
+  "$CLI" alerts list --since 10m --output jsonl >"$WORK/alerts.jsonl" 2>/dev/null &&
+    [ "$(jcount "$WORK/alerts.jsonl" "g(e,'process.pid') == $1")" -ge 1 ]
+}
+by_policy() {
+  "$CLI" actions list --since 10m --host "$HOST" --output jsonl >"$WORK/actions.jsonl"
+  jcount "$WORK/actions.jsonl" "g(e,'created_by') == 'policy'"
+}
+
+# 3. Detect mode: the alert is raised, nothing is done.
+run_evil mamori-e2e-watched
+WAIT_S=30 wait_for alert_for "$EVIL" || fail "no alert for the test program in detect mode"
+sleep 2
+kill -0 "$EVIL" 2>/dev/null || fail "the process was killed in detect mode"
+[ "$(by_policy)" = 0 ] || fail "automatic actions in detect mode: $(cat "$WORK/actions.jsonl")"
+kill "$EVIL"
+wait "$EVIL" 2>/dev/null || true
+echo "ok: detect mode alerts without acting"
+
+# 4. Block mode: the same alert kills the tree and quarantines the program.
+out=$("$CLI" policy set default mode block --reason "e2e: contain") || fail "policy set: $out"
+echo "$out" | grep -q "policy version 2 (mode block" || fail "policy set output: $out"
+WAIT_S=20 wait_for reported 2 || fail "the agent does not report policy version 2"
+# A shell (a copy of bash the rule matches) with a child: the whole tree goes.
+cp /bin/bash "$WORK/bin/mamori-e2e-blocked"
+"$WORK/bin/mamori-e2e-blocked" -c 'sleep 1001 & wait' &
+EVIL=$!
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q ') Z' "/proc/$1/stat" 2>/dev/null; }
+WAIT_S=30 wait_for gone "$EVIL" || fail "block mode: the process was not killed"
+WAIT_S=20 wait_for test ! -e "$WORK/bin/mamori-e2e-blocked" ||
+  fail "block mode: the program was not quarantined"
+WAIT_S=10 wait_for test "$(by_policy)" -ge 2 || true
+[ "$(jcount "$WORK/actions.jsonl" "g(e,'created_by') == 'policy' and g(e,'type') == 'kill' and g(e,'status') == 'ok'")" -ge 1 ] ||
+  fail "no automatic kill in the actions: $(cat "$WORK/actions.jsonl")"
+[ "$(jcount "$WORK/actions.jsonl" "g(e,'created_by') == 'policy' and g(e,'type') == 'quarantine' and g(e,'status') == 'ok' and g(e,'args.path') == '$WORK/bin/mamori-e2e-blocked'")" = 1 ] ||
+  fail "no automatic quarantine in the actions: $(cat "$WORK/actions.jsonl")"
+grep -q "auto-response (policy v2)" "$WORK/actions.jsonl" || fail "the reason does not name the policy"
+wait "$EVIL" 2>/dev/null || true
+sleep 1
+pgrep -f "sleep 1001" >/dev/null && fail "block mode: the child of the process survived"
+echo "ok: block mode killed the tree and quarantined automatically"
+
+# 5. An exclusion: the alert is marked excluded and the process spared, in block mode too.
+run_evil mamori-e2e-excluded-tool
+WAIT_S=30 wait_for alert_for "$EVIL" || fail "no alert for the excluded program"
+[ "$(jcount "$WORK/alerts.jsonl" "g(e,'process.pid') == $EVIL and g(e,'status') == 'excluded'")" -ge 1 ] ||
+  fail "the alert is not marked excluded: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -2)"
+sleep 2
+kill -0 "$EVIL" 2>/dev/null || fail "an excluded process was killed"
+[ -e "$WORK/bin/mamori-e2e-excluded-tool" ] || fail "an excluded program was quarantined"
+kill "$EVIL"
+wait "$EVIL" 2>/dev/null || true
+echo "ok: exclusion"
+
+# 6. The block list reaches the agent with its policy.
+SUM=$(sha256sum /bin/true | cut -c1-64)
+out=$("$CLI" block hash "$SUM" --reason "e2e: block list") || fail "block hash: $out"
+"$CLI" block list --output jsonl >"$WORK/bl.jsonl" || fail "block list"
+[ "$(jcount "$WORK/bl.jsonl" "g(e,'sha256') == '$SUM' and g(e,'reason') == 'e2e: block list'")" = 1 ] ||
+  fail "block list: $(cat "$WORK/bl.jsonl")"
+blocked_n() { "$CLI" hosts show "$HOST" >"$WORK/show.txt" && grep -Eq "^health\.policy\.blocked +$1$" "$WORK/show.txt"; }
+"$CLI" unblock hash "$SUM" >/dev/null || fail "unblock"
+WAIT_S=20 wait_for blocked_n 0 || fail "the agent still has the hash blocked"
+rc=0
+"$CLI" unblock hash "$SUM" >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "unblocking a hash that is not blocked: exit $rc"
+echo "ok: block list distributed"
+
+# 7. Bad input is refused with a reason.
+echo '{"mode": "prevent"}' >"$WORK/bad.json"
+rc=0
+out=$("$CLI" policy apply default "$WORK/bad.json" 2>&1) || rc=$?
+[ "$rc" = 1 ] && echo "$out" | grep -q "mode: detect or block" || fail "a bad policy: exit $rc: $out"
+echo '{"exclusions": [{"type": "hash", "value": "abc", "reason": "x"}]}' >"$WORK/bad.json"
+rc=0
+out=$("$CLI" policy apply default "$WORK/bad.json" 2>&1) || rc=$?
+[ "$rc" = 1 ] && echo "$out" | grep -q "exclusions\[0\].value" || fail "a bad exclusion: exit $rc: $out"
+rc=0
+"$CLI" block hash nothex >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "a bad hash: exit $rc"
+"$CLI" policy history default --output jsonl >"$WORK/hist.jsonl" || fail "policy history"
+[ "$(wc -l <"$WORK/hist.jsonl")" = 2 ] || fail "history: $(cat "$WORK/hist.jsonl")"
+echo "PASS"
