@@ -12,6 +12,7 @@
 #include "respond_collect.h"
 #include "respond_isolate.h"
 #include "respond_kill.h"
+#include "respond_persist.h"
 #include "respond_quarantine.h"
 #include "respond_live.h"
 #include "uplink_http.h"
@@ -157,6 +158,19 @@ static int cmd_quarantine_list(json_t *args, json_t **result)
 	return respond_quarantine_list(dir, result);
 }
 
+static int cmd_persistence_remove(json_t *args, json_t **result)
+{
+	struct respond_persist_opts o = {.root = "", .use_systemctl = true};
+	char dir[1100];
+
+	if (!vault_dir(dir, sizeof(dir))) {
+		*result = json_pack("{s:s}", "error", "removal needs the agent's state directory");
+		return -ENOTSUP;
+	}
+	o.vault_dir = dir;
+	return respond_persist_remove(&o, args, result);
+}
+
 static int cmd_ping(json_t *args, json_t **result)
 {
 	struct timespec ts;
@@ -228,6 +242,7 @@ static const struct {
     {"collect", cmd_collect},	  {"isolate", cmd_isolate},
     {"release", cmd_release},	  {"quarantine", cmd_quarantine},
     {"restore", cmd_restore},	  {"quarantine_list", cmd_quarantine_list},
+    {"persistence_remove", cmd_persistence_remove},
 };
 
 int agent_command_run(const char *type, json_t *args, json_t **result)

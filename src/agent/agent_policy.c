@@ -96,6 +96,15 @@ int agent_policy_open(const char *state_dir, const struct agent_policy_hooks *h)
 	return rc;
 }
 
+void agent_policy_set_hooks(const struct agent_policy_hooks *h)
+{
+	pthread_mutex_lock(&lock);
+	hooks = h ? *h : (struct agent_policy_hooks){0};
+	if (cur)
+		apply();
+	pthread_mutex_unlock(&lock);
+}
+
 void agent_policy_close(void)
 {
 	pthread_mutex_lock(&lock);

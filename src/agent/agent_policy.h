@@ -20,9 +20,14 @@ struct agent_policy_hooks {
 };
 
 /* Loads state_dir/policy.json if there is one and applies it to hooks (borrowed until
- * agent_policy_close). 0, or a negative errno when the saved policy is unreadable (ignored). */
+ * agent_policy_close; may be NULL). 0, or a negative errno when the saved policy is unreadable
+ * (ignored). */
 int agent_policy_open(const char *state_dir, const struct agent_policy_hooks *hooks);
 void agent_policy_close(void);
+
+/* Replaces the hooks (borrowed until replaced; NULL: none) and applies the policy in force to
+ * the new ones at once. */
+void agent_policy_set_hooks(const struct agent_policy_hooks *hooks);
 
 /* A bundle from the server: checked, saved, applied. 0 or -EINVAL with a reason in err. */
 int agent_policy_update(json_t *bundle, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 #include "agent_run.h"
 #include "agent_detect.h"
+#include "agent_enforce.h"
 #include "agent_yara.h"
 
 #include <errno.h>
@@ -360,6 +361,7 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 {
 	struct agent ag = {0};
+	struct agent_enforce *enforce = NULL;
 	struct source srcs[NSOURCES + 1];
 	struct sigaction sa = {0};
 	bool replay = c->replay_path[0] != '\0';
@@ -434,6 +436,13 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 	if (c->hash_executables)
 		ag.hashes =
 		    hashcache_new(4096, c->queue_events, c->hash_max_bytes, agent_hash_done, &ag);
+	if (o->enforce) {
+		char err[256];
+
+		enforce = agent_enforce_new(&ag, err, sizeof(err));
+		if (!enforce)
+			log_warn("agent", "exec blocking off: %s", err);
+	}
 	if (open_sources(&ag, srcs, replay) != 0) {
 		rc = 1;
 	} else if (ag.cover == 0 && !replay) {
@@ -450,6 +459,8 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 			srcs[i].active = false;
 		}
 	}
+	/* No process may stay stopped or denied by an agent that has gone. */
+	agent_enforce_free(enforce);
 	/* Hashing finishes the queued execs before the final counters are written. */
 	hashcache_free(ag.hashes);
 	ag.hashes = NULL;

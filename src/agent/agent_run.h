@@ -5,6 +5,7 @@
 #define MAMORI_AGENT_RUN_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent_config.h"
@@ -29,6 +30,7 @@ struct agent_run_opts {
 	int out_fd;		     /* where events go */
 	struct output *out;	     /* instead of out_fd when set (borrowed) */
 	struct agent_health *health; /* updated when set */
+	bool enforce;		     /* exec blocking from the policy (agent_enforce.h) */
 };
 
 /* 0 on a clean stop; 1 when a required source failed or nothing could be opened. */

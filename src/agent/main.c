@@ -126,6 +126,7 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 	}
 	pthread_mutex_init(&health.lock, NULL);
 	o->health = &health;
+	o->enforce = true;
 	o->out = output_new_sink(spool_sink, sp, (size_t)c->batch_kb * 1024, c->batch_events,
 				 (uint64_t)c->batch_ms * 1000000ull);
 	uo.id = &id;

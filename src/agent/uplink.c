@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "agent_commands.h"
+#include "agent_enforce.h"
 #include "agent_identity.h"
 #include "agent_policy.h"
 #include "agent_run.h"
@@ -160,6 +161,8 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 		json_object_set_new(json_object_get(j, "health"), "isolation",
 				    json_pack("{s:b}", "active", respond_isolate_active()));
 		agent_policy_report(json_object_get(j, "health"));
+		json_object_set_new(json_object_get(j, "health"), "enforcement",
+				    agent_enforce_report());
 	}
 	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);

@@ -38,6 +38,7 @@ static const char usage_main[] =
     "  release   lift a host's isolation\n"
     "  quarantine  move a file on a host into its encrypted vault (or --list it)\n"
     "  restore   put a quarantined file back\n"
+    "  remove-persistence  remove a cron entry, unit, key or start-up line (backed up)\n"
     "  block     deny execution of a file hash on hosts (hash, list)\n"
     "  unblock   lift a block (hash)\n"
     "  policy    a group's policy: mode, automatic responses, exclusions\n"
@@ -68,6 +69,7 @@ static const struct cli_cmd commands[] = {
     {"block", cmd_block_run},	      {"unblock", cmd_unblock_run},
     {"policy", cmd_policy_run},	      {"quarantine", cmd_quarantine_run},
     {"restore", cmd_restore_run},
+    {"remove-persistence", cmd_persistence_run},
 };
 
 static __attribute__((format(printf, 2, 0))) void vreport(FILE *f, const char *fmt, va_list ap)

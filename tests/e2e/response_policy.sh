@@ -2,7 +2,8 @@
 # running its eBPF sensor: the default policy, a policy applied and reported back by the agent,
 # detect mode (an alert, no action), the switch to block mode (the same alert kills the process
 # tree and quarantines its file automatically, by "policy"), an exclusion (alert marked
-# excluded, process spared), and the block list reaching the agent.
+# excluded, process spared), and the block list enforced at exec: the file, a renamed copy,
+# ld.so FILE and a memfd, each with its prevention alert.
 . "$(dirname "$0")/lib/common.bash"
 . "$(dirname "$0")/lib/stack.bash"
 need_root_bpf
@@ -54,6 +55,27 @@ rc=0
 "$CLI" restore "$HOST" "$QID" --force >/dev/null || fail "restore --force failed"
 cmp -s "$F" "$WORK/payload.orig" || fail "restore --force content differs"
 echo "ok: quarantine and restore byte for byte"
+
+# 1b. Persistence removal with a backup: a line from a cron file, undone, then the whole file.
+CRON=/etc/cron.d/mamori-e2e-$$
+cleanup_hooks+=("rm -f $CRON")
+printf '# e2e\n*/5 * * * * root /tmp/.x/updater --quiet\n0 3 * * * root /usr/bin/true\n' >"$CRON"
+chmod 644 "$CRON"
+cp "$CRON" "$WORK/cron.orig"
+"$CLI" remove-persistence "$HOST" cron "$CRON" --match /tmp/.x/updater --reason "e2e: cron" \
+  >"$WORK/p.out" || fail "remove-persistence failed: $(cat "$WORK/p.out")"
+grep -q -- "- \*/5 \* \* \* \* root /tmp/.x/updater --quiet" "$WORK/p.out" || fail "removed line not shown: $(cat "$WORK/p.out")"
+[ "$(cat "$CRON")" = "$(printf '# e2e\n0 3 * * * root /usr/bin/true')" ] || fail "cron file after removal: $(cat "$CRON")"
+[ "$(stat -c %a "$CRON")" = 644 ] || fail "mode changed"
+BID=$(tail -1 "$WORK/p.out")
+"$CLI" restore "$HOST" "$BID" --force >/dev/null || fail "undo by restore failed"
+cmp -s "$CRON" "$WORK/cron.orig" || fail "the backup did not restore the original"
+"$CLI" remove-persistence "$HOST" cron "$CRON" >"$WORK/p.out" || fail "whole-file removal failed"
+[ ! -e "$CRON" ] || fail "the cron file is still there"
+rc=0
+"$CLI" remove-persistence "$HOST" cron /etc/passwd --line x >/dev/null 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "removal outside the places of cron: exit $rc"
+echo "ok: persistence removed with a backup, undone by restore"
 
 # 2. The default policy, then one applied and reported back by the agent.
 "$CLI" policy show default >"$WORK/p0.txt" || fail "policy show"
@@ -135,19 +157,63 @@ kill "$EVIL"
 wait "$EVIL" 2>/dev/null || true
 echo "ok: exclusion"
 
-# 6. The block list reaches the agent with its policy.
-SUM=$(sha256sum /bin/true | cut -c1-64)
+# 6. The block list: denied at exec, also under another name, from memory and through ld.so.
+head -c 64 /dev/urandom >"$WORK/pad"
+cat /bin/sleep "$WORK/pad" >"$WORK/bin/tool-blocked"
+chmod 755 "$WORK/bin/tool-blocked"
+SUM=$(sha256sum "$WORK/bin/tool-blocked" | cut -c1-64)
+"$WORK/bin/tool-blocked" 0 || fail "the test program does not run before the block"
 out=$("$CLI" block hash "$SUM" --reason "e2e: block list") || fail "block hash: $out"
 "$CLI" block list --output jsonl >"$WORK/bl.jsonl" || fail "block list"
 [ "$(jcount "$WORK/bl.jsonl" "g(e,'sha256') == '$SUM' and g(e,'reason') == 'e2e: block list'")" = 1 ] ||
   fail "block list: $(cat "$WORK/bl.jsonl")"
-blocked_n() { "$CLI" hosts show "$HOST" >"$WORK/show.txt" && grep -Eq "^health\.policy\.blocked +$1$" "$WORK/show.txt"; }
+blocked_n() {
+  "$CLI" hosts show "$HOST" >"$WORK/show.txt" &&
+    grep -Eq "^health\.policy\.blocked +$1$" "$WORK/show.txt" &&
+    grep -Eq "^health\.enforcement\.blocked_hashes +$1$" "$WORK/show.txt"
+}
+WAIT_S=20 wait_for blocked_n 1 || fail "the agent does not enforce the block: $(grep -E 'policy|enforcement' "$WORK/show.txt")"
+rc=0
+"$WORK/bin/tool-blocked" 0 2>/dev/null || rc=$?
+[ "$rc" = 126 ] || fail "a blocked file ran (exit $rc)"
+cp "$WORK/bin/tool-blocked" "$WORK/bin/renamed-copy"
+rc=0
+"$WORK/bin/renamed-copy" 0 2>/dev/null || rc=$?
+[ "$rc" = 126 ] || fail "a renamed copy of a blocked file ran (exit $rc)"
+LDSO=
+for f in /lib64/ld-linux-x86-64.so.2 /lib/ld-linux-aarch64.so.1; do [ -x "$f" ] && LDSO=$f && break; done
+[ -n "$LDSO" ] || fail "no dynamic loader found"
+rc=0
+"$LDSO" "$WORK/bin/tool-blocked" 0 2>/dev/null || rc=$?
+[ "$rc" = 137 ] || fail "ld.so ran a blocked file (exit $rc)"
+rc=0
+/usr/bin/python3 -c 'import os, sys
+fd = os.memfd_create("payload")
+os.write(fd, open(sys.argv[1], "rb").read())
+os.execve(fd, ["payload", "0"], {})' "$WORK/bin/tool-blocked" 2>/dev/null || rc=$?
+[ "$rc" = 137 ] || fail "a blocked file ran from a memfd (exit $rc)"
+blocked_alerts() {
+  "$CLI" alerts list --since 10m --output jsonl >"$WORK/alerts.jsonl" 2>/dev/null &&
+    [ "$(jcount "$WORK/alerts.jsonl" "g(e,'rule.id') == 'mamori-blocked-hash' and g(e,'file.hash.sha256') == '$SUM'")" -ge 4 ]
+}
+WAIT_S=20 wait_for blocked_alerts || fail "prevention alerts missing: $(grep -c mamori-blocked-hash "$WORK/alerts.jsonl")"
+for how in exec ld.so memfd; do
+  [ "$(jcount "$WORK/alerts.jsonl" "g(e,'rule.id') == 'mamori-blocked-hash' and g(e,'mamori.prevention.how') == '$how'")" -ge 1 ] ||
+    fail "no prevention alert for how=$how"
+done
+# Block mode with quarantine on: the prevention alerts (high) had the file quarantined too.
+WAIT_S=20 wait_for test ! -e "$WORK/bin/tool-blocked" || fail "the blocked file was not quarantined in block mode"
 "$CLI" unblock hash "$SUM" >/dev/null || fail "unblock"
 WAIT_S=20 wait_for blocked_n 0 || fail "the agent still has the hash blocked"
+cat /bin/sleep "$WORK/pad" >"$WORK/bin/tool-again"
+chmod 755 "$WORK/bin/tool-again"
+rc=0
+"$WORK/bin/tool-again" 0 2>"$WORK/unblock.err" || rc=$?
+[ "$rc" = 0 ] || fail "the same bytes do not run after unblock (exit $rc: $(cat "$WORK/unblock.err"))"
 rc=0
 "$CLI" unblock hash "$SUM" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "unblocking a hash that is not blocked: exit $rc"
-echo "ok: block list distributed"
+echo "ok: block list enforced at exec (copy, ld.so, memfd) and lifted"
 
 # 7. Bad input is refused with a reason.
 echo '{"mode": "prevent"}' >"$WORK/bad.json"
