@@ -25,6 +25,9 @@ const volatile __u32 agent_tgid = 0;
 /* Execs that should have been stopped and were not (ring full, signal refused). */
 __u64 missed = 0;
 
+/* Set by user space while prevention rules are in force: every exec is stopped and checked. */
+__u32 gate_all = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
@@ -134,6 +137,8 @@ int BPF_PROG(enforce_exec, struct task_struct *task, pid_t old_pid, struct linux
 		else if (rc && rc != -ENOENT)
 			__sync_fetch_and_add(&missed, 1); /* mmap lock busy: not checked */
 	}
+	if (gate_all && !fuse(image))
+		kind |= ENFORCE_GATE;
 	if (!kind)
 		return 0;
 

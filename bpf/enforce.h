@@ -15,6 +15,7 @@ enum enforce_kind {
 	ENFORCE_LOADER = 1 << 2,  /* the image is a dynamic loader run as the program */
 	ENFORCE_CHANGED = 1 << 3, /* allowed with an ignore mark, ctime changed since then */
 	ENFORCE_INTERP = 1 << 4,  /* first instruction in another file, nolink or unwatched */
+	ENFORCE_GATE = 1 << 5,	  /* every exec, for prevention rules (gate_all set) */
 };
 
 /* A (superblock, inode) pair; dev is the kernel's encoding, (major << 20) | minor. */

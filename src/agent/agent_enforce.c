@@ -12,7 +12,9 @@
 
 #include "agent.h"
 #include "agent_policy.h"
+#include "agent_prevent.h"
 #include "block_exec.h"
+#include "procfs.h"
 #include "event_json.h"
 #include "log.h"
 
@@ -23,6 +25,12 @@ struct agent_enforce {
 	struct block_exec *blk;
 	struct agent_policy_hooks hooks;
 	atomic_size_t nblocked;
+	/* Prevention rules: set while the gate is off; used by the gate on the worker thread. */
+	struct agent_prevent *prevent;
+	char prevent_key[4096];	 /* the rule ids it was built for, to rebuild only on change */
+	struct event ev, parent; /* the gate's scratch */
+	atomic_uint_fast64_t prevented;
+	atomic_uint_fast32_t prevent_rules;
 };
 
 /* One at a time per process: the heartbeat reads it without a handle. */
@@ -78,6 +86,124 @@ static void on_hit(void *ctx, const struct block_exec_hit *hit)
 		 hit->path, hit->how, hit->sha256);
 }
 
+/* The process stopped at exec, as an exec event: itself and its parent from /proc. */
+static void exec_event(struct agent_enforce *e, uint32_t pid)
+{
+	struct procfs_stat st;
+	struct event *ev = &e->ev, *pe = &e->parent;
+	struct timespec ts;
+
+	event_reset(ev);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ev->timestamp_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	event_mark(ev, EVF_TIMESTAMP);
+	ev->action = EVENT_ACTION_EXEC;
+	event_mark(ev, EVF_EVENT_ACTION);
+	event_copy_str(ev->host_name, sizeof(ev->host_name), e->ag->host_name,
+		       strlen(e->ag->host_name));
+	event_mark(ev, EVF_HOST_NAME);
+	procfs_fill_process("/proc", pid, e->ag->config ? e->ag->config->args_max_count : 64, ev);
+	if (procfs_read_stat("/proc", pid, &st) != 0)
+		return;
+	agent_entity_id(e->ag, pid, st.start_ticks, ev->process.entity_id);
+	event_mark(ev, EVF_PROCESS_ENTITY_ID);
+	if (!st.ppid)
+		return;
+	ev->process.parent.pid = st.ppid;
+	event_mark(ev, EVF_PROCESS_PARENT_PID);
+	event_reset(pe);
+	if (procfs_fill_process("/proc", st.ppid, 64, pe) != 0)
+		return;
+	event_copy_str(ev->process.parent.executable, sizeof(ev->process.parent.executable),
+		       pe->process.executable, strlen(pe->process.executable));
+	event_copy_str(ev->process.parent.name, sizeof(ev->process.parent.name), pe->process.name,
+		       strlen(pe->process.name));
+	event_copy_str(ev->process.parent.command_line, sizeof(ev->process.parent.command_line),
+		       pe->process.command_line, strlen(pe->process.command_line));
+	event_mark(ev, EVF_PROCESS_PARENT_EXECUTABLE);
+	event_mark(ev, EVF_PROCESS_PARENT_NAME);
+	event_mark(ev, EVF_PROCESS_PARENT_COMMAND_LINE);
+}
+
+/* Worker thread, the process stopped: true kills it. */
+static bool gate(void *ctx, uint32_t pid)
+{
+	struct agent_enforce *e = ctx;
+	json_t *alert = NULL;
+	char *line;
+
+	if (!e->prevent)
+		return false;
+	exec_event(e, pid);
+	if (agent_prevent_check(e->prevent, &e->ev, &alert) != 1)
+		return false;
+	line = json_dumps(alert, JSON_COMPACT);
+	log_warn("enforce", "exec prevented pid=%u path=%s rule=%s", pid, e->ev.process.executable,
+		 json_string_value(json_object_get(json_object_get(alert, "rule"), "id")));
+	json_decref(alert);
+	if (line) {
+		agent_emit_alert(e->ag, line, strlen(line));
+		free(line);
+	}
+	atomic_fetch_add(&e->prevented, 1);
+	return true;
+}
+
+/* Policy changed: prevention rules are enforced in block mode only. */
+static void on_changed(void *ctx, json_t *bundle)
+{
+	struct agent_enforce *e = ctx;
+	json_t *ids = json_object_get(bundle, "prevent_rules"), *missing = NULL;
+	const char *mode = json_string_value(json_object_get(bundle, "mode"));
+	bool want = mode && !strcmp(mode, "block") && json_array_size(ids);
+	char key[4096] = "", err[256];
+	struct agent_prevent *p = NULL;
+	char *k = want ? json_dumps(ids, JSON_COMPACT) : NULL;
+
+	snprintf(key, sizeof(key), "%s", k ? k : "");
+	free(k);
+	if (!strcmp(key, e->prevent_key))
+		return;
+	if (want) {
+		if (!e->ag->config || !e->ag->config->detect_rules.n) {
+			log_warn("enforce",
+				 "prevent rules in the policy but the agent has no rules "
+				 "(detect.rules): not enforced");
+		} else {
+			p = agent_prevent_new(&e->ag->config->detect_rules, ids, &missing, err,
+					      sizeof(err));
+			if (!p)
+				log_warn("enforce", "prevent rules not enforced: %s", err);
+			if (json_array_size(missing)) {
+				char *m = json_dumps(missing, JSON_COMPACT);
+
+				log_warn("enforce", "prevent rules not among the agent's rules: %s",
+					 m ? m : "?");
+				free(m);
+			}
+			json_decref(missing);
+		}
+	}
+	/* The gate off while the rules change hands, then on again with the new ones. */
+	block_exec_set_gate(e->blk, NULL, NULL);
+	agent_prevent_free(e->prevent);
+	e->prevent = p;
+	atomic_store(&e->prevent_rules, p ? (uint32_t)json_array_size(ids) : 0);
+	snprintf(e->prevent_key, sizeof(e->prevent_key), "%s", key);
+	if (p) {
+		int rc = block_exec_set_gate(e->blk, gate, e);
+
+		if (rc)
+			log_error("enforce", "prevention at exec not enforced err=%s",
+				  strerror(-rc));
+		else
+			log_info("enforce", "prevention at exec on rules=%zu",
+				 json_array_size(ids));
+	} else if (want) {
+		log_info("enforce", "prevention at exec off");
+	}
+}
+
 static void on_blocked(void *ctx, const char (*sha256)[65], size_t n)
 {
 	struct agent_enforce *e = ctx;
@@ -107,7 +233,8 @@ struct agent_enforce *agent_enforce_new(struct agent *ag, char *err, size_t errl
 		free(e);
 		return NULL;
 	}
-	e->hooks = (struct agent_policy_hooks){.blocked = on_blocked, .ctx = e};
+	e->hooks =
+	    (struct agent_policy_hooks){.blocked = on_blocked, .changed = on_changed, .ctx = e};
 	pthread_mutex_lock(&current_lock);
 	current = e;
 	pthread_mutex_unlock(&current_lock);
@@ -124,6 +251,7 @@ void agent_enforce_free(struct agent_enforce *e)
 	current = NULL;
 	pthread_mutex_unlock(&current_lock);
 	block_exec_free(e->blk);
+	agent_prevent_free(e->prevent);
 	free(e);
 }
 
@@ -138,7 +266,9 @@ json_t *agent_enforce_report(void)
 		return json_pack("{s:b}", "blocking", 0);
 	}
 	block_exec_get_stats(current->blk, &st);
-	r = json_pack("{s:b,s:I,s:I,s:I,s:I}", "blocking", 1, "blocked_hashes",
+	r = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "blocking", 1, "prevent_rules",
+		      (json_int_t)atomic_load(&current->prevent_rules), "prevented",
+		      (json_int_t)atomic_load(&current->prevented), "blocked_hashes",
 		      (json_int_t)atomic_load(&current->nblocked), "denied", (json_int_t)st.denied,
 		      "killed", (json_int_t)st.killed, "perm_events", (json_int_t)st.perm_events);
 	pthread_mutex_unlock(&current_lock);

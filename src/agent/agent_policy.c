@@ -155,6 +155,13 @@ void agent_policy_report(json_t *health)
 	pthread_mutex_unlock(&lock);
 }
 
+void agent_policy_etag(char *out, size_t n)
+{
+	pthread_mutex_lock(&lock);
+	snprintf(out, n, "%s", cur ? json_string_value(json_object_get(cur, "etag")) : "");
+	pthread_mutex_unlock(&lock);
+}
+
 bool agent_policy_is_block(void)
 {
 	bool b;

@@ -35,6 +35,9 @@ int agent_policy_update(json_t *bundle, char *err, size_t errlen);
 /* Adds {"version", "etag", "mode", "blocked"} to a heartbeat's health object. */
 void agent_policy_report(json_t *health);
 
+/* The etag of the policy in force into out ("" before any). */
+void agent_policy_etag(char *out, size_t n);
+
 /* Whether the group is in block mode. */
 bool agent_policy_is_block(void);
 

@@ -324,6 +324,26 @@ static int epoll_add(struct block_exec *b, int fd, uint32_t tag)
 	return epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ee) < 0 ? -errno : 0;
 }
 
+/* The eBPF program runs while something is blocked or a gate is set, and stops every exec only
+ * for the gate. */
+static int bpf_update(struct block_exec *b)
+{
+	int rc;
+
+	if (!b->bpf)
+		return b->gate ? -ENOTSUP : 0;
+	block_exec_bpf_set_gate(b->bpf, b->gate != NULL);
+	if (!b->nset && !b->gate) {
+		block_exec_bpf_detach(b->bpf);
+		return 0;
+	}
+	rc = block_exec_bpf_attach(b->bpf);
+	if (rc)
+		log_error(BE_LOG, "memfd, ld.so and prevention not checked: attach err=%s",
+			  strerror(-rc));
+	return b->gate ? rc : 0;
+}
+
 /* Takes set (sorted, n entries). The new group is marked before the old one goes, so no exec
  * slips between; the old queue is answered under the new set, and whatever the old group alone
  * still holds after that, the kernel allows at close (the new group saw it too). */
@@ -360,15 +380,7 @@ static int apply_set(struct block_exec *b, uint8_t (*set)[32], size_t n)
 	if (!b->bpf)
 		return 0;
 	block_exec_bpf_trust_clear(b->bpf);
-	if (!n) {
-		block_exec_bpf_detach(b->bpf);
-		return 0;
-	}
-	rc = block_exec_bpf_attach(b->bpf);
-	if (rc)
-		log_error(BE_LOG, "memfd and ld.so execs not checked: attach err=%s",
-			  strerror(-rc));
-	return 0;
+	return bpf_update(b);
 }
 
 /* Starts again from a new group: at once when events could not be parsed (only closing the
@@ -403,16 +415,30 @@ static bool handle_ctl(struct block_exec *b)
 		log_warn(BE_LOG, "control read err=%s", strerror(errno));
 	pthread_mutex_lock(&b->lock);
 	if (b->stop) {
-		if (b->req) { /* a set() racing free(): it returns rather than wait forever */
+		if (b->req || b->req_gate) { /* a set() racing free(): it returns, not waits */
 			free(b->req_set);
 			b->req_set = NULL;
 			b->req = false;
+			b->req_gate = false;
 			b->done_rc = -ECANCELED;
 			b->done = true;
 			pthread_cond_broadcast(&b->cond);
 		}
 		pthread_mutex_unlock(&b->lock);
 		return true;
+	}
+	if (b->req_gate) {
+		b->gate = b->req_gate_fn;
+		b->gate_ctx = b->req_gate_ctx;
+		b->req_gate = false;
+		pthread_mutex_unlock(&b->lock);
+		rc = bpf_update(b);
+		pthread_mutex_lock(&b->lock);
+		b->done_rc = rc;
+		b->done = true;
+		pthread_cond_broadcast(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+		return false;
 	}
 	if (!b->req) {
 		pthread_mutex_unlock(&b->lock);
@@ -585,6 +611,32 @@ int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n)
 	b->req_set = set;
 	b->req_n = k;
 	b->req = true;
+	b->done = false;
+	if (write(b->ctl_fd, &one, sizeof(one)) < 0)
+		log_warn(BE_LOG, "control write err=%s", strerror(errno));
+	while (!b->done)
+		pthread_cond_wait(&b->cond, &b->lock);
+	rc = b->done_rc;
+	b->busy = false;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx)
+{
+	uint64_t one = 1;
+	int rc;
+
+	if (pthread_equal(pthread_self(), b->thread))
+		return -EDEADLK;
+	pthread_mutex_lock(&b->lock);
+	while (b->busy)
+		pthread_cond_wait(&b->cond, &b->lock);
+	b->busy = true;
+	b->req_gate = true;
+	b->req_gate_fn = gate;
+	b->req_gate_ctx = ctx;
 	b->done = false;
 	if (write(b->ctl_fd, &one, sizeof(one)) < 0)
 		log_warn(BE_LOG, "control write err=%s", strerror(errno));

@@ -5,6 +5,7 @@
 #ifndef MAMORI_BLOCK_EXEC_H
 #define MAMORI_BLOCK_EXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,14 @@ struct block_exec *block_exec_new(const struct block_exec_opts *o, char *err, si
  * exec. 0, -EINVAL for a malformed hash (nothing changed), -EDEADLK from on_hit, or the errno
  * that kept the fanotify group from being set up (the previous set stays in force). */
 int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n);
+
+/* Prevention at exec: while a gate is set, every exec on the host (FUSE aside) is stopped before
+ * its first instruction and gate(ctx, pid) decides: true kills it, false lets it run. It runs on
+ * the worker thread with the process stopped, so it must be quick and must not exec; the block
+ * list is checked as before. NULL removes the gate. Needs the eBPF program: -ENOTSUP without.
+ * 0, -EDEADLK from a callback, or a negative errno. */
+typedef bool (*block_exec_gate_fn)(void *ctx, uint32_t pid);
+int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx);
 
 /* Stops the worker: no process is left stopped and pending execs are allowed. NULL is a no-op. */
 void block_exec_free(struct block_exec *b);

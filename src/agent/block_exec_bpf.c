@@ -581,6 +581,10 @@ static void decide_hold(struct block_exec_bpf *p, const struct be_hold *h, bool 
 		return;
 	}
 	kill = check && p->b->nset && check_hold(p, h);
+	/* Prevention rules: the agent looks at the process as it is about to run. */
+	if (check && !kill && p->b->gate && (h->rec.kind & ENFORCE_GATE) &&
+	    block_exec_now_ns() <= h->deadline_ns)
+		kill = p->b->gate(p->b->gate_ctx, h->rec.pid);
 	/* Counted first, as for fanotify answers; taken back if the process is gone. */
 	atomic_fetch_add(kill ? &p->b->n.killed : &p->b->n.continued, 1);
 	if (pidfd_send_signal(pidfd, kill ? SIGKILL : SIGCONT, NULL, 0) < 0)
@@ -642,6 +646,11 @@ int block_exec_bpf_ring_fd(struct block_exec_bpf *p)
 }
 
 /* ---- lifecycle ---- */
+
+void block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on)
+{
+	__atomic_store_n(&p->skel->bss->gate_all, on ? 1u : 0u, __ATOMIC_RELEASE);
+}
 
 int block_exec_bpf_attach(struct block_exec_bpf *p)
 {

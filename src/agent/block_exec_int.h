@@ -45,11 +45,16 @@ struct block_exec {
 	uint8_t (*req_set)[32];
 	size_t req_n;
 	bool busy, req, done, stop;
+	bool req_gate; /* a gate change (req_gate_fn, req_gate_ctx) waits */
+	block_exec_gate_fn req_gate_fn;
+	void *req_gate_ctx;
 	int done_rc;
 
 	/* The worker's own. */
 	uint8_t (*set)[32]; /* sorted */
 	size_t nset;
+	block_exec_gate_fn gate; /* prevention at exec, NULL when off */
+	void *gate_ctx;
 	int refresh; /* BE_REFRESH_*: a new group at the next turn */
 	struct be_cache_entry *cache;
 	uint64_t clock;
@@ -96,6 +101,8 @@ struct block_exec_bpf *block_exec_bpf_new(struct block_exec *b, char *err, size_
 void block_exec_bpf_free(struct block_exec_bpf *p);
 
 int block_exec_bpf_attach(struct block_exec_bpf *p);
+/* Every exec stopped for the gate, or not. */
+void block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on);
 /* Detaches, then decides every process still stopped: none is left waiting. */
 void block_exec_bpf_detach(struct block_exec_bpf *p);
 

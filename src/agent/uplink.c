@@ -103,8 +103,8 @@ static void heartbeat_reply(struct dynbuf *resp)
 	char err[200];
 
 	if (json_is_object(pol) && agent_policy_update(pol, err, sizeof(err)))
-		log_ratelimited(&rl, 6, LOG_LEVEL_WARN, "policy", "policy from the server refused: %s",
-				err);
+		log_ratelimited(&rl, 6, LOG_LEVEL_WARN, "policy",
+				"policy from the server refused: %s", err);
 	json_decref(r);
 }
 
@@ -152,9 +152,10 @@ static void heartbeat(struct uplink *u, CURL *c, struct dynbuf *resp)
 		      (json_int_t)h.rss_mb * 1048576);
 	if (j && h.content_version[0])
 		json_object_set_new(json_object_get(j, "health"), "detection",
-				    json_pack("{s:s,s:i,s:i,s:I}", "content_version", h.content_version,
-					      "rules", (int)h.rules, "yara_rules", (int)h.yara_rules,
-					      "alerts", (json_int_t)h.alerts));
+				    json_pack("{s:s,s:i,s:i,s:I}", "content_version",
+					      h.content_version, "rules", (int)h.rules,
+					      "yara_rules", (int)h.yara_rules, "alerts",
+					      (json_int_t)h.alerts));
 	/* Isolation is checked (and re-applied if someone removed it) before it is reported. */
 	agent_commands_tick();
 	if (j) {
@@ -355,13 +356,18 @@ static void *commander_main(void *arg)
 	char url[600];
 
 	dynbuf_init(&resp, 4 << 20);
-	snprintf(url, sizeof(url), "%s/v1/commands?wait=%d", u->o.id->url, POLL_WAIT_S);
 	while (c && !atomic_load(&u->stop)) {
-		char e[CURL_ERROR_SIZE + 64];
+		char e[CURL_ERROR_SIZE + 64], etag[24];
 		long status;
 		json_t *reply;
-		int rc = uplink_http_do(c, "GET", url, NULL, NULL, 0, POLL_WAIT_S + 15, &status,
-					&resp, e, sizeof(e));
+		int rc;
+
+		/* The policy the agent runs: a newer one comes back with the poll at once. */
+		agent_policy_etag(etag, sizeof(etag));
+		snprintf(url, sizeof(url), "%s/v1/commands?wait=%d%s%s", u->o.id->url, POLL_WAIT_S,
+			 etag[0] ? "&policy=" : "", etag);
+		rc = uplink_http_do(c, "GET", url, NULL, NULL, 0, POLL_WAIT_S + 15, &status, &resp,
+				    e, sizeof(e));
 
 		if (atomic_load(&u->stop))
 			break;
@@ -371,6 +377,13 @@ static void *commander_main(void *arg)
 		}
 		attempt = 0;
 		reply = json_loadb(resp.data ? resp.data : "", resp.len, 0, NULL);
+		/* The policy first: a command may depend on it. */
+		if (json_is_object(json_object_get(reply, "policy"))) {
+			char err[200];
+
+			if (agent_policy_update(json_object_get(reply, "policy"), err, sizeof(err)))
+				log_warn("policy", "policy from the server refused: %s", err);
+		}
 		if (json_is_array(json_object_get(reply, "commands")))
 			run_commands(u, c, json_object_get(reply, "commands"), &resp);
 		json_decref(reply);

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "isolation.h"
 #include "log.h"
+#include "policy.h"
 #include "server_int.h"
 #include "wire.h"
 
@@ -33,6 +34,7 @@ struct fleet_agent {
 	 * agent may never have read them (it restarted, or the connection died). */
 	struct evhttp_connection *sent_con;
 	int64_t sent_ms;
+	char policy_etag[24]; /* the policy the agent said it runs, with its last poll */
 };
 
 struct fleet {
@@ -179,6 +181,20 @@ oom:
 	return NULL;
 }
 
+/* {"commands": [...]} plus "policy" when the agent's copy is out of date (commands stolen). */
+static json_t *poll_body(struct fleet_agent *a, json_t *commands)
+{
+	json_t *o = json_pack("{s:o}", "commands", commands ? commands : json_array());
+	json_t *b =
+	    policy_bundle_if_changed(a->f->s, a->id, a->policy_etag[0] ? a->policy_etag : NULL);
+
+	if (o && b)
+		json_object_set_new(o, "policy", b);
+	else
+		json_decref(b);
+	return o;
+}
+
 static void poll_reply(struct fleet_agent *a, json_t *commands)
 {
 	struct evhttp_request *req = a->poll;
@@ -198,8 +214,7 @@ static void poll_reply(struct fleet_agent *a, json_t *commands)
 	if (a->poll_timer)
 		event_del(a->poll_timer);
 	a->f->polls--;
-	server_reply_json(req, 200,
-			  json_pack("{s:o}", "commands", commands ? commands : json_array()));
+	server_reply_json(req, 200, poll_body(a, commands));
 }
 
 void fleet_free(struct fleet *f)
@@ -347,8 +362,11 @@ static void poll_timeout(evutil_socket_t fd, short what, void *arg)
 	poll_reply(a, json_array());
 }
 
-void fleet_poll(struct fleet *f, const char *agent_id, struct evhttp_request *req, unsigned wait_s)
+void fleet_poll(struct fleet *f, const char *agent_id, struct evhttp_request *req, unsigned wait_s,
+		const char *etag)
 {
+	json_t *bundle;
+
 	struct fleet_agent *a = find(f, agent_id);
 	struct timeval tv = {wait_s, 0};
 	struct evhttp_connection *con = evhttp_request_get_connection(req);
@@ -362,17 +380,21 @@ void fleet_poll(struct fleet *f, const char *agent_id, struct evhttp_request *re
 
 	if (a->poll)
 		poll_reply(a, json_array()); /* a newer poll replaces the old one */
+	snprintf(a->policy_etag, sizeof(a->policy_etag), "%s", etag ? etag : "");
 	if (a->sent_ms && a->sent_con != con)
 		redeliver = a->sent_ms;
 	a->sent_ms = 0;
 	cmds = commands_take(f->s, agent_id, redeliver);
-	if ((cmds && json_array_size(cmds)) || wait_s == 0) {
+	/* A policy newer than the agent's goes out at once, like a command. */
+	bundle =
+	    policy_bundle_if_changed(f->s, agent_id, a->policy_etag[0] ? a->policy_etag : NULL);
+	if ((cmds && json_array_size(cmds)) || wait_s == 0 || bundle) {
+		json_decref(bundle);
 		if (cmds && json_array_size(cmds)) {
 			a->sent_con = con;
 			a->sent_ms = server_now_ms();
 		}
-		server_reply_json(req, 200,
-				  json_pack("{s:o}", "commands", cmds ? cmds : json_array()));
+		server_reply_json(req, 200, poll_body(a, cmds));
 		return;
 	}
 	json_decref(cmds);
@@ -435,6 +457,23 @@ void fleet_tick(struct fleet *f)
 			if (f->slots[i] && f->slots[i]->removed && f->slots[i]->poll)
 				fleet_drop(f, f->slots[i]->id);
 		commands_expire(f->s);
+	}
+}
+
+void fleet_policy_changed(struct fleet *f)
+{
+	for (size_t i = 0; f && i < f->cap; i++) {
+		struct fleet_agent *a = f->slots[i];
+		json_t *b;
+
+		if (!a || !a->poll)
+			continue;
+		b = policy_bundle_if_changed(f->s, a->id,
+					     a->policy_etag[0] ? a->policy_etag : NULL);
+		if (b) {
+			json_decref(b);
+			poll_reply(a, json_array());
+		}
 	}
 }
 

@@ -27,7 +27,12 @@ void fleet_heartbeat(struct fleet *f, const char *agent_id, json_t *body);
 /* Last time (ms since the epoch) this node heard from the agent, 0 if never. */
 int64_t fleet_last_seen_ms(struct fleet *f, const char *agent_id);
 /* Holds req as the agent's command long poll (answered at once when commands wait). */
-void fleet_poll(struct fleet *f, const char *agent_id, struct evhttp_request *req, unsigned wait_s);
+/* etag: the policy the agent runs (may be NULL); a newer one is sent with the reply at once. */
+void fleet_poll(struct fleet *f, const char *agent_id, struct evhttp_request *req, unsigned wait_s,
+		const char *etag);
+/* A policy or the block list changed: held polls of agents whose policy is now out of date are
+ * answered with the new one. */
+void fleet_policy_changed(struct fleet *f);
 /* Delivers queued commands to the agent if this node holds its long poll. */
 void fleet_wake(struct fleet *f, const char *agent_id);
 /* Answers and drops the agent's held poll (agent removed). */

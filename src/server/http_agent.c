@@ -204,6 +204,21 @@ static unsigned wait_param(struct evhttp_request *req)
 	return v > WIRE_MAX_LONGPOLL_S ? WIRE_MAX_LONGPOLL_S : v;
 }
 
+/* A query parameter's value into out ("" when absent). */
+static void query_param(struct evhttp_request *req, const char *key, char *out, size_t n)
+{
+	const char *uri = evhttp_request_get_uri(req), *qs = strchr(uri, '?'), *v;
+	struct evkeyvalq q;
+
+	out[0] = 0;
+	if (qs && evhttp_parse_query_str(qs + 1, &q) == 0) {
+		v = evhttp_find_header(&q, key);
+		if (v)
+			snprintf(out, n, "%s", v);
+		evhttp_clear_headers(&q);
+	}
+}
+
 static void command_result(struct server *s, struct evhttp_request *req, const char *agent,
 			   const char *id)
 {
@@ -249,10 +264,13 @@ void http_agent_handle(struct server *s, struct evhttp_request *req, const char 
 		events(s, req, agent);
 	else if (!strcmp(path, "/heartbeat") && m == EVHTTP_REQ_POST)
 		heartbeat(s, req, agent);
-	else if (!strcmp(path, "/commands") && m == EVHTTP_REQ_GET)
-		fleet_poll(s->fleet, agent, req, wait_param(req));
-	else if (!strncmp(path, "/commands/", 10) && m == EVHTTP_REQ_POST &&
-		 strlen(path + 10) == 32)
+	else if (!strcmp(path, "/commands") && m == EVHTTP_REQ_GET) {
+		char etag[24] = "";
+
+		query_param(req, "policy", etag, sizeof(etag));
+		fleet_poll(s->fleet, agent, req, wait_param(req), etag[0] ? etag : NULL);
+	} else if (!strncmp(path, "/commands/", 10) && m == EVHTTP_REQ_POST &&
+		   strlen(path + 10) == 32)
 		command_result(s, req, agent, path + 10);
 	else
 		server_reply_error(req, 405, "method not allowed");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleet.h"
 #include "policy.h"
 #include "policy_doc.h"
 #include "server_int.h"
@@ -83,6 +84,7 @@ static void policy_set(struct api_ctx *a, const char *g)
 		server_reply_error(a->req, 503, "store: %s", store_error(a->s->store));
 		goto out;
 	}
+	fleet_policy_changed(a->s->fleet);
 	snprintf(detail, sizeof(detail), "%s v%lld%s%s", g, (long long)version, why ? ": " : "",
 		 why ? json_string_value(why) : "");
 	api_audit(a, 200, detail);
@@ -155,6 +157,7 @@ static void block_add(struct api_ctx *a)
 	} else if (rc) {
 		server_reply_error(a->req, 503, "store: %s", store_error(a->s->store));
 	} else {
+		fleet_policy_changed(a->s->fleet);
 		snprintf(detail, sizeof(detail), "block %.64s%s%s%s%s", sha, group ? " in " : "",
 			 group ? group : "", why ? ": " : "", why ? json_string_value(why) : "");
 		api_audit(a, 200, detail);
@@ -179,6 +182,7 @@ static void block_remove(struct api_ctx *a, const char *sha)
 	else if (rc)
 		server_reply_error(a->req, 503, "store: %s", store_error(a->s->store));
 	else {
+		fleet_policy_changed(a->s->fleet);
 		snprintf(detail, sizeof(detail), "unblock %.64s%s%s", sha, group ? " in " : "",
 			 group ? group : "");
 		api_audit(a, 200, detail);

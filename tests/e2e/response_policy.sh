@@ -15,7 +15,7 @@ cp "$MAMORI_TEST_DATA/e2e_policy/rules.yml" "$WORK/rules/"
 start_server --rules "$WORK/rules"
 enroll_agent "$WORK/agent" "$HOST"
 printf 'uplink:\n  heartbeat_s: 1\n' >"$WORK/agent.yml"
-start_agent "$WORK/agent" --config "$WORK/agent.yml" --host-name "$HOST"
+start_agent "$WORK/agent" --config "$WORK/agent.yml" --host-name "$HOST" --rules "$WORK/rules"
 WAIT_S=30 wait_for "$CLI" hosts ping "$HOST" --timeout 2 ||
   { tail -20 "$WORK/agent.log" >&2; fail "agent not answering"; }
 cleanup_hooks+=('pkill -9 -f "$WORK/bin/mamori-e2e-" 2>/dev/null')
@@ -215,6 +215,49 @@ rc=0
 [ "$rc" = 1 ] || fail "unblocking a hash that is not blocked: exit $rc"
 echo "ok: block list enforced at exec (copy, ld.so, memfd) and lifted"
 
+# 6b. Prevent rules: in block mode the agent stops a matching process at exec, before it runs
+# its own code, also while the server is down.
+cat >"$WORK/policy3.json" <<JSON
+{"mode": "block", "prevent_rules": ["6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001"],
+ "auto_response": [{"min_severity": "high", "actions": ["kill_tree", "quarantine"]}]}
+JSON
+"$CLI" policy apply default "$WORK/policy3.json" --reason "e2e: prevent" >/dev/null || fail "policy apply (prevent)"
+prevent_on() {
+  "$CLI" hosts show "$HOST" >"$WORK/show.txt" && grep -Eq "^health\.enforcement\.prevent_rules +1$" "$WORK/show.txt"
+}
+WAIT_S=20 wait_for prevent_on || fail "the agent does not enforce the prevent rule: $(grep enforcement "$WORK/show.txt")"
+prevented_run() { # prevented_run NAME: a copy of touch the rule matches; must die before touching
+  cp /usr/bin/touch "$WORK/bin/$1"
+  rc=0
+  "$WORK/bin/$1" "$WORK/$1.marker" 2>/dev/null || rc=$?
+  [ "$rc" = 137 ] || fail "$1: not killed at exec (exit $rc)"
+  [ ! -e "$WORK/$1.marker" ] || fail "$1: ran its own code before it was stopped"
+}
+prevented_run mamori-e2e-prevented
+prevented_alert() {
+  "$CLI" alerts list --since 10m --output jsonl >"$WORK/alerts.jsonl" 2>/dev/null &&
+    [ "$(jcount "$WORK/alerts.jsonl" "g(e,'mamori.prevention.how') == 'prevent rule' and g(e,'rule.id') == '6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001'")" -ge 1 ]
+}
+WAIT_S=20 wait_for prevented_alert || fail "no prevention alert"
+# Offline: the server stops, the agent still prevents with the policy it saved.
+stop_server -KILL
+prevented_run mamori-e2e-offline
+cp /usr/bin/touch "$WORK/bin/harmless-touch"
+"$WORK/bin/harmless-touch" "$WORK/harmless.marker" || fail "an unrelated program was stopped"
+[ -e "$WORK/harmless.marker" ] || fail "an unrelated program did not run"
+start_server --rules "$WORK/rules"
+WAIT_S=30 wait_for "$CLI" hosts ping "$HOST" --timeout 2 || fail "agent not back after the server restart"
+WAIT_S=30 wait_for prevented_alert || fail "no prevention alert"
+"$CLI" policy set default mode detect >/dev/null || fail "policy set detect"
+prevent_off() {
+  "$CLI" hosts show "$HOST" >"$WORK/show.txt" && grep -Eq "^health\.enforcement\.prevent_rules +0$" "$WORK/show.txt"
+}
+WAIT_S=20 wait_for prevent_off || fail "prevention still on in detect mode"
+cp /usr/bin/touch "$WORK/bin/mamori-e2e-allowed-now"
+"$WORK/bin/mamori-e2e-allowed-now" "$WORK/allowed.marker" || fail "detect mode: the program was stopped"
+[ -e "$WORK/allowed.marker" ] || fail "detect mode: the program did not run"
+echo "ok: prevent rules stop the process at exec, offline too, and only in block mode"
+
 # 7. Bad input is refused with a reason.
 echo '{"mode": "prevent"}' >"$WORK/bad.json"
 rc=0
@@ -228,5 +271,5 @@ rc=0
 "$CLI" block hash nothex >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "a bad hash: exit $rc"
 "$CLI" policy history default --output jsonl >"$WORK/hist.jsonl" || fail "policy history"
-[ "$(wc -l <"$WORK/hist.jsonl")" = 2 ] || fail "history: $(cat "$WORK/hist.jsonl")"
+[ "$(wc -l <"$WORK/hist.jsonl")" = 4 ] || fail "history: $(cat "$WORK/hist.jsonl")"
 echo "PASS"
