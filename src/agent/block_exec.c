@@ -592,26 +592,22 @@ static int parse_set(const char (*sha256)[65], size_t n, uint8_t (**out)[32], si
 	return 0;
 }
 
-int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n)
+/* One request to the worker at a time: begin takes the lock and the turn, the caller fills the
+ * request, end wakes the worker and waits for its answer. */
+static void request_begin(struct block_exec *b)
 {
-	uint8_t(*set)[32];
-	uint64_t one = 1;
-	size_t k;
-	int rc;
-
-	if (pthread_equal(pthread_self(), b->thread))
-		return -EDEADLK;
-	rc = parse_set(sha256, n, &set, &k);
-	if (rc)
-		return rc;
 	pthread_mutex_lock(&b->lock);
 	while (b->busy)
 		pthread_cond_wait(&b->cond, &b->lock);
 	b->busy = true;
-	b->req_set = set;
-	b->req_n = k;
-	b->req = true;
 	b->done = false;
+}
+
+static int request_end(struct block_exec *b)
+{
+	uint64_t one = 1;
+	int rc;
+
 	if (write(b->ctl_fd, &one, sizeof(one)) < 0)
 		log_warn(BE_LOG, "control write err=%s", strerror(errno));
 	while (!b->done)
@@ -623,30 +619,33 @@ int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n)
 	return rc;
 }
 
-int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx)
+int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n)
 {
-	uint64_t one = 1;
+	uint8_t(*set)[32];
+	size_t k;
 	int rc;
 
 	if (pthread_equal(pthread_self(), b->thread))
 		return -EDEADLK;
-	pthread_mutex_lock(&b->lock);
-	while (b->busy)
-		pthread_cond_wait(&b->cond, &b->lock);
-	b->busy = true;
+	rc = parse_set(sha256, n, &set, &k);
+	if (rc)
+		return rc;
+	request_begin(b);
+	b->req_set = set;
+	b->req_n = k;
+	b->req = true;
+	return request_end(b);
+}
+
+int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx)
+{
+	if (pthread_equal(pthread_self(), b->thread))
+		return -EDEADLK;
+	request_begin(b);
 	b->req_gate = true;
 	b->req_gate_fn = gate;
 	b->req_gate_ctx = ctx;
-	b->done = false;
-	if (write(b->ctl_fd, &one, sizeof(one)) < 0)
-		log_warn(BE_LOG, "control write err=%s", strerror(errno));
-	while (!b->done)
-		pthread_cond_wait(&b->cond, &b->lock);
-	rc = b->done_rc;
-	b->busy = false;
-	pthread_cond_broadcast(&b->cond);
-	pthread_mutex_unlock(&b->lock);
-	return rc;
+	return request_end(b);
 }
 
 void block_exec_free(struct block_exec *b)

@@ -233,6 +233,26 @@ bool cli_command_pending(const json_t *reply)
 	return !st || !strcmp(st, "queued") || !strcmp(st, "delivered");
 }
 
+int cli_command_outcome(struct cli *cli, const char *verb, const char *host, long wait_s,
+			const json_t *reply)
+{
+	const char *status = json_string_value(json_object_get(reply, "status"));
+	const char *id = json_string_value(json_object_get(reply, "id"));
+	const char *err = json_string_value(json_object_get(json_object_get(reply, "result"), "error"));
+
+	if (cli_command_pending(reply)) {
+		cli_error(cli, "%s on %s: no result within %ld s (action %s, %s)", verb, host, wait_s,
+			  id ? id : "?", status ? status : "?");
+		return CLI_EXIT_SERVER;
+	}
+	if (strcmp(status, "ok")) {
+		cli_error(cli, "%s on %s: %s%s%s", verb, host, status, err ? ": " : "",
+			  err ? err : "");
+		return CLI_EXIT_SERVER;
+	}
+	return CLI_EXIT_OK;
+}
+
 int cli_get_list(struct cli *cli, const char *base, const char *const *names,
 		 const char *const *values, size_t n, const char *key, enum cli_output_format fmt,
 		 const struct cli_output_col *cols, size_t ncols)

@@ -100,6 +100,11 @@ int cli_host_command(struct cli *cli, const char *host, const char *type, json_t
 /* True while the command in reply has no result yet (queued, delivered, or no status). */
 bool cli_command_pending(const json_t *reply);
 
+/* CLI_EXIT_OK when the command in reply ended "ok"; otherwise prints "VERB on HOST: ..." (no
+ * result within wait_s, or the status and the agent's error) and returns CLI_EXIT_SERVER. */
+int cli_command_outcome(struct cli *cli, const char *verb, const char *host, long wait_s,
+			const json_t *reply);
+
 /* A "list" verb's request and output: GETs base with the query parameters names[i]=values[i]
  * (NULL values left out) and prints the array under key of the reply as fmt with cols. Returns
  * the exit status. */

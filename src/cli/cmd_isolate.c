@@ -78,21 +78,10 @@ static void print_list(FILE *out, const char *label, const json_t *list)
 static int result(struct cli *cli, const char *verb, const char *host, long wait_s,
 		  const json_t *reply)
 {
-	const char *status = cli_json_get_string(reply, "status");
-	const char *err = cli_json_get_string(reply, "result.error");
+	int rc = cli_command_outcome(cli, verb, host, wait_s, reply);
 
-	if (cli_command_pending(reply)) {
-		cli_error(cli, "%s on %s: no result within %ld s (action %s, %s)", verb, host,
-			  wait_s,
-			  cli_json_get_string(reply, "id") ? cli_json_get_string(reply, "id") : "?",
-			  status ? status : "?");
-		return CLI_EXIT_SERVER;
-	}
-	if (!status || strcmp(status, "ok")) {
-		cli_error(cli, "%s on %s: %s%s%s", verb, host, status ? status : "?",
-			  err ? ": " : "", err ? err : "");
-		return CLI_EXIT_SERVER;
-	}
+	if (rc)
+		return rc;
 	if (!strcmp(verb, "release")) {
 		fprintf(cli->out, "released %s%s\n", host,
 			json_is_false(cli_json_get(reply, "result.was_isolated"))

@@ -32,7 +32,7 @@ static const char usage[] =
 
 int cmd_persistence_run(struct cli *cli, int argc, char **argv)
 {
-	const char *line = NULL, *match = NULL, *reason = NULL, *timeout = NULL, *status, *err;
+	const char *line = NULL, *match = NULL, *reason = NULL, *timeout = NULL;
 	const struct cli_args_opt opts[] = {{"line", 'l', &line, NULL},
 					    {"match", 'm', &match, NULL},
 					    {"reason", 'r', &reason, NULL},
@@ -67,15 +67,10 @@ int cmd_persistence_run(struct cli *cli, int argc, char **argv)
 	rc = cli_host_command(cli, pos.v[0], "persistence_remove", args, reason, wait_s, &reply);
 	if (rc)
 		return rc;
-	status = cli_json_get_string(reply, "status");
-	err = cli_json_get_string(reply, "result.error");
-	if (cli_command_pending(reply) || !status || strcmp(status, "ok")) {
-		cli_error(cli, "remove-persistence on %s: %s%s%s", pos.v[0],
-			  cli_command_pending(reply) ? "no result in time"
-						     : (status ? status : "?"),
-			  err ? ": " : "", err ? err : "");
+	rc = cli_command_outcome(cli, "remove-persistence", pos.v[0], wait_s, reply);
+	if (rc) {
 		json_decref(reply);
-		return CLI_EXIT_SERVER;
+		return rc;
 	}
 	fprintf(cli->out, "removed from %s on %s%s\n", cli_json_get_string(reply, "result.path"),
 		pos.v[0],

@@ -38,28 +38,6 @@ static const char usage_restore[] =
     "  -r, --reason TEXT      why, kept with the action and in the audit log\n"
     "  -t, --timeout SECONDS  how long to wait for the agent (1-300, default 60)\n";
 
-/* The reply's status, or prints why it failed and returns the exit status. */
-static int failed(struct cli *cli, const char *verb, const char *host, long wait_s,
-		  const json_t *reply)
-{
-	const char *status = cli_json_get_string(reply, "status");
-	const char *err = cli_json_get_string(reply, "result.error");
-
-	if (cli_command_pending(reply)) {
-		cli_error(cli, "%s on %s: no result within %ld s (action %s, %s)", verb, host,
-			  wait_s,
-			  cli_json_get_string(reply, "id") ? cli_json_get_string(reply, "id") : "?",
-			  status ? status : "?");
-		return CLI_EXIT_SERVER;
-	}
-	if (!status || strcmp(status, "ok")) {
-		cli_error(cli, "%s on %s: %s%s%s", verb, host, status ? status : "?",
-			  err ? ": " : "", err ? err : "");
-		return CLI_EXIT_SERVER;
-	}
-	return CLI_EXIT_OK;
-}
-
 static int list(struct cli *cli, const char *host, const char *output, long wait_s)
 {
 	static const struct cli_output_col cols[] = {
@@ -76,7 +54,7 @@ static int list(struct cli *cli, const char *host, const char *output, long wait
 		rc = cli_host_command(cli, host, "quarantine_list", NULL, NULL, wait_s, &reply);
 	if (rc)
 		return rc;
-	rc = failed(cli, "quarantine --list", host, wait_s, reply);
+	rc = cli_command_outcome(cli, "quarantine --list", host, wait_s, reply);
 	if (!rc) {
 		arr = cli_json_get(reply, "result.entries");
 		rc = json_is_array(arr)
@@ -118,7 +96,7 @@ int cmd_quarantine_run(struct cli *cli, int argc, char **argv)
 			      reason, wait_s, &reply);
 	if (rc)
 		return rc;
-	rc = failed(cli, "quarantine", pos.v[0], wait_s, reply);
+	rc = cli_command_outcome(cli, "quarantine", pos.v[0], wait_s, reply);
 	if (!rc) {
 		fprintf(cli->out, "quarantined %s on %s: %lld bytes, sha256 %s, mode %llo\n",
 			cli_json_get_string(reply, "result.path")
@@ -170,7 +148,7 @@ int cmd_restore_run(struct cli *cli, int argc, char **argv)
 			      wait_s, &reply);
 	if (rc)
 		return rc;
-	rc = failed(cli, "restore", pos.v[0], wait_s, reply);
+	rc = cli_command_outcome(cli, "restore", pos.v[0], wait_s, reply);
 	if (!rc)
 		fprintf(cli->out, "restored %s on %s: %lld bytes, sha256 %s\n",
 			cli_json_get_string(reply, "result.path")
