@@ -25,8 +25,29 @@ const volatile __u32 agent_tgid = 0;
 /* Execs that should have been stopped and were not (ring full, signal refused). */
 __u64 missed = 0;
 
-/* Set by user space while prevention rules are in force: every exec is stopped and checked. */
+/* Set by user space while prevention rules are in force: ENFORCE_GATE_ALL stops every exec,
+ * ENFORCE_GATE_NAMES those whose file name (lowercase, first 15 bytes) is in gate_names. */
 __u32 gate_all = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ENFORCE_GATE_NAMES_MAX);
+	__type(key, struct enforce_name);
+	__type(value, __u8);
+} gate_names SEC(".maps");
+
+/* The exec'd file's name, lowercased as the rules' case-insensitive match needs. */
+static __always_inline bool gate_name(struct file *f)
+{
+	struct enforce_name n = {};
+
+	bpf_probe_read_kernel_str(n.name, sizeof(n.name), f->f_path.dentry->d_name.name);
+	for (int i = 0; i < ENFORCE_NAME_LEN; i++)
+		if (n.name[i] >= 'A' && n.name[i] <= 'Z')
+			n.name[i] += 'a' - 'A';
+	n.name[ENFORCE_NAME_LEN - 1] = 0;
+	return bpf_map_lookup_elem(&gate_names, &n) != NULL;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -137,7 +158,8 @@ int BPF_PROG(enforce_exec, struct task_struct *task, pid_t old_pid, struct linux
 		else if (rc && rc != -ENOENT)
 			__sync_fetch_and_add(&missed, 1); /* mmap lock busy: not checked */
 	}
-	if (gate_all && !fuse(image))
+	if (!fuse(image) &&
+	    (gate_all == ENFORCE_GATE_ALL || (gate_all == ENFORCE_GATE_NAMES && gate_name(image))))
 		kind |= ENFORCE_GATE;
 	if (!kind)
 		return 0;

@@ -6,6 +6,17 @@
 
 #define ENFORCE_TRUSTED_MAX 16384 /* inodes allowed with an ignore mark, checked at each exec */
 #define ENFORCE_LOADERS_MAX 1024  /* inodes known to be a dynamic loader */
+#define ENFORCE_GATE_NAMES_MAX 1024 /* file names prevention rules can match */
+#define ENFORCE_NAME_LEN 16
+
+/* gate_all */
+#define ENFORCE_GATE_ALL 1
+#define ENFORCE_GATE_NAMES 2
+
+/* A file name as the gate compares it: lowercase, at most 15 bytes, zero-padded. */
+struct enforce_name {
+	char name[ENFORCE_NAME_LEN];
+};
 
 /* Why an exec was stopped; several can be set. */
 enum enforce_kind {

@@ -185,19 +185,28 @@ static void on_changed(void *ctx, json_t *bundle)
 		}
 	}
 	/* The gate off while the rules change hands, then on again with the new ones. */
-	block_exec_set_gate(e->blk, NULL, NULL);
+	block_exec_set_gate(e->blk, NULL, NULL, NULL, 0);
 	agent_prevent_free(e->prevent);
 	e->prevent = p;
 	atomic_store(&e->prevent_rules, p ? (uint32_t)json_array_size(ids) : 0);
 	snprintf(e->prevent_key, sizeof(e->prevent_key), "%s", key);
 	if (p) {
-		int rc = block_exec_set_gate(e->blk, gate, e);
+		const char *const *names;
+		size_t nn;
+		int rc;
 
+		agent_prevent_names(p, &names, &nn);
+		rc = block_exec_set_gate(e->blk, gate, e, names, nn);
 		if (rc)
 			log_error("enforce", "prevention at exec not enforced err=%s",
 				  strerror(-rc));
+		else if (names)
+			log_info("enforce", "prevention at exec on rules=%zu images=%zu",
+				 json_array_size(ids), nn);
 		else
-			log_info("enforce", "prevention at exec on rules=%zu",
+			log_info("enforce",
+				 "prevention at exec on rules=%zu, every exec checked (a rule is not "
+				 "limited to named images)",
 				 json_array_size(ids));
 	} else if (want) {
 		log_info("enforce", "prevention at exec off");

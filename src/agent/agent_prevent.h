@@ -21,6 +21,11 @@ struct agent_prevent *agent_prevent_new(const struct agent_config_list *rules, j
 					json_t **missing, char *err, size_t errlen);
 void agent_prevent_free(struct agent_prevent *p);
 
+/* The file names every exec the prevent rules can match must have, so the exec gate can stop
+ * only those (block_exec_set_gate): *names NULL when some rule is not limited to named images
+ * (the gate must then stop every exec). Borrowed until agent_prevent_free. */
+void agent_prevent_names(const struct agent_prevent *p, const char *const **names, size_t *n);
+
 /* Matches an exec event. 1 with the alert document of the first prevent rule that matches
  * (*alert, new ref, with mamori.prevention filled), 0 when none does. One caller at a time. */
 int agent_prevent_check(struct agent_prevent *p, const struct event *ev, json_t **alert);

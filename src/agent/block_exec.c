@@ -324,15 +324,39 @@ static int epoll_add(struct block_exec *b, int fd, uint32_t tag)
 	return epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ee) < 0 ? -errno : 0;
 }
 
+/* The worker's own copy of the gate's names (the request's are borrowed). */
+static int gate_names_copy(struct block_exec *b, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < b->gate_nnames; i++)
+		free(b->gate_names[i]);
+	free(b->gate_names);
+	b->gate_names = NULL;
+	b->gate_nnames = 0;
+	if (!names)
+		return 0;
+	b->gate_names = calloc(n ? n : 1, sizeof(*b->gate_names));
+	if (!b->gate_names)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		b->gate_names[i] = strdup(names[i]);
+		if (!b->gate_names[i])
+			return -ENOMEM;
+		b->gate_nnames++;
+	}
+	return 0;
+}
+
 /* The eBPF program runs while something is blocked or a gate is set, and stops every exec only
  * for the gate. */
-static int bpf_update(struct block_exec *b)
+static int bpf_update(struct block_exec *b, const char *const *names, size_t nnames)
 {
 	int rc;
 
 	if (!b->bpf)
 		return b->gate ? -ENOTSUP : 0;
-	block_exec_bpf_set_gate(b->bpf, b->gate != NULL);
+	rc = block_exec_bpf_set_gate(b->bpf, b->gate != NULL, names, nnames);
+	if (rc)
+		return rc;
 	if (!b->nset && !b->gate) {
 		block_exec_bpf_detach(b->bpf);
 		return 0;
@@ -380,7 +404,7 @@ static int apply_set(struct block_exec *b, uint8_t (*set)[32], size_t n)
 	if (!b->bpf)
 		return 0;
 	block_exec_bpf_trust_clear(b->bpf);
-	return bpf_update(b);
+	return bpf_update(b, (const char *const *)b->gate_names, b->gate_nnames);
 }
 
 /* Starts again from a new group: at once when events could not be parsed (only closing the
@@ -431,8 +455,10 @@ static bool handle_ctl(struct block_exec *b)
 		b->gate = b->req_gate_fn;
 		b->gate_ctx = b->req_gate_ctx;
 		b->req_gate = false;
+		rc = gate_names_copy(b, b->req_names, b->req_nnames);
 		pthread_mutex_unlock(&b->lock);
-		rc = bpf_update(b);
+		if (!rc)
+			rc = bpf_update(b, (const char *const *)b->gate_names, b->gate_nnames);
 		pthread_mutex_lock(&b->lock);
 		b->done_rc = rc;
 		b->done = true;
@@ -502,6 +528,7 @@ static void release(struct block_exec *b)
 		close(b->ctl_fd);
 	block_exec_hash_release(b);
 	free(b->set);
+	(void)gate_names_copy(b, NULL, 0);
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
@@ -637,7 +664,8 @@ int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n)
 	return request_end(b);
 }
 
-int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx)
+int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx,
+			const char *const *names, size_t n)
 {
 	if (pthread_equal(pthread_self(), b->thread))
 		return -EDEADLK;
@@ -645,6 +673,8 @@ int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx
 	b->req_gate = true;
 	b->req_gate_fn = gate;
 	b->req_gate_ctx = ctx;
+	b->req_names = gate ? names : NULL;
+	b->req_nnames = gate ? n : 0;
 	return request_end(b);
 }
 

@@ -41,13 +41,17 @@ struct block_exec *block_exec_new(const struct block_exec_opts *o, char *err, si
  * that kept the fanotify group from being set up (the previous set stays in force). */
 int block_exec_set(struct block_exec *b, const char (*sha256)[65], size_t n);
 
-/* Prevention at exec: while a gate is set, every exec on the host (FUSE aside) is stopped before
- * its first instruction and gate(ctx, pid) decides: true kills it, false lets it run. It runs on
- * the worker thread with the process stopped, so it must be quick and must not exec; the block
- * list is checked as before. NULL removes the gate. Needs the eBPF program: -ENOTSUP without.
- * 0, -EDEADLK from a callback, or a negative errno. */
+/* Prevention at exec: while a gate is set, execs on the host (FUSE aside) are stopped before
+ * their first instruction and gate(ctx, pid) decides: true kills the process, false lets it
+ * run. names (n of them, NULL for every exec) limits the stops to files with those names,
+ * compared case-insensitively on their first 15 bytes; the gate must still check the whole
+ * name. The callback runs on the worker thread with the process stopped, so it must be quick
+ * and must not exec; the block list is checked as before. NULL gate removes it. Needs the eBPF
+ * program: -ENOTSUP without. 0, -EDEADLK from a callback, -E2BIG (too many names), or a
+ * negative errno. */
 typedef bool (*block_exec_gate_fn)(void *ctx, uint32_t pid);
-int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx);
+int block_exec_set_gate(struct block_exec *b, block_exec_gate_fn gate, void *ctx,
+			const char *const *names, size_t n);
 
 /* Stops the worker: no process is left stopped and pending execs are allowed. NULL is a no-op. */
 void block_exec_free(struct block_exec *b);

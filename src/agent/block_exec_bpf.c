@@ -7,6 +7,7 @@
 #include "block_exec_int.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -647,9 +648,31 @@ int block_exec_bpf_ring_fd(struct block_exec_bpf *p)
 
 /* ---- lifecycle ---- */
 
-void block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on)
+int block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on, const char *const *names,
+			    size_t n)
 {
-	__atomic_store_n(&p->skel->bss->gate_all, on ? 1u : 0u, __ATOMIC_RELEASE);
+	int fd = bpf_map__fd(p->skel->maps.gate_names);
+	struct enforce_name key = {{0}}, next;
+	uint8_t one = 1;
+
+	if (names && n > ENFORCE_GATE_NAMES_MAX)
+		return -E2BIG;
+	/* Every exec is checked while the names change hands. */
+	__atomic_store_n(&p->skel->bss->gate_all, on ? ENFORCE_GATE_ALL : 0u, __ATOMIC_RELEASE);
+	while (bpf_map_get_next_key(fd, NULL, &next) == 0)
+		if (bpf_map_delete_elem(fd, &next))
+			break;
+	if (!on || !names)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		memset(&key, 0, sizeof(key));
+		for (size_t k = 0; k < ENFORCE_NAME_LEN - 1 && names[i][k]; k++)
+			key.name[k] = (char)tolower((unsigned char)names[i][k]);
+		if (bpf_map_update_elem(fd, &key, &one, BPF_ANY))
+			return -errno;
+	}
+	__atomic_store_n(&p->skel->bss->gate_all, ENFORCE_GATE_NAMES, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int block_exec_bpf_attach(struct block_exec_bpf *p)

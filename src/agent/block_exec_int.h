@@ -45,9 +45,11 @@ struct block_exec {
 	uint8_t (*req_set)[32];
 	size_t req_n;
 	bool busy, req, done, stop;
-	bool req_gate; /* a gate change (req_gate_fn, req_gate_ctx) waits */
+	bool req_gate; /* a gate change (req_gate_fn, req_gate_ctx, req_names) waits */
 	block_exec_gate_fn req_gate_fn;
 	void *req_gate_ctx;
+	const char *const *req_names; /* borrowed for the request; NULL: every exec */
+	size_t req_nnames;
 	int done_rc;
 
 	/* The worker's own. */
@@ -55,6 +57,8 @@ struct block_exec {
 	size_t nset;
 	block_exec_gate_fn gate; /* prevention at exec, NULL when off */
 	void *gate_ctx;
+	char **gate_names; /* NULL: the gate stops every exec */
+	size_t gate_nnames;
 	int refresh; /* BE_REFRESH_*: a new group at the next turn */
 	struct be_cache_entry *cache;
 	uint64_t clock;
@@ -101,8 +105,9 @@ struct block_exec_bpf *block_exec_bpf_new(struct block_exec *b, char *err, size_
 void block_exec_bpf_free(struct block_exec_bpf *p);
 
 int block_exec_bpf_attach(struct block_exec_bpf *p);
-/* Every exec stopped for the gate, or not. */
-void block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on);
+/* The gate off, on every exec (names NULL) or on the named files. 0 or a negative errno. */
+int block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on, const char *const *names,
+			    size_t n);
 /* Detaches, then decides every process still stopped: none is left waiting. */
 void block_exec_bpf_detach(struct block_exec_bpf *p);
 

@@ -217,15 +217,17 @@ echo "ok: block list enforced at exec (copy, ld.so, memfd) and lifted"
 
 # 6b. Prevent rules: in block mode the agent stops a matching process at exec, before it runs
 # its own code, also while the server is down.
+# First a rule limited to named images: only execs of those names are stopped at all.
 cat >"$WORK/policy3.json" <<JSON
-{"mode": "block", "prevent_rules": ["6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001"],
+{"mode": "block", "prevent_rules": ["6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00002"],
  "auto_response": [{"min_severity": "high", "actions": ["kill_tree", "quarantine"]}]}
 JSON
-"$CLI" policy apply default "$WORK/policy3.json" --reason "e2e: prevent" >/dev/null || fail "policy apply (prevent)"
+"$CLI" policy apply default "$WORK/policy3.json" --reason "e2e: prevent by name" >/dev/null || fail "policy apply (prevent)"
 prevent_on() {
   "$CLI" hosts show "$HOST" >"$WORK/show.txt" && grep -Eq "^health\.enforcement\.prevent_rules +1$" "$WORK/show.txt"
 }
 WAIT_S=20 wait_for prevent_on || fail "the agent does not enforce the prevent rule: $(grep enforcement "$WORK/show.txt")"
+grep -q "prevention at exec on rules=1 images=2" "$WORK/agent.log" || fail "the gate is not limited to the rule's images"
 prevented_run() { # prevented_run NAME: a copy of touch the rule matches; must die before touching
   cp /usr/bin/touch "$WORK/bin/$1"
   rc=0
@@ -233,12 +235,21 @@ prevented_run() { # prevented_run NAME: a copy of touch the rule matches; must d
   [ "$rc" = 137 ] || fail "$1: not killed at exec (exit $rc)"
   [ ! -e "$WORK/$1.marker" ] || fail "$1: ran its own code before it was stopped"
 }
-prevented_run mamori-e2e-prevented
+prevented_run mamori-e2e-named
+cp /usr/bin/touch "$WORK/bin/mamori-e2e-unnamed"
+"$WORK/bin/mamori-e2e-unnamed" "$WORK/unnamed.marker" || fail "a program the prevent rule does not name was stopped"
 prevented_alert() {
   "$CLI" alerts list --since 10m --output jsonl >"$WORK/alerts.jsonl" 2>/dev/null &&
-    [ "$(jcount "$WORK/alerts.jsonl" "g(e,'mamori.prevention.how') == 'prevent rule' and g(e,'rule.id') == '6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001'")" -ge 1 ]
+    [ "$(jcount "$WORK/alerts.jsonl" "g(e,'mamori.prevention.how') == 'prevent rule' and g(e,'rule.id') == '$1'")" -ge 1 ]
 }
-WAIT_S=20 wait_for prevented_alert || fail "no prevention alert"
+WAIT_S=20 wait_for prevented_alert 6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00002 || fail "no prevention alert (named)"
+# Then a rule on a path pattern: every exec is checked.
+sed -i 's/0c0ffee00002/0c0ffee00001/' "$WORK/policy3.json"
+"$CLI" policy apply default "$WORK/policy3.json" --reason "e2e: prevent" >/dev/null || fail "policy apply (prevent)"
+WAIT_S=20 wait_for grep -q "prevention at exec on rules=1, every exec checked" "$WORK/agent.log" ||
+  fail "the gate did not switch to every exec"
+prevented_run mamori-e2e-prevented
+WAIT_S=20 wait_for prevented_alert 6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001 || fail "no prevention alert"
 # Offline: the server stops, the agent still prevents with the policy it saved.
 stop_server -KILL
 prevented_run mamori-e2e-offline
@@ -247,7 +258,6 @@ cp /usr/bin/touch "$WORK/bin/harmless-touch"
 [ -e "$WORK/harmless.marker" ] || fail "an unrelated program did not run"
 start_server --rules "$WORK/rules"
 WAIT_S=30 wait_for "$CLI" hosts ping "$HOST" --timeout 2 || fail "agent not back after the server restart"
-WAIT_S=30 wait_for prevented_alert || fail "no prevention alert"
 "$CLI" policy set default mode detect >/dev/null || fail "policy set detect"
 prevent_off() {
   "$CLI" hosts show "$HOST" >"$WORK/show.txt" && grep -Eq "^health\.enforcement\.prevent_rules +0$" "$WORK/show.txt"
@@ -271,5 +281,5 @@ rc=0
 "$CLI" block hash nothex >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "a bad hash: exit $rc"
 "$CLI" policy history default --output jsonl >"$WORK/hist.jsonl" || fail "policy history"
-[ "$(wc -l <"$WORK/hist.jsonl")" = 4 ] || fail "history: $(cat "$WORK/hist.jsonl")"
+[ "$(wc -l <"$WORK/hist.jsonl")" = 5 ] || fail "history: $(cat "$WORK/hist.jsonl")"
 echo "PASS"
