@@ -25,6 +25,9 @@ const volatile __u32 agent_tgid = 0;
 /* Execs that should have been stopped and were not (ring full, signal refused). */
 __u64 missed = 0;
 
+/* Set by user space while hashes are blocked: the checks for what fanotify cannot see. */
+__u32 blocking = 0;
+
 /* Set by user space while prevention rules are in force: ENFORCE_GATE_ALL stops every exec,
  * ENFORCE_GATE_NAMES those whose file name (lowercase, first 15 bytes) is in gate_names. */
 __u32 gate_all = 0;
@@ -139,6 +142,9 @@ int BPF_PROG(enforce_exec, struct task_struct *task, pid_t old_pid, struct linux
 
 	if (task->tgid == agent_tgid)
 		return 0;
+	/* Without a block list there are no permission marks: every file would look unwatched. */
+	if (!blocking)
+		goto gate;
 	if (inode->__i_nlink == 0 && !fuse(image))
 		kind |= ENFORCE_NOLINK;
 	if (!watched(image) && !fuse(image))
@@ -158,6 +164,7 @@ int BPF_PROG(enforce_exec, struct task_struct *task, pid_t old_pid, struct linux
 		else if (rc && rc != -ENOENT)
 			__sync_fetch_and_add(&missed, 1); /* mmap lock busy: not checked */
 	}
+gate:
 	if (!fuse(image) &&
 	    (gate_all == ENFORCE_GATE_ALL || (gate_all == ENFORCE_GATE_NAMES && gate_name(image))))
 		kind |= ENFORCE_GATE;

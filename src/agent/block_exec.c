@@ -354,6 +354,7 @@ static int bpf_update(struct block_exec *b, const char *const *names, size_t nna
 
 	if (!b->bpf)
 		return b->gate ? -ENOTSUP : 0;
+	block_exec_bpf_set_blocking(b->bpf, b->nset > 0);
 	rc = block_exec_bpf_set_gate(b->bpf, b->gate != NULL, names, nnames);
 	if (rc)
 		return rc;

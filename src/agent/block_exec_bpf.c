@@ -648,6 +648,11 @@ int block_exec_bpf_ring_fd(struct block_exec_bpf *p)
 
 /* ---- lifecycle ---- */
 
+void block_exec_bpf_set_blocking(struct block_exec_bpf *p, bool on)
+{
+	__atomic_store_n(&p->skel->bss->blocking, on ? 1u : 0u, __ATOMIC_RELEASE);
+}
+
 int block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on, const char *const *names,
 			    size_t n)
 {

@@ -105,6 +105,8 @@ struct block_exec_bpf *block_exec_bpf_new(struct block_exec *b, char *err, size_
 void block_exec_bpf_free(struct block_exec_bpf *p);
 
 int block_exec_bpf_attach(struct block_exec_bpf *p);
+/* Whether hashes are blocked: the checks for execs fanotify cannot see run only then. */
+void block_exec_bpf_set_blocking(struct block_exec_bpf *p, bool on);
 /* The gate off, on every exec (names NULL) or on the named files. 0 or a negative errno. */
 int block_exec_bpf_set_gate(struct block_exec_bpf *p, bool on, const char *const *names,
 			    size_t n);

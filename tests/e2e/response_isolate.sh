@@ -46,7 +46,19 @@ table_there() { in_host nft list table inet mamori_isolation >/dev/null 2>&1; }
 WAIT_S=10 wait_for peer_ok || fail "the peer is not reachable before isolation"
 WAIT_S=10 wait_for inbound_ok || fail "the host is not reachable before isolation"
 
-LISTEN_ADDR=0.0.0.0 start_server --name "$SIP" --heartbeat-timeout 10
+mkdir -p "$WORK/rules"
+cat >"$WORK/rules/isolate-me.yml" <<'YML'
+title: Mamori e2e automatic isolation
+id: 6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00015
+status: test
+level: critical
+logsource: {product: linux, category: process_creation}
+detection:
+  selection:
+    Image|endswith: '/mamori-e2e-isolate-me'
+  condition: selection
+YML
+LISTEN_ADDR=0.0.0.0 start_server --name "$SIP" --heartbeat-timeout 10 --rules "$WORK/rules"
 token=$("$CLI" tokens create --group default --expires 1h) || fail "token not created"
 in_host "$AGENT" enroll --state "$WORK/agent" --host-name "$HOST" "https://$SIP:$PORT" "$token" \
   >/dev/null 2>>"$WORK/agent.log" || { tail -5 "$WORK/agent.log" >&2; fail "enrollment failed"; }
@@ -159,7 +171,27 @@ rc=0
 [ "$rc" = 2 ] || fail "an empty list item: exit $rc"
 table_there && fail "a refused isolate left a table"
 
-# 9. Every action in the log, with who and why.
+# 9. Block mode: an alert whose automatic response is isolate cuts the host off by itself.
+printf '{"mode": "block", "auto_response": [{"rules": ["6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00015"], "actions": ["isolate"]}], "isolation": {"allow": ["%s"]}}' \
+  "$PEER" >"$WORK/policy.json"
+"$CLI" policy apply default "$WORK/policy.json" --reason "e2e: auto isolate" >/dev/null || fail "policy apply"
+python3 -c 'import json, time
+t = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+print(json.dumps({"@timestamp": t, "event": {"kind": "event", "category": ["process"], "type": ["start"], "action": "exec"},
+    "process": {"pid": 4242, "entity_id": "e2eiso0000000000000000000000000001", "name": "mamori-e2e-isolate-me",
+                "executable": "/tmp/mamori-e2e-isolate-me", "command_line": "/tmp/mamori-e2e-isolate-me",
+                "args": ["/tmp/mamori-e2e-isolate-me"]}}))' >"$WORK/feed"
+WAIT_S=30 wait_for table_there || fail "the automatic isolate did not happen: $(tail -5 "$WORK/server.log")"
+inbound_ok && fail "inbound traffic passed after the automatic isolation"
+WAIT_S=5 wait_for peer_ok || fail "the policy's allow-list was not applied"
+"$CLI" actions list --since 1h --host "$HOST" --type isolate --output jsonl >"$WORK/iso.jsonl"
+[ "$(jcount "$WORK/iso.jsonl" 'g(e,"created_by") == "policy" and g(e,"status") == "ok"')" = 1 ] ||
+  fail "no automatic isolate by policy: $(cat "$WORK/iso.jsonl")"
+WAIT_S=10 wait_for status_is isolated || fail "status $(host_status) after the automatic isolation"
+"$CLI" release "$HOST" >/dev/null || fail "release after the automatic isolation"
+echo "ok: isolated automatically by the block-mode policy"
+
+# 10. Every action in the log, with who and why.
 "$CLI" actions list --since 1h --host "$HOST" --output jsonl >"$WORK/actions.jsonl"
 [ "$(jcount "$WORK/actions.jsonl" 'g(e,"type") == "isolate" and g(e,"status") == "ok" and g(e,"reason") == "e2e: contain"')" = 1 ] ||
   fail "isolate not in the actions: $(cat "$WORK/actions.jsonl")"
