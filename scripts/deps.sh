@@ -12,6 +12,8 @@ PKGS=(
   libjansson-dev libjsmn-dev libpcre2-dev libyara-dev libzstd-dev libnftables-dev
   # tests and benchmarks
   libcmocka-dev auditd iproute2 procps python3 coreutils jq curl nftables
+  # a real SMTP server for the notification test (tests/e2e/notify.sh)
+  python3-aiosmtpd
   # tools the Atomic Red Team tests and the everyday workload use (tests/e2e/detect_*.sh)
   cron at iptables rsyslog sudo rsync
   # the PostgreSQL store (make up STORE=postgres, tests)

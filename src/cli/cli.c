@@ -42,6 +42,7 @@ static const char usage_main[] =
     "  block     deny execution of a file hash on hosts (hash, list)\n"
     "  unblock   lift a block (hash)\n"
     "  policy    a group's policy: mode, automatic responses, exclusions\n"
+    "  notify    alert notifications: routes, deliveries, test (routes, list, test)\n"
     "  actions   response actions sent to hosts, with their results (list, show)\n"
     "  rules     check Sigma rule files offline (check)\n"
     "  scan      match rules against log files offline, no server needed\n"
@@ -69,6 +70,7 @@ static const struct cli_cmd commands[] = {
     {"block", cmd_block_run},	      {"unblock", cmd_unblock_run},
     {"policy", cmd_policy_run},	      {"quarantine", cmd_quarantine_run},
     {"restore", cmd_restore_run},
+    {"notify", cmd_notify_run},
     {"remove-persistence", cmd_persistence_run},
 };
 

@@ -29,6 +29,7 @@ int cmd_unblock_run(struct cli *cli, int argc, char **argv);
 int cmd_policy_run(struct cli *cli, int argc, char **argv);
 int cmd_quarantine_run(struct cli *cli, int argc, char **argv);
 int cmd_restore_run(struct cli *cli, int argc, char **argv);
+int cmd_notify_run(struct cli *cli, int argc, char **argv);
 int cmd_persistence_run(struct cli *cli, int argc, char **argv);
 
 #endif

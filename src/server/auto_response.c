@@ -145,6 +145,8 @@ void auto_response_alerts(struct server *s, const char *agent_id, json_t *alerts
 			store_exec(s->store, "UPDATE alerts SET status = 'excluded' WHERE id = ?",
 				   p, 1, NULL, NULL);
 			s->c.alerts_excluded++;
+			/* Not notified either (notify_alerts). */
+			json_object_set_new(a, "excluded", json_true());
 			log_debug("policy", "alert %s excluded (%s)", id,
 				  ex == -2 ? "rule disabled" : "exclusion");
 			continue;

@@ -9,7 +9,8 @@
 
 struct server;
 
-/* alerts: the summaries of one committed batch from agent_id (ingest_result). Borrowed. */
+/* alerts: the summaries of one committed batch from agent_id (ingest_result). Borrowed; an
+ * excluded alert gets "excluded": true. */
 void auto_response_alerts(struct server *s, const char *agent_id, json_t *alerts);
 
 #endif

@@ -9,6 +9,7 @@
 #include "event_json.h"
 #include "fleet.h"
 #include "ingest_pool.h"
+#include "notify.h"
 #include "pki.h"
 #include "server_auth.h"
 #include "server_int.h"
@@ -271,6 +272,7 @@ static void stats(struct api_ctx *a)
 
 	json_object_set_new(o, "alerts_stored", json_integer((json_int_t)c->alerts_stored));
 	json_object_set_new(o, "alerts_excluded", json_integer((json_int_t)c->alerts_excluded));
+	json_object_set_new(o, "notifications", notify_stats(a->s));
 	if (a->s->detection) {
 		struct detection_stats st;
 		char ts[40];

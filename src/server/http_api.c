@@ -145,6 +145,8 @@ void http_api_handle(struct server *s, struct evhttp_request *req, const char *p
 	else if (!strncmp(path, "/groups/", 8) || !strcmp(path, "/blocklist") ||
 		 !strncmp(path, "/blocklist/", 11))
 		http_policy(&a);
+	else if (!strcmp(path, "/notifications") || !strncmp(path, "/notifications/", 15))
+		http_notify(&a);
 	else
 		http_admin(&a);
 }

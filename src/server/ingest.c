@@ -93,9 +93,11 @@ static json_t *summaries(const struct store_alert_row *rows, size_t n)
 
 	for (size_t i = 0; arr && i < n; i++) {
 		json_t *doc = rows[i].doc ? json_loadb(rows[i].doc, rows[i].doc_len, 0, NULL) : NULL;
-		json_t *o = json_pack("{s:s?,s:s?,s:i,s:s?,s:s?}", "id", rows[i].id, "rule_id",
-				      rows[i].rule_id, "severity", rows[i].severity, "entity_id",
-				      rows[i].entity_id, "host", rows[i].host);
+		json_t *o = json_pack("{s:s?,s:s?,s:s?,s:i,s:s?,s:s?,s:s?,s:s?}", "id", rows[i].id,
+				      "rule_id", rows[i].rule_id, "rule_name", rows[i].rule_name,
+				      "severity", rows[i].severity, "entity_id", rows[i].entity_id,
+				      "host", rows[i].host, "tactics", rows[i].tactics,
+				      "techniques", rows[i].techniques);
 
 		for (size_t k = 0; o && doc && k < sizeof(fields) / sizeof(fields[0]); k++) {
 			json_t *v = field(doc, fields[k][1]);

@@ -19,8 +19,9 @@ struct ingest_result {
 	uint64_t stored, rejected, alerts;
 	bool duplicate;
 	char first_error[160]; /* reason for the first rejected line */
-	/* With ingest.summaries: what policies look at in each stored alert, [{"id", "rule_id",
-	 * "severity", "entity_id", "pid", "executable", "command_line", "file_path",
+	/* With ingest.summaries: what policies and notification routes look at in each stored
+	 * alert, [{"id", "rule_id", "rule_name", "severity", "entity_id", "host", "tactics",
+	 * "techniques" (comma-separated), "pid", "executable", "command_line", "file_path",
 	 * "process_sha256", "file_sha256"}]. New ref or NULL; the caller decrefs. */
 	json_t *alert_summaries;
 };

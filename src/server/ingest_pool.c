@@ -13,6 +13,7 @@
 #include "ingest.h"
 #include "auto_response.h"
 #include "log.h"
+#include "notify.h"
 #include "server_int.h"
 
 #include "banned.h"
@@ -114,8 +115,10 @@ static void job_done(evutil_socket_t fd, short what, void *arg)
 			s->c.duplicates++;
 		/* Exclusions and automatic responses run here, on the loop thread, where
 		 * commands are queued and agents woken. */
-		if (j->res.alert_summaries)
+		if (j->res.alert_summaries) {
 			auto_response_alerts(s, j->agent_id, j->res.alert_summaries);
+			notify_alerts(s, j->agent_id, j->res.alert_summaries);
+		}
 	} else {
 		s->c.frames_rejected++;
 	}

@@ -38,6 +38,8 @@ static void usage(FILE *f)
 	    "                           pairs first seen later raise alerts (default 24)\n"
 	    "      --command-ttl S      commands for offline hosts expire after S seconds\n"
 	    "                           (default 3600)\n"
+	    "      --notify-retry-base S  first retry of a failed notification after S\n"
+	    "                           seconds, doubled each time up to 1 h (default 30)\n"
 	    "  -l, --log-level LEVEL    debug, info, warn or error\n");
 }
 
@@ -69,6 +71,7 @@ int main(int argc, char **argv)
 	    {"iocs", required_argument, NULL, 'I'},
 	    {"learning-hours", required_argument, NULL, 'E'},
 	    {"command-ttl", required_argument, NULL, 'C'},
+	    {"notify-retry-base", required_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -121,6 +124,14 @@ int main(int argc, char **argv)
 			if (parse_uint(optarg, 30 * 86400, &o.command_ttl_s) || !o.command_ttl_s) {
 				fprintf(stderr,
 					"mamori-server: --command-ttl: 1-2592000 seconds\n");
+				return 2;
+			}
+			break;
+		case 'N':
+			if (parse_uint(optarg, 3600, &o.notify_retry_base_s) ||
+			    !o.notify_retry_base_s) {
+				fprintf(stderr,
+					"mamori-server: --notify-retry-base: 1-3600 seconds\n");
 				return 2;
 			}
 			break;

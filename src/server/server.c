@@ -28,6 +28,7 @@
 #include "detection.h"
 #include "prevalence.h"
 #include "log.h"
+#include "notify.h"
 #include "policy.h"
 #include "pki.h"
 #include "server_auth.h"
@@ -524,6 +525,9 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	s->api = api_pool_new(s, 1, err, errlen);
 	if (!s->api)
 		goto fail;
+	s->notify = notify_new(s, o->notify_retry_base_s, err, errlen);
+	if (!s->notify)
+		goto fail;
 	if (!o->plain_http)
 		evhttp_set_bevcb(s->http, make_bev, s);
 	evhttp_set_gencb(s->http, on_request, s);
@@ -592,6 +596,8 @@ void server_free(struct server *s)
 		return;
 	ingest_pool_free(s->ingest);
 	api_pool_free(s->api);
+	/* Deliveries not made yet stay pending in the store for the next start. */
+	notify_free(s->notify);
 	commands_free_waiters(s);
 	if (s->http)
 		evhttp_free(s->http);

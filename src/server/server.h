@@ -23,6 +23,7 @@ struct server_opts {
 	size_t n_ioc_paths;
 	unsigned learning_hours; /* fleet prevalence baseline before its alerts start (default 24) */
 	bool learning_set;	 /* learning_hours was given (0 is valid) */
+	unsigned notify_retry_base_s; /* first retry of a failed notification (default 30) */
 	bool plain_http; /* no TLS: only for the in-process fuzz harness */
 };
 

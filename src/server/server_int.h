@@ -17,6 +17,7 @@ struct api_pool;
 struct detection;
 struct fleet;
 struct ingest_pool;
+struct notify;
 struct pki;
 struct policy_cache;
 
@@ -41,6 +42,7 @@ struct server {
 	struct detection *detection; /* NULL when no rules are configured */
 	struct prevalence *prevalence;
 	struct policy_cache *policies; /* policy.c, loop thread only */
+	struct notify *notify;	       /* alert notifications: outbox and delivery thread */
 	struct event *sig_int, *sig_term, *sig_hup, *tick, *notify_ev;
 	struct server_counters c;
 	uint64_t started_ns;
@@ -91,6 +93,7 @@ void http_alerts(struct api_ctx *a);
 void http_rules(struct api_ctx *a);
 void http_actions(struct api_ctx *a);
 void http_policy(struct api_ctx *a);
+void http_notify(struct api_ctx *a);
 /* A host name or agent id to the agent id (the newest enrollment of a name). -ENOENT. */
 int http_host_resolve(struct server *s, const char *h, char id[33]);
 

@@ -690,8 +690,23 @@ static const char *const schema_v6[] = {
     NULL,
 };
 
+/* Alert notifications: every version of the routes document, and the outbox of deliveries
+ * (one per alert and route; test messages have kind 'test'). */
+static const char *const schema_v7[] = {
+    "CREATE TABLE notify_routes (version BIGINT PRIMARY KEY, doc TEXT NOT NULL, created_by TEXT,"
+    " created_at BIGINT NOT NULL, reason TEXT)",
+    "CREATE TABLE notifications (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, alert_id TEXT NOT NULL,"
+    " route TEXT NOT NULL, agent_id TEXT, group_name TEXT, host TEXT, rule_name TEXT,"
+    " severity BIGINT, status TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,"
+    " created_at BIGINT NOT NULL, queued_at BIGINT NOT NULL, next_try BIGINT NOT NULL,"
+    " sent_at BIGINT, last_error TEXT, UNIQUE (alert_id, route))",
+    "CREATE INDEX notifications_due ON notifications (status, next_try)",
+    "CREATE INDEX notifications_created ON notifications (created_at)",
+    NULL,
+};
+
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-						schema_v5, schema_v6};
+						schema_v5, schema_v6, schema_v7};
 
 static int pg_migrate(struct store *st)
 {

@@ -255,8 +255,23 @@ static const char *const schema_v6[] = {
     NULL,
 };
 
+/* Alert notifications: every version of the routes document, and the outbox of deliveries
+ * (one per alert and route; test messages have kind 'test'). */
+static const char *const schema_v7[] = {
+    "CREATE TABLE notify_routes (version INTEGER PRIMARY KEY, doc TEXT NOT NULL, created_by TEXT,"
+    " created_at INTEGER NOT NULL, reason TEXT)",
+    "CREATE TABLE notifications (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, alert_id TEXT NOT NULL,"
+    " route TEXT NOT NULL, agent_id TEXT, group_name TEXT, host TEXT, rule_name TEXT,"
+    " severity INTEGER, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL, queued_at INTEGER NOT NULL, next_try INTEGER NOT NULL,"
+    " sent_at INTEGER, last_error TEXT, UNIQUE (alert_id, route))",
+    "CREATE INDEX notifications_due ON notifications (status, next_try)",
+    "CREATE INDEX notifications_created ON notifications (created_at)",
+    NULL,
+};
+
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-						schema_v5, schema_v6};
+						schema_v5, schema_v6, schema_v7};
 
 static int sqlite_migrate(struct store *st)
 {

@@ -269,8 +269,8 @@ static void test_open_migrates_idempotent(void **state)
 		assert_int_equal(store_dialect(st),
 				 c->pg ? STORE_DIALECT_PG : STORE_DIALECT_SQLITE);
 		assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0),
-				 6);
-		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 6);
+				 7);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 7);
 		assert_int_equal(query_int(st, "SELECT count(*) FROM alerts", NULL, 0), 0);
 		assert_int_equal(
 		    query_int(st, "SELECT count(*) FROM commands WHERE reason IS NULL", NULL, 0),
@@ -900,7 +900,7 @@ static void test_nodes_race(void **state)
 	pthread_barrier_destroy(&go);
 	st = open_store(c);
 	assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), NODES * 100);
-	assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 6);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 7);
 	store_close(st);
 }
 
