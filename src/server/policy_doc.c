@@ -202,6 +202,8 @@ static json_t *response(json_t *in, size_t idx, char *err, size_t errlen)
 	}
 	if (!only_keys(in, keys, where, err, errlen))
 		return NULL;
+	if (json_is_null(sev))
+		sev = NULL; /* as the normalized form writes it */
 	if (sev && (!json_is_string(sev) || detect_severity_parse(json_string_value(sev)) < 0)) {
 		snprintf(err, errlen, "%smin_severity: low, medium, high or critical", where);
 		return NULL;
