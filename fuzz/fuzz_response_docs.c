@@ -35,7 +35,7 @@ static void check_policy(json_t *doc)
 	b = policy_doc_normalize(a, "other", NOW, err, sizeof(err));
 	if (!b || !json_equal(a, b))
 		abort();
-	(void)policy_doc_excluded(a, &al, NOW);
+	(void)policy_match_excluded(a, &al, NOW);
 	(void)policy_doc_actions(a, &al);
 	json_decref(a);
 	json_decref(b);

@@ -14,6 +14,7 @@
 #include "agent_policy.h"
 #include "agent_prevent.h"
 #include "block_exec.h"
+#include "policy_match.h"
 #include "procfs.h"
 #include "event_json.h"
 #include "log.h"
@@ -27,7 +28,8 @@ struct agent_enforce {
 	atomic_size_t nblocked;
 	/* Prevention rules: set while the gate is off; used by the gate on the worker thread. */
 	struct agent_prevent *prevent;
-	char prevent_key[4096];	 /* the rule ids it was built for, to rebuild only on change */
+	json_t *pol;		 /* the policy's exclusions and disabled rules, for the gate */
+	char *prevent_key;	 /* what it was built for, to rebuild only on change */
 	struct event ev, parent; /* the gate's scratch */
 	atomic_uint_fast64_t prevented;
 	atomic_uint_fast32_t prevent_rules;
@@ -137,6 +139,29 @@ static bool gate(void *ctx, uint32_t pid)
 	exec_event(e, pid);
 	if (agent_prevent_check(e->prevent, &e->ev, &alert) != 1)
 		return false;
+	{
+		/* What the policy excludes is spared, as the server marks its alerts excluded. */
+		struct policy_alert pa = {
+		    .rule_id =
+			json_string_value(json_object_get(json_object_get(alert, "rule"), "id")),
+		    .executable = e->ev.process.executable,
+		    .command_line = e->ev.process.command_line,
+		};
+		struct timespec ts;
+		int ex;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ex = policy_match_excluded(e->pol, &pa,
+					   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (ex != -1) {
+			log_info(
+			    "enforce",
+			    "exec not prevented pid=%u path=%s rule=%s: excluded by the policy",
+			    pid, e->ev.process.executable, pa.rule_id ? pa.rule_id : "?");
+			json_decref(alert);
+			return false;
+		}
+	}
 	line = json_dumps(alert, JSON_COMPACT);
 	log_warn("enforce", "exec prevented pid=%u path=%s rule=%s", pid, e->ev.process.executable,
 		 json_string_value(json_object_get(json_object_get(alert, "rule"), "id")));
@@ -156,14 +181,19 @@ static void on_changed(void *ctx, json_t *bundle)
 	json_t *ids = json_object_get(bundle, "prevent_rules"), *missing = NULL;
 	const char *mode = json_string_value(json_object_get(bundle, "mode"));
 	bool want = mode && !strcmp(mode, "block") && json_array_size(ids);
-	char key[4096] = "", err[256];
+	json_t *pol = json_pack("{s:O?,s:O?}", "exclusions", json_object_get(bundle, "exclusions"),
+				"disabled_rules", json_object_get(bundle, "disabled_rules"));
+	char err[256];
 	struct agent_prevent *p = NULL;
-	char *k = want ? json_dumps(ids, JSON_COMPACT) : NULL;
+	json_t *kj = json_pack("{s:O?,s:O?}", "ids", want ? ids : NULL, "pol", want ? pol : NULL);
+	char *key = kj ? json_dumps(kj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
-	snprintf(key, sizeof(key), "%s", k ? k : "");
-	free(k);
-	if (!strcmp(key, e->prevent_key))
+	json_decref(kj);
+	if (key && e->prevent_key && !strcmp(key, e->prevent_key)) {
+		free(key);
+		json_decref(pol);
 		return;
+	}
 	if (want) {
 		if (!e->ag->config || !e->ag->config->detect_rules.n) {
 			log_warn("enforce",
@@ -188,8 +218,11 @@ static void on_changed(void *ctx, json_t *bundle)
 	block_exec_set_gate(e->blk, NULL, NULL, NULL, 0);
 	agent_prevent_free(e->prevent);
 	e->prevent = p;
+	json_decref(e->pol);
+	e->pol = pol;
 	atomic_store(&e->prevent_rules, p ? (uint32_t)json_array_size(ids) : 0);
-	snprintf(e->prevent_key, sizeof(e->prevent_key), "%s", key);
+	free(e->prevent_key);
+	e->prevent_key = key;
 	if (p) {
 		const char *const *names;
 		size_t nn;
@@ -204,10 +237,11 @@ static void on_changed(void *ctx, json_t *bundle)
 			log_info("enforce", "prevention at exec on rules=%zu images=%zu",
 				 json_array_size(ids), nn);
 		else
-			log_info("enforce",
-				 "prevention at exec on rules=%zu, every exec checked (a rule is not "
-				 "limited to named images)",
-				 json_array_size(ids));
+			log_info(
+			    "enforce",
+			    "prevention at exec on rules=%zu, every exec checked (a rule is not "
+			    "limited to named images)",
+			    json_array_size(ids));
 	} else if (want) {
 		log_info("enforce", "prevention at exec off");
 	}
@@ -261,6 +295,8 @@ void agent_enforce_free(struct agent_enforce *e)
 	pthread_mutex_unlock(&current_lock);
 	block_exec_free(e->blk);
 	agent_prevent_free(e->prevent);
+	json_decref(e->pol);
+	free(e->prevent_key);
 	free(e);
 }
 

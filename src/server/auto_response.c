@@ -138,7 +138,7 @@ void auto_response_alerts(struct server *s, const char *agent_id, json_t *alerts
 
 		if (!id)
 			continue;
-		ex = policy_doc_excluded(pol, &pa, now);
+		ex = policy_match_excluded(pol, &pa, now);
 		if (ex != -1) {
 			struct store_val p[] = {store_text(id)};
 

@@ -43,6 +43,9 @@ int commands_queue(struct server *s, const char *agent_id, const char *type, jso
 	int64_t now = server_now_ms(), rc;
 	/* queued_at lets the agent tell a target from a process that reused its pid later. */
 	json_t *a = args ? json_deep_copy(args) : json_object();
+
+	if (a && !strcmp(type, "isolate"))
+		isolation_merge_policy(s, agent_id, a);
 	char *args_s = a && !json_object_set_new(a, "queued_at", json_integer(now))
 			   ? json_dumps(a, JSON_COMPACT)
 			   : NULL;
@@ -140,8 +143,9 @@ int commands_result(struct server *s, const char *agent_id, const char *id, json
 	{
 		struct store_val q[] = {store_text(id), store_text(agent_id)};
 
-		store_query_text(s->store, "SELECT type FROM commands WHERE id = ? AND agent_id = ?",
-				 q, 2, type, sizeof(type));
+		store_query_text(s->store,
+				 "SELECT type FROM commands WHERE id = ? AND agent_id = ?", q, 2,
+				 type, sizeof(type));
 	}
 	res_s = json_dumps(result ? result : json_object(), JSON_COMPACT | JSON_ENCODE_ANY);
 	p[0] = store_text(status);

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "policy.h"
 #include "server_int.h"
 
 #include "banned.h"
@@ -26,6 +27,37 @@ static void set_desired(struct server *s, const char *agent_id, json_t *args, co
 		log_warn("isolation", "cannot record agent=%s err=%s", agent_id,
 			 store_error(s->store));
 	free(text);
+}
+
+static void merge_list(json_t *args, const char *key, json_t *from)
+{
+	json_t *to = json_object_get(args, key), *v, *w;
+	size_t i, k;
+
+	if (!json_array_size(from))
+		return;
+	if (!json_is_array(to)) {
+		if (to)
+			return; /* malformed: the agent refuses it with its own message */
+		to = json_array();
+		json_object_set_new(args, key, to);
+	}
+	json_array_foreach(from, i, v)
+	{
+		bool have = false;
+
+		json_array_foreach(to, k, w) have = have || json_equal(v, w);
+		if (!have)
+			json_array_append(to, v);
+	}
+}
+
+void isolation_merge_policy(struct server *s, const char *agent_id, json_t *args)
+{
+	json_t *iso = json_object_get(policy_of_agent(s, agent_id, NULL), "isolation");
+
+	merge_list(args, "allow", json_object_get(iso, "allow"));
+	merge_list(args, "dns", json_object_get(iso, "dns"));
 }
 
 void isolation_on_queue(struct server *s, const char *agent_id, const char *type, json_t *args,

@@ -9,6 +9,10 @@
 
 struct server;
 
+/* Adds the allow-list and resolvers of the host's group policy (isolation.allow, .dns) to the
+ * arguments of an isolate command, after those it has. */
+void isolation_merge_policy(struct server *s, const char *agent_id, json_t *args);
+
 /* A command was queued (any type; only isolate and release matter). */
 void isolation_on_queue(struct server *s, const char *agent_id, const char *type, json_t *args,
 			const char *cmd_id);

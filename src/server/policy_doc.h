@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "policy_match.h"
+
 #define POLICY_MAX_ITEMS 1000 /* exclusions, rules, responses, addresses: each list */
 #define POLICY_MAX_VALUE 1024 /* bytes of one exclusion value */
 
@@ -22,14 +24,6 @@ enum policy_action {
 	POLICY_ACT_ISOLATE = 1 << 3,
 };
 
-/* What of an alert the policy looks at. Strings borrowed, NULL when absent. */
-struct policy_alert {
-	const char *rule_id;
-	int severity; /* enum detect_severity */
-	const char *executable, *command_line, *file_path;
-	const char *process_sha256, *file_sha256;
-};
-
 /* The policy of a group nobody configured: detect mode, quarantine on, nothing else. New ref. */
 json_t *policy_doc_default(void);
 
@@ -38,10 +32,6 @@ json_t *policy_doc_default(void);
  * given user. NULL with "key: problem" in err. */
 json_t *policy_doc_normalize(json_t *doc, const char *user, int64_t now_ms, char *err,
 			     size_t errlen);
-
-/* The index of the first unexpired exclusion (or disabled rule, reported as -2) that matches
- * the alert, or -1. */
-int policy_doc_excluded(json_t *pol, const struct policy_alert *a, int64_t now_ms);
 
 /* The union of the actions of the automatic responses that match the alert (block mode only;
  * 0 in detect mode). Quarantine is left out when the policy has quarantine off. */

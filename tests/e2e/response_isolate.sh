@@ -190,6 +190,12 @@ WAIT_S=5 wait_for peer_ok || fail "the policy's allow-list was not applied"
 WAIT_S=10 wait_for status_is isolated || fail "status $(host_status) after the automatic isolation"
 "$CLI" release "$HOST" >/dev/null || fail "release after the automatic isolation"
 echo "ok: isolated automatically by the block-mode policy"
+# A manual isolate takes the policy's allow-list too.
+out=$("$CLI" isolate "$HOST" --reason "e2e: manual with policy") || fail "isolate: $out"
+echo "$out" | grep -q "allowed: $PEER" || fail "the policy's allow-list is not in a manual isolate: $out"
+WAIT_S=5 wait_for peer_ok || fail "the policy's allow-list was not applied to a manual isolate"
+"$CLI" release "$HOST" >/dev/null || fail "release"
+echo "ok: a manual isolate uses the group policy's allow-list"
 
 # 10. Every action in the log, with who and why.
 "$CLI" actions list --since 1h --host "$HOST" --output jsonl >"$WORK/actions.jsonl"

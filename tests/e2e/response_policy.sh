@@ -243,13 +243,20 @@ prevented_alert() {
     [ "$(jcount "$WORK/alerts.jsonl" "g(e,'mamori.prevention.how') == 'prevent rule' and g(e,'rule.id') == '$1'")" -ge 1 ]
 }
 WAIT_S=20 wait_for prevented_alert 6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00002 || fail "no prevention alert (named)"
-# Then a rule on a path pattern: every exec is checked.
-sed -i 's/0c0ffee00002/0c0ffee00001/' "$WORK/policy3.json"
+# Then a rule on a path pattern: every exec is checked; what the policy excludes is spared.
+cat >"$WORK/policy3.json" <<JSON
+{"mode": "block", "prevent_rules": ["6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001"],
+ "auto_response": [{"min_severity": "high", "actions": ["kill_tree", "quarantine"]}],
+ "exclusions": [{"type": "path", "value": "$WORK/bin/mamori-e2e-spared*", "reason": "e2e: a known tool"}]}
+JSON
 "$CLI" policy apply default "$WORK/policy3.json" --reason "e2e: prevent" >/dev/null || fail "policy apply (prevent)"
 WAIT_S=20 wait_for grep -q "prevention at exec on rules=1, every exec checked" "$WORK/agent.log" ||
   fail "the gate did not switch to every exec"
 prevented_run mamori-e2e-prevented
 WAIT_S=20 wait_for prevented_alert 6f1d2c3a-e2e0-4b1c-9a51-0c0ffee00001 || fail "no prevention alert"
+cp /usr/bin/touch "$WORK/bin/mamori-e2e-spared-tool"
+"$WORK/bin/mamori-e2e-spared-tool" "$WORK/spared.marker" || fail "an excluded program was stopped at exec"
+[ -e "$WORK/spared.marker" ] || fail "an excluded program did not run"
 # Offline: the server stops, the agent still prevents with the policy it saved.
 stop_server -KILL
 prevented_run mamori-e2e-offline

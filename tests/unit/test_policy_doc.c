@@ -127,26 +127,26 @@ static void test_excluded(void **state)
 
 	(void)state;
 	assert_non_null(p);
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), -1);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), -1);
 	a.executable = "/opt/backup/bin/agent";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), 0);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), 0);
 	a.executable = "/opt/backupx/agent";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), -1);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), -1);
 	a.file_path = "/opt/backup/data/x";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), 0);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), 0);
 	a.file_path = NULL;
 	a.command_line = "rsync --dry-run /a /b";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), 1);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), 1);
 	a.command_line = NULL;
 	a.file_sha256 = "1111111111111111111111111111111111111111111111111111111111111111";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), 2);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), 2);
 	a.file_sha256 = NULL;
 	/* Expired: no longer excludes. */
 	a.rule_id = "old";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), -1);
-	assert_int_equal(policy_doc_excluded(p, &a, 999), 3);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), -1);
+	assert_int_equal(policy_match_excluded(p, &a, 999), 3);
 	a.rule_id = "noisy";
-	assert_int_equal(policy_doc_excluded(p, &a, NOW), -2);
+	assert_int_equal(policy_match_excluded(p, &a, NOW), -2);
 	json_decref(p);
 }
 
