@@ -235,6 +235,26 @@ bool cli_command_pending(const json_t *reply)
 	return !st || !strcmp(st, "queued") || !strcmp(st, "delivered");
 }
 
+int cli_read_json_file(struct cli *cli, const char *path, json_t **doc)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : cli->in;
+	json_error_t je;
+
+	*doc = NULL;
+	if (!f) {
+		cli_error(cli, "%s: %s", path, strerror(errno));
+		return CLI_EXIT_USAGE;
+	}
+	*doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+	if (f != cli->in)
+		fclose(f);
+	if (!*doc) {
+		cli_error(cli, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+		return CLI_EXIT_USAGE;
+	}
+	return CLI_EXIT_OK;
+}
+
 int cli_command_outcome(struct cli *cli, const char *verb, const char *host, long wait_s,
 			const json_t *reply)
 {

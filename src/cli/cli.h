@@ -100,6 +100,10 @@ int cli_host_command(struct cli *cli, const char *host, const char *type, json_t
 /* True while the command in reply has no result yet (queued, delivered, or no status). */
 bool cli_command_pending(const json_t *reply);
 
+/* Reads the JSON document in path ("-": stdin) into *doc (caller owns it). CLI_EXIT_OK, or
+ * CLI_EXIT_USAGE after printing where it is malformed or why it cannot be read. */
+int cli_read_json_file(struct cli *cli, const char *path, json_t **doc);
+
 /* CLI_EXIT_OK when the command in reply ended "ok"; otherwise prints "VERB on HOST: ..." (no
  * result within wait_s, or the status and the agent's error) and returns CLI_EXIT_SERVER. */
 int cli_command_outcome(struct cli *cli, const char *verb, const char *host, long wait_s,

@@ -138,8 +138,6 @@ static int routes_apply(struct cli *cli, int argc, char **argv)
 	struct cli_call call = {.method = "PUT", .path = "/notifications/routes"};
 	struct cli_args_pos pos;
 	json_t *doc, *body = NULL, *reply;
-	json_error_t je;
-	FILE *f;
 	int rc;
 
 	if (cli->help)
@@ -147,18 +145,9 @@ static int routes_apply(struct cli *cli, int argc, char **argv)
 	rc = cli_parse_args(cli, usage_apply, opts, argc, argv, &pos, 1, 1);
 	if (rc)
 		return rc;
-	f = strcmp(pos.v[0], "-") ? fopen(pos.v[0], "re") : cli->in;
-	if (!f) {
-		cli_error(cli, "%s: %s", pos.v[0], strerror(errno));
-		return CLI_EXIT_USAGE;
-	}
-	doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-	if (f != cli->in)
-		fclose(f);
-	if (!doc) {
-		cli_error(cli, "%s:%d:%d: %s", pos.v[0], je.line, je.column, je.text);
-		return CLI_EXIT_USAGE;
-	}
+	rc = cli_read_json_file(cli, pos.v[0], &doc);
+	if (rc)
+		return rc;
 	/* The server checks the rest; a bare list is the routes. */
 	if (json_is_array(doc))
 		body = json_pack("{s:O}", "routes", doc);

@@ -218,9 +218,7 @@ static int policy_apply(struct cli *cli, int argc, char **argv)
 	const char *reason = NULL;
 	const struct cli_args_opt opts[] = {{"reason", 'r', &reason, NULL}, {NULL, 0, NULL, NULL}};
 	struct cli_args_pos pos;
-	json_error_t je;
 	json_t *doc;
-	FILE *f;
 	int rc;
 
 	if (cli->help)
@@ -228,18 +226,9 @@ static int policy_apply(struct cli *cli, int argc, char **argv)
 	rc = cli_parse_args(cli, usage_apply, opts, argc, argv, &pos, 2, 2);
 	if (rc)
 		return rc;
-	f = strcmp(pos.v[1], "-") ? fopen(pos.v[1], "re") : cli->in;
-	if (!f) {
-		cli_error(cli, "%s: %s", pos.v[1], strerror(errno));
-		return CLI_EXIT_USAGE;
-	}
-	doc = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-	if (f != cli->in)
-		fclose(f);
-	if (!doc) {
-		cli_error(cli, "%s:%d:%d: %s", pos.v[1], je.line, je.column, je.text);
-		return CLI_EXIT_USAGE;
-	}
+	rc = cli_read_json_file(cli, pos.v[1], &doc);
+	if (rc)
+		return rc;
 	rc = put_policy(cli, pos.v[0], doc, reason);
 	json_decref(doc);
 	return rc;

@@ -114,4 +114,8 @@ const char *detect_severity_name(enum detect_severity s);
 /* "low" ... "critical" (case-insensitive, "informational" too); -1 when unknown. */
 int detect_severity_parse(const char *s);
 
+/* The ATT&CK tactic name ("Defense Evasion") of the tactic part of a Sigma tag
+ * ("defense-evasion", "defense_evasion"; case-insensitive), or NULL when it is none. */
+const char *detect_tactic_name(const char *tag, size_t len);
+
 #endif

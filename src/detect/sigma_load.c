@@ -391,6 +391,11 @@ static const struct {
 	{"impact", "Impact"},
 };
 
+const char *detect_tactic_name(const char *tag, size_t len)
+{
+	return sigma_tactic_name(tag, len);
+}
+
 const char *sigma_tactic_name(const char *tag, size_t len)
 {
 	for (size_t i = 0; i < sizeof(TACTICS) / sizeof(TACTICS[0]); i++) {

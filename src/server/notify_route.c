@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "detect.h"
+#include "json_keys.h"
 
 #include "banned.h"
 
@@ -18,29 +19,6 @@
 #define SECRET_MAX 256
 #define GROUP_MAX 127
 #define PATH_MAX_LEN 1024
-
-/* ATT&CK tactics as rules tag them (attack.<tag>) and as alerts name them (threat.tactic.name).
- * Sigma's newer names for Defense Evasion are accepted as aliases. */
-static const struct {
-	const char *tag, *name;
-} tactics[] = {
-    {"reconnaissance", "Reconnaissance"},
-    {"resource-development", "Resource Development"},
-    {"initial-access", "Initial Access"},
-    {"execution", "Execution"},
-    {"persistence", "Persistence"},
-    {"privilege-escalation", "Privilege Escalation"},
-    {"defense-evasion", "Defense Evasion"},
-    {"defense-impairment", "Defense Evasion"},
-    {"stealth", "Defense Evasion"},
-    {"credential-access", "Credential Access"},
-    {"discovery", "Discovery"},
-    {"lateral-movement", "Lateral Movement"},
-    {"collection", "Collection"},
-    {"command-and-control", "Command and Control"},
-    {"exfiltration", "Exfiltration"},
-    {"impact", "Impact"},
-};
 
 static const char *const facilities[24] = {
     "kern",   "user",	"mail",	    "daemon", "auth",	"syslog",   "lpr",     "news",
@@ -54,27 +32,6 @@ int notify_facility_code(const char *name)
 		if (!strcasecmp(name, facilities[i]))
 			return i;
 	return -1;
-}
-
-static bool only_keys(json_t *o, const char *const *keys, const char *where, char *err,
-		      size_t errlen)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v)
-	{
-		size_t i;
-
-		for (i = 0; keys[i]; i++)
-			if (!strcmp(k, keys[i]))
-				break;
-		if (!keys[i]) {
-			snprintf(err, errlen, "%s%s%s: unknown key", where, *where ? "." : "", k);
-			return false;
-		}
-	}
-	return true;
 }
 
 /* Printable ASCII without spaces, 1-max bytes. */
@@ -236,7 +193,7 @@ static json_t *webhook(json_t *in, const char *where, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: an object with url", where);
 		return NULL;
 	}
-	if (!only_keys(in, keys, where, err, errlen))
+	if (!json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	if (!url_ok(url, schemes, why, sizeof(why))) {
 		snprintf(err, errlen, "%s.url: %s", where, why);
@@ -296,7 +253,7 @@ static json_t *email(json_t *in, const char *where, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: an object with smtp_url, from and to", where);
 		return NULL;
 	}
-	if (!only_keys(in, keys, where, err, errlen))
+	if (!json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	if (!url_ok(url, schemes, why, sizeof(why))) {
 		snprintf(err, errlen, "%s.smtp_url: %s", where, why);
@@ -355,7 +312,7 @@ static json_t *syslog_dest(json_t *in, const char *where, char *err, size_t errl
 		snprintf(err, errlen, "%s: an object with address", where);
 		return NULL;
 	}
-	if (!only_keys(in, keys, where, err, errlen))
+	if (!json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	if (!hostport_ok(addr)) {
 		snprintf(err, errlen, "%s.address: host:port or [IPv6]:port", where);
@@ -397,10 +354,7 @@ static bool tag_ok(const char *s, char *out, size_t size)
 		p += 4;
 		return !*p || (p[0] == '.' && strspn(p + 1, "0123456789") == 3 && !p[4]);
 	}
-	for (i = 0; i < sizeof(tactics) / sizeof(tactics[0]); i++)
-		if (!strcmp(out + 7, tactics[i].tag))
-			return true;
-	return false;
+	return detect_tactic_name(out + 7, strlen(out + 7)) != NULL;
 }
 
 static json_t *match(json_t *in, const char *where, char *err, size_t errlen)
@@ -415,7 +369,7 @@ static json_t *match(json_t *in, const char *where, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: an object with groups, min_severity and tags", where);
 		return NULL;
 	}
-	if (in && !only_keys(in, keys, where, err, errlen))
+	if (in && !json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	if (sev && (!json_is_string(sev) || detect_severity_parse(json_string_value(sev)) < 0)) {
 		snprintf(err, errlen,
@@ -479,7 +433,7 @@ static json_t *route(json_t *in, size_t idx, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: not an object", where);
 		return NULL;
 	}
-	if (!only_keys(in, keys, where, err, errlen))
+	if (!json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	if (!name_ok(name)) {
 		snprintf(
@@ -549,7 +503,7 @@ json_t *notify_routes_normalize(json_t *doc, char *err, size_t errlen)
 		snprintf(err, errlen, "the routes document is a JSON object {\"routes\": [...]}");
 		return NULL;
 	}
-	if (!only_keys(doc, keys, "", err, errlen))
+	if (!json_keys_only(doc, keys, "", err, errlen))
 		return NULL;
 	if (!json_is_array(list) || json_array_size(list) > NOTIFY_MAX_ROUTES) {
 		snprintf(err, errlen, "routes: a list of at most %d routes", NOTIFY_MAX_ROUTES);
@@ -703,10 +657,11 @@ static bool tag_matches(const char *tag, const struct notify_alert_facts *f)
 		return false;
 	if (t[0] == 't' && isdigit((unsigned char)t[1]))
 		return list_has(f->techniques, t, true);
-	for (size_t i = 0; i < sizeof(tactics) / sizeof(tactics[0]); i++)
-		if (!strcmp(t, tactics[i].tag))
-			return list_has(f->tactics, tactics[i].name, false);
-	return false;
+	{
+		const char *name = detect_tactic_name(t, strlen(t));
+
+		return name && list_has(f->tactics, name, false);
+	}
 }
 
 bool notify_route_matches(json_t *route, const struct notify_alert_facts *f)

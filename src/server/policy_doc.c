@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "json_keys.h"
 #include "server_int.h"
 
 #include "banned.h"
@@ -29,27 +30,6 @@ json_t *policy_doc_default(void)
 	return json_pack("{s:s,s:b,s:[],s:[],s:[],s:[],s:{s:[],s:[]}}", "mode", "detect",
 			 "quarantine", 1, "auto_response", "prevent_rules", "exclusions",
 			 "disabled_rules", "isolation", "allow", "dns");
-}
-
-static bool only_keys(json_t *o, const char *const *keys, const char *where, char *err,
-		      size_t errlen)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v)
-	{
-		size_t i;
-
-		for (i = 0; keys[i]; i++)
-			if (!strcmp(k, keys[i]))
-				break;
-		if (!keys[i]) {
-			snprintf(err, errlen, "%s%s: unknown key", where, k);
-			return false;
-		}
-	}
-	return true;
 }
 
 static bool name_ok(const char *s)
@@ -124,7 +104,7 @@ static json_t *exclusion(json_t *in, size_t idx, const char *user, int64_t now_m
 		snprintf(err, errlen, "exclusions[%zu]: not an object", idx);
 		return NULL;
 	}
-	if (!only_keys(in, keys, where, err, errlen))
+	if (!json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	for (t = 0; t < 4 && (!type || strcmp(type, exclusion_types[t])); t++)
 		;
@@ -199,7 +179,7 @@ static json_t *response(json_t *in, size_t idx, char *err, size_t errlen)
 		snprintf(err, errlen, "auto_response[%zu]: not an object", idx);
 		return NULL;
 	}
-	if (!only_keys(in, keys, where, err, errlen))
+	if (!json_keys_only(in, keys, where, err, errlen))
 		return NULL;
 	if (json_is_null(sev))
 		sev = NULL; /* as the normalized form writes it */
@@ -258,7 +238,7 @@ json_t *policy_doc_normalize(json_t *doc, const char *user, int64_t now_ms, char
 		snprintf(err, errlen, "the policy is a JSON object");
 		goto bad;
 	}
-	if (!only_keys(doc, keys, "", err, errlen))
+	if (!json_keys_only(doc, keys, "", err, errlen))
 		goto bad;
 	v = json_object_get(doc, "mode");
 	mode = json_string_value(v);
@@ -308,7 +288,8 @@ json_t *policy_doc_normalize(json_t *doc, const char *user, int64_t now_ms, char
 		json_object_set_new(out, key, item);
 	}
 	iso = json_object_get(doc, "isolation");
-	if (iso && (!json_is_object(iso) || !only_keys(iso, iso_keys, "isolation.", err, errlen))) {
+	if (iso &&
+	    (!json_is_object(iso) || !json_keys_only(iso, iso_keys, "isolation.", err, errlen))) {
 		if (!json_is_object(iso))
 			snprintf(err, errlen, "isolation: an object with allow and dns");
 		goto bad;
