@@ -58,17 +58,28 @@ static const char usage_main[] =
     "3 the server could not be reached. See docs/cli.md.\n";
 
 static const struct cli_cmd commands[] = {
-    {"login", cmd_login_run},	      {"tokens", cmd_tokens_run},
-    {"hosts", cmd_hosts_run},	      {"groups", cmd_groups_run},
-    {"users", cmd_users_run},	      {"events", cmd_events_run},
-    {"audit", cmd_audit_run},	      {"stats", cmd_stats_run},
-    {"rules", cmd_rules_run},	      {"alerts", cmd_alerts_run},
-    {"kill", cmd_kill_run},	      {"actions", cmd_actions_run},
-    {"processes", cmd_processes_run}, {"connections", cmd_connections_run},
-    {"collect", cmd_collect_run},     {"scan", cmd_scan_run},
-    {"isolate", cmd_isolate_run},     {"release", cmd_release_run},
-    {"block", cmd_block_run},	      {"unblock", cmd_unblock_run},
-    {"policy", cmd_policy_run},	      {"quarantine", cmd_quarantine_run},
+    {"login", cmd_login_run},
+    {"tokens", cmd_tokens_run},
+    {"hosts", cmd_hosts_run},
+    {"groups", cmd_groups_run},
+    {"users", cmd_users_run},
+    {"events", cmd_events_run},
+    {"audit", cmd_audit_run},
+    {"stats", cmd_stats_run},
+    {"rules", cmd_rules_run},
+    {"alerts", cmd_alerts_run},
+    {"kill", cmd_kill_run},
+    {"actions", cmd_actions_run},
+    {"processes", cmd_processes_run},
+    {"connections", cmd_connections_run},
+    {"collect", cmd_collect_run},
+    {"scan", cmd_scan_run},
+    {"isolate", cmd_isolate_run},
+    {"release", cmd_release_run},
+    {"block", cmd_block_run},
+    {"unblock", cmd_unblock_run},
+    {"policy", cmd_policy_run},
+    {"quarantine", cmd_quarantine_run},
     {"restore", cmd_restore_run},
     {"notify", cmd_notify_run},
     {"remove-persistence", cmd_persistence_run},
@@ -235,6 +246,14 @@ bool cli_command_pending(const json_t *reply)
 	return !st || !strcmp(st, "queued") || !strcmp(st, "delivered");
 }
 
+int cli_parse_timeout(struct cli *cli, const char *usage, const char *value, long max_s, long *out)
+{
+	if (value && cli_args_parse_long(value, 1, max_s, out))
+		return cli_usage_error(
+		    cli, usage, "--timeout must be a whole number of seconds from 1 to %ld", max_s);
+	return CLI_EXIT_OK;
+}
+
 int cli_read_json_file(struct cli *cli, const char *path, json_t **doc)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "re") : cli->in;
@@ -260,11 +279,12 @@ int cli_command_outcome(struct cli *cli, const char *verb, const char *host, lon
 {
 	const char *status = json_string_value(json_object_get(reply, "status"));
 	const char *id = json_string_value(json_object_get(reply, "id"));
-	const char *err = json_string_value(json_object_get(json_object_get(reply, "result"), "error"));
+	const char *err =
+	    json_string_value(json_object_get(json_object_get(reply, "result"), "error"));
 
 	if (cli_command_pending(reply)) {
-		cli_error(cli, "%s on %s: no result within %ld s (action %s, %s)", verb, host, wait_s,
-			  id ? id : "?", status ? status : "?");
+		cli_error(cli, "%s on %s: no result within %ld s (action %s, %s)", verb, host,
+			  wait_s, id ? id : "?", status ? status : "?");
 		return CLI_EXIT_SERVER;
 	}
 	if (strcmp(status, "ok")) {

@@ -100,6 +100,12 @@ int cli_host_command(struct cli *cli, const char *host, const char *type, json_t
 /* True while the command in reply has no result yet (queued, delivered, or no status). */
 bool cli_command_pending(const json_t *reply);
 
+/* Parses --timeout: when value is set, a whole number of seconds from 1 to max_s into *out
+ * (left as it is when value is NULL). CLI_EXIT_OK, or CLI_EXIT_USAGE after printing the
+ * problem and usage. */
+int cli_parse_timeout(struct cli *cli, const char *usage, const char *value, long max_s,
+		      long *out);
+
 /* Reads the JSON document in path ("-": stdin) into *doc (caller owns it). CLI_EXIT_OK, or
  * CLI_EXIT_USAGE after printing where it is malformed or why it cannot be read. */
 int cli_read_json_file(struct cli *cli, const char *path, json_t **doc);

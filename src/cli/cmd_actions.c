@@ -136,10 +136,9 @@ int cmd_kill_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (cli_args_parse_long(pos.v[1], 1, 4194304, &pid))
 		return cli_usage_error(cli, usage_kill, "PID must be a number from 1 to 4194304");
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage_kill,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage_kill, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	if (timeout && no_wait)
 		return cli_usage_error(cli, usage_kill,
 				       "--timeout and --no-wait exclude each other");
@@ -189,10 +188,9 @@ static int live_view(struct cli *cli, int argc, char **argv, const char *type,
 		rc = cli_parse_output(cli, usage, output, &fmt);
 	if (rc)
 		return rc;
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	rc = cli_host_command(cli, pos.v[0], type, NULL, NULL, wait_s, &reply);
 	if (rc)
 		return rc;

@@ -116,10 +116,9 @@ int cmd_collect_run(struct cli *cli, int argc, char **argv)
 	if (max && cli_args_parse_long(max, 1, COLLECT_MAX, &max_bytes))
 		return cli_usage_error(cli, usage_collect, "--max-bytes must be 1 to %d",
 				       COLLECT_MAX);
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage_collect,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage_collect, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	if (!force && access(file, F_OK) == 0)
 		return cli_usage_error(cli, usage_collect, "%s exists (--force replaces it)", file);
 	rc = cli_host_command(

@@ -289,10 +289,9 @@ static int hosts_ping(struct cli *cli, int argc, char **argv)
 	rc = cli_parse_args(cli, usage_ping, opts, argc, argv, &pos, 1, 1);
 	if (rc)
 		return rc;
-	if (timeout && cli_args_parse_long(timeout, 1, PING_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage_ping,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       PING_MAX_S);
+	rc = cli_parse_timeout(cli, usage_ping, timeout, PING_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	rc = cli_host_command(cli, pos.v[0], "ping", NULL, NULL, wait_s, &reply);
 	if (rc)
 		return rc;

@@ -122,10 +122,9 @@ static int run(struct cli *cli, int argc, char **argv, const char *verb, const c
 	rc = cli_parse_args(cli, usage, opts, argc, argv, &pos, 1, 1);
 	if (rc)
 		return rc;
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	if (timeout && no_wait)
 		return cli_usage_error(cli, usage, "--timeout and --no-wait exclude each other");
 	if (no_wait)

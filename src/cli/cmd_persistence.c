@@ -52,10 +52,9 @@ int cmd_persistence_run(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (line && match)
 		return cli_usage_error(cli, usage, "--line and --match exclude each other");
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	args = json_pack("{s:s}", "type", pos.v[1]);
 	if (args)
 		json_object_set_new(args, pos.v[2][0] == '/' ? "path" : "unit",

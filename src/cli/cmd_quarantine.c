@@ -84,10 +84,9 @@ int cmd_quarantine_run(struct cli *cli, int argc, char **argv)
 	rc = cli_parse_args(cli, usage_quarantine, opts, argc, argv, &pos, 1, 2);
 	if (rc)
 		return rc;
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage_quarantine,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage_quarantine, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	if (do_list != (pos.n == 1))
 		return cli_usage_error(cli, usage_quarantine, "give PATH, or --list");
 	if (do_list)
@@ -137,10 +136,9 @@ int cmd_restore_run(struct cli *cli, int argc, char **argv)
 	rc = cli_parse_args(cli, usage_restore, opts, argc, argv, &pos, 2, 2);
 	if (rc)
 		return rc;
-	if (timeout && cli_args_parse_long(timeout, 1, WAIT_MAX_S, &wait_s))
-		return cli_usage_error(cli, usage_restore,
-				       "--timeout must be a whole number of seconds from 1 to %d",
-				       WAIT_MAX_S);
+	rc = cli_parse_timeout(cli, usage_restore, timeout, WAIT_MAX_S, &wait_s);
+	if (rc)
+		return rc;
 	if (strlen(pos.v[1]) != 32 || strspn(pos.v[1], "0123456789abcdef") != 32)
 		return cli_usage_error(cli, usage_restore, "ID is 32 lowercase hex digits");
 	rc = cli_host_command(cli, pos.v[0], "restore",
