@@ -99,7 +99,7 @@ void agent_config_init(struct agent_config *c)
 	c->hash_executables = true;
 	c->hash_max_bytes = 256ull * 1024 * 1024;
 	c->ringbuf_kb = 4 * 1024;
-	c->wakeup_ms = 10;
+	c->wakeup_ms = 50;
 	c->wakeup_bytes = 1024 * 1024;
 	c->budget_cpu_percent = 25;
 	c->budget_memory_mb = 30;

@@ -153,13 +153,36 @@ int output_event(struct output *o, const struct event *ev)
 {
 	int rc;
 
+	size_t start;
+
 	pthread_mutex_lock(&o->lock);
-	dynbuf_reset(&o->line);
-	rc = event_json_encode(ev, &o->line);
-	if (rc == 0)
-		rc = append_locked(o, o->line.data, o->line.len);
-	else
+	if (o->sink && o->pending >= o->max_lines)
+		flush_locked(o);
+	/* Encoded straight into the pending lines (no copy); the buffer's cap leaves room for one
+	 * longest line past flush_at. */
+	start = o->buf.len;
+	rc = event_json_encode(ev, &o->buf);
+	if (rc) {
 		o->errors++;
+	} else if (start > 0 && o->buf.len + 1 > o->flush_at) {
+		/* This line tips the batch over: it goes first in the next one. */
+		dynbuf_reset(&o->line);
+		rc = dynbuf_add(&o->line, o->buf.data + start, o->buf.len - start);
+		dynbuf_truncate(&o->buf, start);
+		if (rc == 0)
+			rc = append_locked(o, o->line.data, o->line.len);
+		else
+			o->errors++;
+	} else if ((rc = dynbuf_addc(&o->buf, '\n')) != 0) {
+		dynbuf_truncate(&o->buf, start);
+		o->errors++;
+	} else {
+		if (o->sink && start == 0)
+			o->first_ns = mono_ns();
+		o->lines++;
+		o->pending++;
+		rc = o->failed;
+	}
 	pthread_mutex_unlock(&o->lock);
 	return rc;
 }

@@ -1,5 +1,6 @@
 #include "event.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "banned.h"
@@ -28,29 +29,53 @@ _Static_assert(offsetof(struct event, tags_len) == offsetof(struct event, tags) 
 	       "tags_len must follow tags");
 _Static_assert(EVF_COUNT <= 8 * sizeof(((struct event *)0)->present), "grow event.present");
 
+/* What event_reset clears, by width, precomputed from the field table. */
+static struct {
+	uint32_t off8[EVF_COUNT], off4[EVF_COUNT], off1[EVF_COUNT], offn[EVF_COUNT], lenn[EVF_COUNT];
+	unsigned n8, n4, n1, nn;
+} reset_plan;
+static pthread_once_t reset_once = PTHREAD_ONCE_INIT;
+
+static void build_reset_plan(void)
+{
+	for (unsigned i = 0; i < EVF_COUNT; i++) {
+		const struct event_field_desc *d = &event_field_table[i];
+		uint32_t off = (uint32_t)d->offset;
+
+		if (d->type == EVT_STR)
+			reset_plan.off1[reset_plan.n1++] = off;
+		else if (d->type == EVT_LIST)
+			reset_plan.off4[reset_plan.n4++] = off + (uint32_t)d->size;
+		else if (d->type == EVT_DERIVED)
+			continue;
+		else if (d->size == 8)
+			reset_plan.off8[reset_plan.n8++] = off;
+		else if (d->size == 4)
+			reset_plan.off4[reset_plan.n4++] = off;
+		else if (d->size == 1)
+			reset_plan.off1[reset_plan.n1++] = off;
+		else {
+			reset_plan.offn[reset_plan.nn] = off;
+			reset_plan.lenn[reset_plan.nn++] = (uint32_t)d->size;
+		}
+	}
+}
+
 void event_reset(struct event *ev)
 {
 	/* Strings are tested by their first byte, so clearing those plus the scalars is enough;
 	 * memset of the whole struct (~20 KiB) on every event would dominate the hot path. */
-	for (unsigned i = 0; i < EVF_COUNT; i++) {
-		const struct event_field_desc *d = &event_field_table[i];
-		char *p = (char *)ev + d->offset;
+	char *base = (char *)ev;
 
-		if (d->type == EVT_STR)
-			p[0] = '\0';
-		else if (d->type == EVT_LIST)
-			*(uint32_t *)(p + d->size) = 0;
-		else if (d->type == EVT_DERIVED)
-			continue;
-		else if (d->size == 8)
-			*(uint64_t *)p = 0;
-		else if (d->size == 4)
-			*(uint32_t *)p = 0;
-		else if (d->size == 1)
-			*(uint8_t *)p = 0;
-		else
-			memset(p, 0, d->size);
-	}
+	pthread_once(&reset_once, build_reset_plan);
+	for (unsigned i = 0; i < reset_plan.n8; i++)
+		memset(base + reset_plan.off8[i], 0, 8);
+	for (unsigned i = 0; i < reset_plan.n4; i++)
+		memset(base + reset_plan.off4[i], 0, 4);
+	for (unsigned i = 0; i < reset_plan.n1; i++)
+		base[reset_plan.off1[i]] = '\0';
+	for (unsigned i = 0; i < reset_plan.nn; i++)
+		memset(base + reset_plan.offn[i], 0, reset_plan.lenn[i]);
 	memset(ev->present, 0, sizeof(ev->present));
 }
 
@@ -62,19 +87,8 @@ void event_mark(struct event *ev, enum event_field f)
 bool event_has(const struct event *ev, enum event_field f)
 {
 	const struct event_field_desc *d = &event_field_table[f];
-	const char *p = (const char *)ev + d->offset;
 
-	switch (d->type) {
-	case EVT_STR:
-		return p[0] != '\0';
-	case EVT_LIST:
-		return *(const uint32_t *)(p + d->size) != 0;
-	case EVT_ACTION:
-	case EVT_DERIVED:
-		return ev->action != EVENT_ACTION_NONE;
-	default:
-		return (ev->present[f / 8] >> (f % 8)) & 1;
-	}
+	return event_has_at(ev, f, d, (const char *)ev + d->offset);
 }
 
 const struct event_field_desc *event_field_find(const char *name, size_t len)

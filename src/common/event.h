@@ -240,6 +240,23 @@ struct event_field_desc {
 
 extern const struct event_field_desc event_field_table[EVF_COUNT];
 
+/* event_has for hot loops that already hold the field's descriptor d and its address p. */
+static inline bool event_has_at(const struct event *ev, enum event_field f,
+				const struct event_field_desc *d, const char *p)
+{
+	switch (d->type) {
+	case EVT_STR:
+		return p[0] != '\0';
+	case EVT_LIST:
+		return *(const uint32_t *)(p + d->size) != 0;
+	case EVT_ACTION:
+	case EVT_DERIVED:
+		return ev->action != EVENT_ACTION_NONE;
+	default:
+		return (ev->present[f / 8] >> (f % 8)) & 1;
+	}
+}
+
 /* Clears the event (all fields absent). */
 void event_reset(struct event *ev);
 /* Marks a numeric or boolean field present; strings are present when non-empty. */

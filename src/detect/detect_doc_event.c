@@ -125,23 +125,6 @@ static void add_list(struct detect_doc *doc, uint32_t id, const char *list, uint
 	}
 }
 
-/* event_has() inlined: it runs for every field of every event (test_detect_adapters checks the
- * two agree through the JSON encoder, which uses event_has). */
-static inline bool is_present(const struct event *ev, enum event_field f,
-			      const struct event_field_desc *d, const char *p)
-{
-	switch (d->type) {
-	case EVT_STR:
-		return p[0] != '\0';
-	case EVT_LIST:
-		return *(const uint32_t *)(p + d->size) != 0;
-	case EVT_ACTION:
-	case EVT_DERIVED:
-		return ev->action != EVENT_ACTION_NONE;
-	default:
-		return (ev->present[f / 8] >> (f % 8)) & 1;
-	}
-}
 
 static void add_field(struct detect_doc *doc, const struct event *ev, enum event_field f,
 		      uint32_t id)
@@ -151,7 +134,7 @@ static void add_field(struct detect_doc *doc, const struct event *ev, enum event
 	char tbuf[40];
 	int32_t i32;
 
-	if (!is_present(ev, f, d, p))
+	if (!event_has_at(ev, f, d, p))
 		return;
 	switch (d->type) {
 	case EVT_STR:

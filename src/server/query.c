@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "event_json.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -836,38 +837,6 @@ static int parse_or(struct parser *p, const struct field_ref *f)
 
 /* ---- entry points ---- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 when invalid (overlong, surrogate, > U+10FFFF).
- */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t k;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		k = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		k = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		k = 4;
-	else
-		return 0;
-	cp = c & (0x7fu >> k);
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (k == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return k;
-}
-
 static int check_input(struct parser *p)
 {
 	const unsigned char *s = (const unsigned char *)p->q;
@@ -875,7 +844,7 @@ static int check_input(struct parser *p)
 	if (p->len > QUERY_MAX_LEN)
 		return fail(p, -E2BIG, QUERY_MAX_LEN, "query longer than %d bytes", QUERY_MAX_LEN);
 	for (size_t i = 0; i < p->len;) {
-		size_t k = utf8_len(s + i, p->len - i);
+		size_t k = utf8_seq_len(s + i, p->len - i);
 
 		if (s[i] == 0)
 			return fail(p, -EINVAL, i, "NUL byte in query");

@@ -26,7 +26,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.src_ebpf, SOURCE_MODE_AUTO);
 	assert_true(c.syscalls);
 	assert_int_equal(c.budget_memory_mb, 30);
-	assert_int_equal(c.wakeup_ms, 10);
+	assert_int_equal(c.wakeup_ms, 50);
 	agent_config_release(&c);
 }
 

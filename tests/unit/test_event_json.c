@@ -191,6 +191,99 @@ static void test_encode_cap(void **state)
 	dynbuf_release(&b);
 }
 
+/* Every byte that needs escaping, at every position of the 8-byte fast path. */
+static void test_escape_positions(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"\"", "\\\""},      {"\\", "\\\\"},       {"\n", "\\n"},      {"\t", "\\t"},
+	    {"\r", "\\r"},       {"\x01", "\\u0001"},  {"\x1f", "\\u001f"}, {"\x7f", "\\u007f"},
+	    {"\xff", "\\u00ff"}, {"\xc3\xa9", "\xc3\xa9"}, {"\xe2\x82", "\\u00e2\\u0082"},
+	};
+	struct dynbuf b;
+	char in[64], want[128];
+
+	(void)state;
+	dynbuf_init(&b, 4096);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (size_t pre = 0; pre < 20; pre++) {
+			size_t il = strlen(cases[c].in);
+
+			memset(in, 'a', pre);
+			memcpy(in + pre, cases[c].in, il);
+			memcpy(in + pre + il, "bcdefghijk", 10);
+			snprintf(want, sizeof(want), "\"%.*s%sbcdefghijk\"", (int)pre, in,
+				 cases[c].out);
+			dynbuf_reset(&b);
+			assert_int_equal(json_escape(&b, in, pre + il + 10), 0);
+			if (strcmp(b.data, want) != 0)
+				fail_msg("case %zu at %zu: got %s want %s", c, pre, b.data, want);
+		}
+	}
+	dynbuf_release(&b);
+}
+
+/* One event with every kind of value: numbers, booleans, modes, negative codes, lists. */
+static void test_encode_value_types(void **state)
+{
+	const char *js;
+
+	(void)state;
+	exec_event(&ev);
+	ev.action = EVENT_ACTION_END;
+	ev.process.exit_code = -2147483647 - 1;
+	event_mark(&ev, EVF_PROCESS_EXIT_CODE);
+	ev.process.args_truncated = true;
+	event_mark(&ev, EVF_PROCESS_EXT_ARGS_TRUNCATED);
+	ev.file.mode = 0104755;
+	event_mark(&ev, EVF_FILE_MODE);
+	ev.sequence = UINT64_MAX;
+	event_mark(&ev, EVF_EVENT_SEQUENCE);
+	js = encode(&ev);
+	assert_non_null(strstr(js, "\"type\":[\"end\"],\"action\":\"end\",\"sequence\":"
+				   "18446744073709551615}"));
+	assert_non_null(strstr(js, "\"exit_code\":-2147483648"));
+	assert_non_null(strstr(js, "\"args_truncated\":true"));
+	assert_non_null(strstr(js, "\"file\":{\"mode\":\"4755\"}"));
+	assert_int_equal(event_json_decode(js, strlen(js), &ev2, NULL, 0, NULL), 0);
+	assert_int_equal(ev2.process.exit_code, ev.process.exit_code);
+	assert_int_equal(ev2.file.mode, 04755);
+	assert_int_equal(ev2.sequence, UINT64_MAX);
+}
+
+/* The cap is honoured to the byte: an event fits in exactly its length and fails, leaving the
+ * buffer as it was, one byte short; this drives the exact path that the fast path's worst-case
+ * reservation falls back to. */
+static void test_encode_cap_exact(void **state)
+{
+	struct dynbuf b;
+	size_t full;
+	char *want;
+
+	(void)state;
+	exec_event(&ev);
+	/* Escapes make the worst case (6 bytes per byte) far above the real size. */
+	event_copy_str(ev.process.command_line, sizeof(ev.process.command_line),
+		       "sh -c \"echo \\x\" \xc3\xa9\x01 tail", 28);
+	want = strdup(encode(&ev));
+	full = strlen(want);
+	for (size_t cap = full - 40; cap <= full + 8; cap++) {
+		dynbuf_init(&b, cap + 3);
+		assert_int_equal(dynbuf_add(&b, "ab,", 3), 0);
+		if (cap < full) {
+			assert_int_equal(event_json_encode(&ev, &b), -ENOSPC);
+			assert_int_equal(b.len, 3);
+			assert_string_equal(b.data, "ab,");
+		} else {
+			assert_int_equal(event_json_encode(&ev, &b), 0);
+			assert_string_equal(b.data + 3, want);
+		}
+		dynbuf_release(&b);
+	}
+	free(want);
+}
+
 static void test_copy_str_utf8_boundary(void **state)
 {
 	char small[4];
@@ -230,6 +323,9 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_encode_cap),
+		cmocka_unit_test(test_escape_positions),
+		cmocka_unit_test(test_encode_value_types),
+		cmocka_unit_test(test_encode_cap_exact),
 		cmocka_unit_test(test_copy_str_utf8_boundary),
 		cmocka_unit_test(test_time),
 	};
