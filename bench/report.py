@@ -153,27 +153,29 @@ def main():
     w("")
     w("| condition | median elapsed (s) | per exec (µs) | slowdown (ratio of medians) "
       "| slowdown (median of per-round ratios) | median storm CPU (s) | CPU ratio of medians "
-      "| CPU, median of per-round ratios |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+      "| CPU, median of per-round ratios | CPU stolen by the host (median) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def exec_row(name, e, cond):
         per = e / n_exec * 1e6 if e else None
         c = med(elapsed("exec", cond or "baseline", "scpu"))
+        st = med(elapsed("exec", cond or "baseline", "steal"))
+        st = fmt(st, ".1f") + "%" if st is not None else "n/a"
         if cond is None:
-            w("| %s | %s | %s | — | — | %s | — | — |" % (name, fmt(e), fmt(per, ".1f"),
-                                                       fmt(c)))
+            w("| %s | %s | %s | — | — | %s | — | — | %s |" % (name, fmt(e), fmt(per, ".1f"),
+                                                            fmt(c), st))
         else:
-            w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 name, fmt(e), fmt(per, ".1f"), pct(ratio_of_medians("exec", cond)),
                 pct(paired_ratio("exec", cond)), fmt(c),
                 pct(ratio_of_medians("exec", cond, "scpu")),
-                pct(paired_ratio("exec", cond, "scpu"))))
+                pct(paired_ratio("exec", cond, "scpu")), st))
     exec_row("baseline (nothing running)", base_e, None)
     exec_row("mamori-agent capture", agent_e, "agent")
     if sel("exec", "auditd"):
         exec_row("auditd, one execve rule", audit_e, "auditd")
     else:
-        w("| auditd, one execve rule | not run: %s | | | | | | |" % (
+        w("| auditd, one execve rule | not run: %s | | | | | | | |" % (
             a.audit_note or "see problems"))
     w("")
     w("Storm CPU is the user + system time of the driver and its children: work the kernel "
@@ -299,25 +301,30 @@ def main():
     w("| reference: auditd with one execve rule, about +15%% | %s | — |" % pct(r_audit))
     w("")
 
+    def stolen(r):
+        v = num(r.get("steal"))
+        return fmt(v, ".1f") + "%" if v is not None else ""
+
     # ---- raw data
     w("## Per-round data")
     w("")
-    w("| round | storm | condition | elapsed (s) | storm CPU (s) | agent CPU storm / +drain (s) "
+    w("| round | storm | condition | elapsed (s) | storm CPU (s) | stolen | agent CPU storm / +drain (s) "
       "| peak RSS (MiB) | captured | drops k/q/s |")
-    w("|---:|---|---|---:|---:|---|---:|---:|---|")
+    w("|---:|---|---|---:|---:|---:|---|---:|---:|---|")
     keys = {"exec": "execs", "write": "mods", "connect": "connects"}
     for r in runs:
         if r["cond"] == "agent":
-            w("| %s | %s | agent | %s | %s | %.2f / %.2f | %.1f | %s | %s/%s/%s |" % (
+            w("| %s | %s | agent | %s | %s | %s | %.2f / %.2f | %.1f | %s | %s/%s/%s |" % (
                 r["round"], r["bench"], fmt(num(r["elapsed"])), fmt(num(r.get("scpu"))),
+                stolen(r),
                 num(r["cpu_storm"]) / tck, num(r["cpu_drain"]) / tck,
                 num(r["hwm_kb"]) / 1024, r.get(keys[r["bench"]]),
                 r.get("kernel"), r.get("queue"), r.get("shed")))
         else:
             extra = ("auditd lost=%s" % r["audit_lost"]) if "audit_lost" in r else ""
-            w("| %s | %s | %s | %s | %s | | | %s | |" % (
+            w("| %s | %s | %s | %s | %s | %s | | | %s | |" % (
                 r["round"], r["bench"], r["cond"], fmt(num(r["elapsed"])),
-                fmt(num(r.get("scpu"))), extra))
+                fmt(num(r.get("scpu"))), stolen(r), extra))
     w("")
     if stopped:
         w("Overload agent at stop: " + ", ".join(

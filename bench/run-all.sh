@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: measures what mamori-agent costs the host and whether it loses events.
 #
-# One interleaved run of BENCH_ROUNDS rounds. Each round runs, in turn:
+# One interleaved run of BENCH_ROUNDS rounds (even rounds in the reverse order). Each round runs:
 #   exec storm    BENCH_EXECS serial fork+execve of a static no-op binary, under (a) nothing,
 #                 (b) mamori-agent capture, (c) auditd with one execve rule
 #   write storm   BENCH_WRITES open/write 4 KiB/close, under (a) and (b)
@@ -163,10 +163,15 @@ settle() {
 # seconds it and its children used. The driver runs as
 # a background job reaped by `wait`, which a signal interrupts at once, so cleanup need not wait
 # for a 20 s storm to end (and no command substitution outlives the main shell).
+# STORM_STEAL is the share of the machine's CPU time the hypervisor gave to other guests during
+# the storm (the steal column of /proc/stat): a VM's slow spells show there.
 STORM_EL=
 STORM_CPU=
+STORM_STEAL=
+steal_ticks() { awk '$1 == "cpu" {print $9; exit}' /proc/stat; }
 storm() {
-	local line= rc=0
+	local line= rc=0 s0 s1
+	s0=$(steal_ticks)
 	"$WORK/storm" "$@" >"$WORK/storm.out" &
 	DRIVER_PIDS=($!)
 	wait "${DRIVER_PIDS[0]}" || rc=$?
@@ -177,6 +182,9 @@ storm() {
 	STORM_CPU=${line##*cpu_s=}
 	line=${line#elapsed_s=}
 	STORM_EL=${line%% *}
+	s1=$(steal_ticks)
+	STORM_STEAL=$(awk -v d=$((s1 - s0)) -v el="$STORM_EL" -v n="$(nproc)" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { printf "%.1f", (el > 0 ? 100 * d / hz / (el * n) : 0) }')
 }
 
 agent_start() { # agent_start LABEL [CONFIG]
@@ -250,7 +258,7 @@ agent_storm() { # agent_storm ROUND BENCH COUNT-ARGS -- STORM-ARGS
 	parts=$(rss_parts "$AGENT_PID")
 	agent_stop
 	counts=$(count_events "$label" "${cargs[@]}")
-	echo "kind=run round=$r bench=$bench cond=agent elapsed=$el scpu=$STORM_CPU cpu_storm=$(((c1 - c0))) cpu_drain=$(((c2 - c0))) hwm_kb=$hwm $parts $counts" >>"$RESULTS"
+	echo "kind=run round=$r bench=$bench cond=agent elapsed=$el scpu=$STORM_CPU steal=$STORM_STEAL cpu_storm=$(((c1 - c0))) cpu_drain=$(((c2 - c0))) hwm_kb=$hwm $parts $counts" >>"$RESULTS"
 	say "round $r $bench agent: ${el}s cpu_ticks=$((c1 - c0))/$((c2 - c0)) hwm=${hwm}KiB $counts"
 }
 
@@ -259,7 +267,7 @@ baseline_storm() { # baseline_storm ROUND BENCH STORM-ARGS
 	shift 2
 	storm "$@"
 	el=$STORM_EL
-	echo "kind=run round=$r bench=$bench cond=baseline elapsed=$el scpu=$STORM_CPU" >>"$RESULTS"
+	echo "kind=run round=$r bench=$bench cond=baseline elapsed=$el scpu=$STORM_CPU steal=$STORM_STEAL" >>"$RESULTS"
 	say "round $r $bench baseline: ${el}s"
 }
 
@@ -351,29 +359,43 @@ say "rounds=$ROUNDS execs=$EXECS writes=$WRITES connects=$CONNECTS work=$WORK"
 
 # --- interleaved rounds ----------------------------------------------------------------------
 
-for r in $(seq 1 "$ROUNDS"); do
-	baseline_storm "$r" exec exec "$EXECS" "$TINY"
-	agent_storm "$r" exec --exe "$TINY" -- exec "$EXECS" "$TINY"
-	if [ "$AUDIT_OK" = 1 ]; then
-		if audit_setup; then
-			lost0=$(audit_status lost)
-			storm exec "$EXECS" "$TINY"
-			el=$STORM_EL
-			lost1=$(audit_status lost)
-			audit_teardown
-			echo "kind=run round=$r bench=exec cond=auditd elapsed=$el scpu=$STORM_CPU audit_lost=$((lost1 - lost0))" >>"$RESULTS"
-			say "round $r exec auditd: ${el}s"
-		else
-			AUDIT_OK=0
-			problem "auditd column skipped: $AUDIT_NOTE"
-		fi
+auditd_storm() { # auditd_storm ROUND
+	local r=$1 el lost0 lost1
+	[ "$AUDIT_OK" = 1 ] || return 0
+	if audit_setup; then
+		lost0=$(audit_status lost)
+		storm exec "$EXECS" "$TINY"
+		el=$STORM_EL
+		lost1=$(audit_status lost)
+		audit_teardown
+		echo "kind=run round=$r bench=exec cond=auditd elapsed=$el scpu=$STORM_CPU steal=$STORM_STEAL audit_lost=$((lost1 - lost0))" >>"$RESULTS"
+		say "round $r exec auditd: ${el}s"
+	else
+		AUDIT_OK=0
+		problem "auditd column skipped: $AUDIT_NOTE"
 	fi
+}
 
-	baseline_storm "$r" write write "$WRITES" "$FILES"
-	agent_storm "$r" write --dir "$FILES" -- write "$WRITES" "$FILES"
-
-	baseline_storm "$r" connect connect "$CONNECTS" "$PORT"
-	agent_storm "$r" connect --port "$PORT" -- connect "$CONNECTS" "$PORT"
+# Odd rounds run the conditions in one order and even rounds in the reverse order, so a drift
+# within a round (caches, the host's other guests) does not favour the condition that runs first.
+for r in $(seq 1 "$ROUNDS"); do
+	if [ $((r % 2)) = 1 ]; then
+		baseline_storm "$r" exec exec "$EXECS" "$TINY"
+		agent_storm "$r" exec --exe "$TINY" -- exec "$EXECS" "$TINY"
+		auditd_storm "$r"
+		baseline_storm "$r" write write "$WRITES" "$FILES"
+		agent_storm "$r" write --dir "$FILES" -- write "$WRITES" "$FILES"
+		baseline_storm "$r" connect connect "$CONNECTS" "$PORT"
+		agent_storm "$r" connect --port "$PORT" -- connect "$CONNECTS" "$PORT"
+	else
+		agent_storm "$r" connect --port "$PORT" -- connect "$CONNECTS" "$PORT"
+		baseline_storm "$r" connect connect "$CONNECTS" "$PORT"
+		agent_storm "$r" write --dir "$FILES" -- write "$WRITES" "$FILES"
+		baseline_storm "$r" write write "$WRITES" "$FILES"
+		auditd_storm "$r"
+		agent_storm "$r" exec --exe "$TINY" -- exec "$EXECS" "$TINY"
+		baseline_storm "$r" exec exec "$EXECS" "$TINY"
+	fi
 done
 
 # --- overload: a small ring that must overflow, and every loss must be counted ----------------

@@ -16,7 +16,11 @@ bool stdio_socket_is_shell(const char *name)
 					     "perl", "ruby", "php",  "lua",	 "node",  "pwsh",
 					     "awk",  "gawk", "tclsh", "irb"};
 	for (size_t i = 0; i < sizeof(SHELLS) / sizeof(SHELLS[0]); i++) {
-		size_t n = strlen(SHELLS[i]);
+		size_t n;
+
+		if (SHELLS[i][0] != name[0]) /* runs for every exec: skip the call for most names */
+			continue;
+		n = strlen(SHELLS[i]);
 		/* python3, python3.11, perl5.36, php8.2 */
 		if (strncmp(name, SHELLS[i], n) == 0 &&
 		    (name[n] == 0 || (name[n] >= '0' && name[n] <= '9')))
