@@ -488,33 +488,30 @@ static __always_inline bool is_cred_call(long id)
 	       id == NR_setresuid || id == NR_setresgid || id == NR_setfsuid || id == NR_setfsgid;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+/* What a watched syscall does on entry: set*id calls record the credentials before, the others
+ * become records at once. arg0/arg1 are the call's first two arguments. */
+static __always_inline int sys_enter_body(long id, __u64 arg0, __u64 arg1)
 {
-	struct task_struct *task;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct wire_syscall sc;
 	__u32 type;
 
-	if (id != NR_ptrace && id != NR_memfd_create && id != NR_init_module &&
-	    id != NR_finit_module && id != NR_bpf && !is_cred_call(id))
-		return 0;
-	task = (struct task_struct *)bpf_get_current_task_btf();
-	if (BPF_CORE_READ(task, tgid) == agent_tgid || is_ignored(task))
+	if (task->tgid == agent_tgid || is_ignored(task))
 		return 0;
 	if (is_cred_call(id)) {
 		struct cred_before cb;
-		__u32 tid = BPF_CORE_READ(task, pid);
-		const struct cred *cred = BPF_CORE_READ(task, cred);
+		__u32 tid = task->pid;
+		const struct cred *cred = task->cred;
 
-		cb.uid = BPF_CORE_READ(cred, uid.val);
-		cb.euid = BPF_CORE_READ(cred, euid.val);
-		cb.gid = BPF_CORE_READ(cred, gid.val);
-		cb.egid = BPF_CORE_READ(cred, egid.val);
+		cb.uid = cred->uid.val;
+		cb.euid = cred->euid.val;
+		cb.gid = cred->gid.val;
+		cb.egid = cred->egid.val;
 		bpf_map_update_elem(&cred_pending, &tid, &cb, BPF_ANY);
 		return 0;
 	}
-	sc.arg0 = BPF_CORE_READ(regs, di);
-	sc.arg1 = BPF_CORE_READ(regs, si);
+	sc.arg0 = arg0;
+	sc.arg1 = arg1;
 	sc.name[0] = '\0';
 	sc.old_uid = sc.old_euid = sc.old_gid = sc.old_egid = 0;
 	if (id == NR_ptrace) {
@@ -544,19 +541,14 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+/* On exit from a set*id call: a record when it succeeded and changed an id. */
+static __always_inline int sys_exit_body(long id, long ret)
 {
-	struct task_struct *task;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
 	struct cred_before *cb;
 	struct wire_syscall sc;
-	__u32 tid;
-	long id = regs->orig_ax;
+	__u32 tid = task->pid;
 
-	if (!is_cred_call(id))
-		return 0;
-	task = (struct task_struct *)bpf_get_current_task_btf();
-	tid = BPF_CORE_READ(task, pid);
 	cb = bpf_map_lookup_elem(&cred_pending, &tid);
 	if (!cb)
 		return 0;
@@ -574,6 +566,92 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	sc.name[0] = '\0';
 	submit(&sc, sizeof(sc));
 	return 0;
+}
+
+/* Preferred: one tracepoint per watched syscall, so a program runs only for those calls (every
+ * other syscall pays a bit test). The layout of syscalls:sys_enter_* and sys_exit_*: the common
+ * header, the syscall number, then the arguments or the return value. */
+struct sys_enter_args {
+	__u64 common;
+	int nr;
+	int pad;
+	__u64 args[6];
+};
+
+struct sys_exit_args {
+	__u64 common;
+	int nr;
+	int pad;
+	long ret;
+};
+
+#define SYS_ENTER_TP(name, nr)                                                                     \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int tp_enter_##name(struct sys_enter_args *ctx)                                            \
+	{                                                                                          \
+		return sys_enter_body(nr, ctx->args[0], ctx->args[1]);                             \
+	}
+/* The perf side refuses a program that reads past the event's record: one-argument calls get
+ * only what they have (the set*id calls need no argument at all). */
+#define SYS_ENTER_TP1(name, nr)                                                                    \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int tp_enter_##name(struct sys_enter_args *ctx)                                            \
+	{                                                                                          \
+		return sys_enter_body(nr, ctx->args[0], 0);                                        \
+	}
+#define SYS_ENTER_TP0(name, nr)                                                                    \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                \
+	int tp_enter_##name(void *ctx)                                                             \
+	{                                                                                          \
+		return sys_enter_body(nr, 0, 0);                                                   \
+	}
+#define SYS_EXIT_TP(name, nr)                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int tp_exit_##name(struct sys_exit_args *ctx)                                              \
+	{                                                                                          \
+		return sys_exit_body(nr, ctx->ret);                                                \
+	}
+
+SYS_ENTER_TP(ptrace, NR_ptrace)
+SYS_ENTER_TP(memfd_create, NR_memfd_create)
+SYS_ENTER_TP1(init_module, NR_init_module)
+SYS_ENTER_TP1(finit_module, NR_finit_module)
+SYS_ENTER_TP(bpf, NR_bpf)
+SYS_ENTER_TP0(setuid, NR_setuid)
+SYS_ENTER_TP0(setgid, NR_setgid)
+SYS_ENTER_TP0(setreuid, NR_setreuid)
+SYS_ENTER_TP0(setregid, NR_setregid)
+SYS_ENTER_TP0(setresuid, NR_setresuid)
+SYS_ENTER_TP0(setresgid, NR_setresgid)
+SYS_ENTER_TP0(setfsuid, NR_setfsuid)
+SYS_ENTER_TP0(setfsgid, NR_setfsgid)
+SYS_EXIT_TP(setuid, NR_setuid)
+SYS_EXIT_TP(setgid, NR_setgid)
+SYS_EXIT_TP(setreuid, NR_setreuid)
+SYS_EXIT_TP(setregid, NR_setregid)
+SYS_EXIT_TP(setresuid, NR_setresuid)
+SYS_EXIT_TP(setresgid, NR_setresgid)
+SYS_EXIT_TP(setfsuid, NR_setfsuid)
+SYS_EXIT_TP(setfsgid, NR_setfsgid)
+
+/* Fallback: the raw sys_enter/sys_exit tracepoints, which run a program for every syscall. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id != NR_ptrace && id != NR_memfd_create && id != NR_init_module &&
+	    id != NR_finit_module && id != NR_bpf && !is_cred_call(id))
+		return 0;
+	return sys_enter_body(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si));
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = regs->orig_ax;
+
+	if (!is_cred_call(id))
+		return 0;
+	return sys_exit_body(id, ret);
 }
 
 /* ---- DNS: who sends to port 53 (cgroup sock_addr hooks, process context), then what the

@@ -33,6 +33,7 @@ static const struct key_desc keys[] = {
     {"sources.procfs", K_MODE, OFF(src_procfs), 0, 0},
     {"sources.inventory", K_MODE, OFF(src_inventory), 0, 0},
     {"sources.syscalls", K_BOOL, OFF(syscalls), 0, 0},
+    {"sources.syscalls_raw", K_BOOL, OFF(syscalls_raw), 0, 0},
     {"sources.dns", K_BOOL, OFF(dns), 0, 0},
     {"ignore.comm", K_LIST, OFF(ignore_comm), 0, 0},
     {"ignore.executable", K_LIST, OFF(ignore_executable), 0, 0},

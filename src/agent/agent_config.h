@@ -21,7 +21,8 @@ struct agent_config {
 	char *host_name; /* empty: gethostname() */
 
 	enum source_mode src_ebpf, src_fanotify, src_netlink, src_audit, src_procfs, src_inventory;
-	bool syscalls; /* eBPF sys_enter/exit hooks: ptrace, memfd, set*id, module, bpf */
+	bool syscalls; /* eBPF syscall hooks: ptrace, memfd, set*id, module, bpf */
+	bool syscalls_raw; /* raw sys_enter/sys_exit instead of per-syscall tracepoints */
 	bool dns;
 
 	struct agent_config_list ignore_comm; /* process names dropped in the kernel */

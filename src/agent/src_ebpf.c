@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
@@ -34,6 +35,8 @@ struct ebpf {
 	uint64_t received[WIRE_TYPE_MAX]; /* records taken off the ring, per type */
 	uint64_t last_drop_read;
 	uint64_t malformed;
+	struct bpf_link *sys_links[32]; /* the per-syscall tracepoints, when attached */
+	size_t nsys_links;
 };
 
 __attribute__((format(printf, 2, 0))) static int libbpf_log(enum libbpf_print_level level,
@@ -486,6 +489,11 @@ static uint32_t round_pow2_pages(uint32_t kb)
 	return bytes;
 }
 
+static bool is_sys_tp(const struct bpf_program *p)
+{
+	return strncmp(bpf_program__section_name(p), "tracepoint/syscalls/", 20) == 0;
+}
+
 /* Loads the object with the given optional hooks; returns 0 or the libbpf error. */
 static int try_load(struct ebpf *e, bool net, bool sys, bool dns)
 {
@@ -502,6 +510,13 @@ static int try_load(struct ebpf *e, bool net, bool sys, bool dns)
 	bpf_program__set_autoload(skel->progs.handle_sock_state, net);
 	bpf_program__set_autoload(skel->progs.handle_sys_enter, sys);
 	bpf_program__set_autoload(skel->progs.handle_sys_exit, sys);
+	{
+		struct bpf_program *p;
+
+		bpf_object__for_each_program(p, skel->obj)
+			if (is_sys_tp(p))
+				bpf_program__set_autoload(p, sys && !c->syscalls_raw);
+	}
 	bpf_program__set_autoload(skel->progs.dns_connect4, dns);
 	bpf_program__set_autoload(skel->progs.dns_connect6, dns);
 	bpf_program__set_autoload(skel->progs.dns_sendmsg4, dns);
@@ -527,6 +542,82 @@ static int attach_one(struct bpf_program *p, struct bpf_link **link, const char 
 	}
 	log_info("ebpf", "hook %s active", what);
 	return 0;
+}
+
+static void drop_sys_links(struct ebpf *e)
+{
+	for (size_t i = 0; i < e->nsys_links; i++)
+		bpf_link__destroy(e->sys_links[i]);
+	e->nsys_links = 0;
+}
+
+static bool have_syscall_events(void)
+{
+	return access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
+	       access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0;
+}
+
+/* Syscall tracepoints live in tracefs, which systemd mounts at boot; mount it where nothing did.
+ * False when the kernel has no syscall events (CONFIG_FTRACE_SYSCALLS off). */
+static bool ensure_tracefs(void)
+{
+	if (have_syscall_events())
+		return true;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0)
+		log_info("ebpf", "mounted tracefs on /sys/kernel/tracing for the syscall tracepoints");
+	return have_syscall_events();
+}
+
+/* The watched syscalls (ptrace, memfd_create, modules, bpf, set*id): one tracepoint per call,
+ * so no program runs for any other syscall; when tracefs or the syscall events are missing, the
+ * raw sys_enter/sys_exit hooks, which run for every syscall on the host. */
+static int attach_syscalls(struct ebpf *e)
+{
+	struct bpf_program *p;
+	int rc = 0;
+
+	if (e->ag->config->syscalls_raw)
+		rc = -ENOTSUP;
+	else if (!ensure_tracefs())
+		rc = -ENOENT;
+	bpf_object__for_each_program(p, e->skel->obj)
+	{
+		if (rc || !is_sys_tp(p))
+			continue;
+		if (e->nsys_links == sizeof(e->sys_links) / sizeof(e->sys_links[0])) {
+			rc = -E2BIG;
+			continue;
+		}
+		e->sys_links[e->nsys_links] = bpf_program__attach(p);
+		if (e->sys_links[e->nsys_links]) {
+			e->nsys_links++;
+		} else if (errno == ENOENT) {
+			/* No event for a syscall this kernel does not build (init_module without
+			 * CONFIG_MODULES): nothing can make that call, so nothing is missed. */
+			log_info("ebpf", "hook %s: no such syscall event in this kernel",
+				 bpf_program__section_name(p));
+		} else {
+			rc = -errno;
+			log_info("ebpf", "hook %s not attached: %s", bpf_program__section_name(p),
+				 strerror(-rc));
+		}
+	}
+	if (rc == 0 && e->nsys_links > 0) {
+		log_info("ebpf", "hook syscalls active: %zu per-syscall tracepoints",
+			 e->nsys_links);
+		return 0;
+	}
+	drop_sys_links(e);
+	if (rc == -ENOTSUP)
+		log_info("ebpf", "raw sys_enter/sys_exit by configuration (sources.syscalls_raw)");
+	else
+		log_info("ebpf", "per-syscall tracepoints unavailable; using raw sys_enter/sys_exit");
+	rc = attach_one(e->skel->progs.handle_sys_enter, &e->skel->links.handle_sys_enter,
+			"tp_btf/sys_enter");
+	if (rc == 0)
+		rc = attach_one(e->skel->progs.handle_sys_exit, &e->skel->links.handle_sys_exit,
+				"tp_btf/sys_exit");
+	return rc;
 }
 
 /* DNS needs all five cgroup hooks: the owner from sock_addr, the question from egress. */
@@ -655,10 +746,7 @@ static int ebpf_open(struct source *src, unsigned want, char *why, size_t whylen
 	if (net && attach_one(e->skel->progs.handle_sock_state,
 			      &e->skel->links.handle_sock_state, "tp_btf/inet_sock_set_state") == 0)
 		e->cover |= SOURCE_COVER_NETWORK;
-	if (sys && attach_one(e->skel->progs.handle_sys_enter, &e->skel->links.handle_sys_enter,
-			      "tp_btf/sys_enter") == 0 &&
-	    attach_one(e->skel->progs.handle_sys_exit, &e->skel->links.handle_sys_exit,
-		       "tp_btf/sys_exit") == 0)
+	if (sys && attach_syscalls(e) == 0)
 		e->cover |= SOURCE_COVER_SYSCALLS;
 	else if (!c->syscalls)
 		log_info("ebpf", "syscall hooks off by configuration (sources.syscalls)");
@@ -679,6 +767,7 @@ static int ebpf_open(struct source *src, unsigned want, char *why, size_t whylen
 	src->priv = e;
 	return 0;
 fail:
+	drop_sys_links(e);
 	sensor_bpf__destroy(e->skel);
 	free(e);
 	return rc;
@@ -721,6 +810,7 @@ static void ebpf_close(struct source *src)
 	if (!e)
 		return;
 	/* Detach first so nothing new arrives, then drain what the ring still holds. */
+	drop_sys_links(e);
 	sensor_bpf__detach(e->skel);
 	ring_buffer__consume(e->rb);
 	read_counters(e);

@@ -25,6 +25,7 @@ static void test_defaults(void **state)
 	agent_config_init(&c);
 	assert_int_equal(c.src_ebpf, SOURCE_MODE_AUTO);
 	assert_true(c.syscalls);
+	assert_false(c.syscalls_raw);
 	assert_int_equal(c.budget_memory_mb, 30);
 	assert_int_equal(c.wakeup_ms, 50);
 	agent_config_release(&c);
@@ -41,6 +42,7 @@ static void test_full(void **state)
 			"  ebpf: on\n"
 			"  netlink: off\n"
 			"  syscalls: false\n"
+			"  syscalls_raw: true\n"
 			"ignore:\n"
 			"  comm: [cron, \"sshd\"]\n"
 			"  path_prefix:\n"
@@ -58,6 +60,7 @@ static void test_full(void **state)
 	assert_string_equal(c.log_level, "debug");
 	assert_string_equal(c.host_name, "web-1");
 	assert_int_equal(c.src_ebpf, SOURCE_MODE_ON);
+	assert_true(c.syscalls_raw);
 	assert_int_equal(c.src_netlink, SOURCE_MODE_OFF);
 	assert_false(c.syscalls);
 	assert_int_equal(c.ignore_comm.n, 2);
