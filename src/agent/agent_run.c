@@ -239,18 +239,20 @@ static unsigned rss_mb(void)
 /* Every 5 s: over the CPU or memory budget, shed low-value events until back under it. */
 static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
 {
-	uint64_t cpu;
+	uint64_t cpu, used_us, window_us;
 	bool over;
 
 	if (now - b->window_start < 5000000000ull)
 		return;
+	window_us = (now - b->window_start) / 1000;
 	cpu = cpu_us();
-	b->cpu_percent =
-	    (unsigned)((cpu - b->cpu_start_us) * 100 / ((now - b->window_start) / 1000));
+	used_us = cpu - b->cpu_start_us;
+	b->cpu_percent = (unsigned)(used_us * 100 / window_us);
 	b->rss_mb = rss_mb();
 	b->window_start = now;
 	b->cpu_start_us = cpu;
-	over = b->cpu_percent > ag->config->budget_cpu_percent ||
+	/* Compared exactly, not through the truncated percentage: 1.8% is over a 1% budget. */
+	over = used_us * 100 > (uint64_t)ag->config->budget_cpu_percent * window_us ||
 	       b->rss_mb > ag->config->budget_memory_mb;
 	if (over != ag->shedding)
 		log_warn("agent", "%s shedding cpu=%u%% budget=%u%% rss=%uMB budget=%uMB",
