@@ -257,15 +257,16 @@ static void test_encode_value_types(void **state)
  * reservation falls back to. */
 static void test_encode_cap_exact(void **state)
 {
+	/* Escapes make the worst case (6 bytes per byte) far above the real size. */
+	static const char cmd[] = "sh -c \"echo \\x\" \xc3\xa9\x01 tail";
 	struct dynbuf b;
 	size_t full;
 	char *want;
 
 	(void)state;
 	exec_event(&ev);
-	/* Escapes make the worst case (6 bytes per byte) far above the real size. */
-	event_copy_str(ev.process.command_line, sizeof(ev.process.command_line),
-		       "sh -c \"echo \\x\" \xc3\xa9\x01 tail", 28);
+	event_copy_str(ev.process.command_line, sizeof(ev.process.command_line), cmd,
+		       sizeof(cmd) - 1);
 	want = strdup(encode(&ev));
 	full = strlen(want);
 	for (size_t cap = full - 40; cap <= full + 8; cap++) {
