@@ -129,31 +129,42 @@ void output_free(struct output *o)
 	free(o);
 }
 
+/* Ends the line that starts at buf[start] (already written there) and counts it; on failure
+ * the line is taken back and counted as an error. */
+static int commit_line_locked(struct output *o, size_t start)
+{
+	int rc = dynbuf_addc(&o->buf, '\n');
+
+	if (rc) {
+		dynbuf_truncate(&o->buf, start);
+		o->errors++;
+		return rc;
+	}
+	if (o->sink && start == 0)
+		o->first_ns = mono_ns();
+	o->lines++;
+	o->pending++;
+	return o->failed;
+}
+
 static int append_locked(struct output *o, const char *s, size_t n)
 {
 	int rc;
 
 	if (o->buf.len + n + 1 > o->flush_at || (o->sink && o->pending >= o->max_lines))
 		flush_locked(o);
-	if (o->sink && !o->buf.len)
-		o->first_ns = mono_ns();
 	rc = dynbuf_add(&o->buf, s, n);
-	if (rc == 0)
-		rc = dynbuf_addc(&o->buf, '\n');
 	if (rc) {
 		o->errors++;
 		return rc;
 	}
-	o->lines++;
-	o->pending++;
-	return o->failed;
+	return commit_line_locked(o, o->buf.len - n);
 }
 
 int output_event(struct output *o, const struct event *ev)
 {
-	int rc;
-
 	size_t start;
+	int rc;
 
 	pthread_mutex_lock(&o->lock);
 	if (o->sink && o->pending >= o->max_lines)
@@ -173,15 +184,8 @@ int output_event(struct output *o, const struct event *ev)
 			rc = append_locked(o, o->line.data, o->line.len);
 		else
 			o->errors++;
-	} else if ((rc = dynbuf_addc(&o->buf, '\n')) != 0) {
-		dynbuf_truncate(&o->buf, start);
-		o->errors++;
 	} else {
-		if (o->sink && start == 0)
-			o->first_ns = mono_ns();
-		o->lines++;
-		o->pending++;
-		rc = o->failed;
+		rc = commit_line_locked(o, start);
 	}
 	pthread_mutex_unlock(&o->lock);
 	return rc;

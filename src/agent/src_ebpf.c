@@ -582,11 +582,13 @@ static int attach_syscalls(struct ebpf *e)
 		rc = -ENOENT;
 	bpf_object__for_each_program(p, e->skel->obj)
 	{
-		if (rc || !is_sys_tp(p))
+		if (rc)
+			break;
+		if (!is_sys_tp(p))
 			continue;
 		if (e->nsys_links == sizeof(e->sys_links) / sizeof(e->sys_links[0])) {
 			rc = -E2BIG;
-			continue;
+			break;
 		}
 		e->sys_links[e->nsys_links] = bpf_program__attach(p);
 		if (e->sys_links[e->nsys_links]) {
