@@ -7,22 +7,43 @@
 
 #include "banned.h"
 
+/* Whole lines of at most BATCH_FRAME_MAX bytes per frame (a longer line is cut): the server can
+ * then inflate one frame to read one event back from a stored batch. */
 int batch_compress(const void *in, size_t len, int level, struct dynbuf *out)
 {
-	size_t bound = ZSTD_compressBound(len), start = out->len, n;
-	int rc;
+	const char *p = in;
+	size_t start = out->len, done = 0;
+	ZSTD_CCtx *cctx = ZSTD_createCCtx();
+	int rc = 0;
 
-	rc = dynbuf_reserve(out, bound);
+	if (!cctx)
+		return -ENOMEM;
+	do {
+		size_t take = len - done, bound, n;
+
+		if (take > BATCH_FRAME_MAX) {
+			const char *nl = memrchr(p + done, '\n', BATCH_FRAME_MAX);
+
+			take = nl ? (size_t)(nl - (p + done)) + 1 : BATCH_FRAME_MAX;
+		}
+		bound = ZSTD_compressBound(take);
+		rc = dynbuf_reserve(out, bound);
+		if (rc)
+			break;
+		n = ZSTD_compressCCtx(cctx, out->data + out->len, bound, p + done, take, level);
+		if (ZSTD_isError(n)) {
+			rc = -EIO;
+			break;
+		}
+		out->len += n;
+		done += take;
+	} while (done < len);
+	ZSTD_freeCCtx(cctx);
 	if (rc)
-		return rc;
-	n = ZSTD_compress(out->data + start, bound, in, len, level);
-	if (ZSTD_isError(n)) {
-		out->data[start] = 0;
-		return -EIO;
-	}
-	out->len = start + n;
-	out->data[out->len] = 0;
-	return 0;
+		dynbuf_truncate(out, start);
+	else
+		out->data[out->len] = 0;
+	return rc;
 }
 
 int batch_decompress(const void *in, size_t len, size_t max_out, struct dynbuf *out)

@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 
 #include "api_pool.h"
+#include "event_bloom.h"
 #include "query.h"
 #include "server_int.h"
 
@@ -94,7 +95,7 @@ struct search_job {
 	struct query_sql qs;
 	bool has_q, count;
 	struct dynbuf sql;
-	struct store_val params[QUERY_MAX_PARAMS + 3];
+	struct store_val params[QUERY_MAX_PARAMS + QUERY_MAX_TERMS + 5];
 	size_t np;
 };
 
@@ -179,18 +180,36 @@ static void search(struct api_ctx *a)
 					? store_int(j->qs.params[i].num)
 					: store_textn(j->qs.params[i].text, j->qs.params[i].len);
 	}
-	dynbuf_adds(&j->sql, j->count ? "SELECT count(*) FROM events WHERE "
-				      : "SELECT doc, agent_id FROM events WHERE ");
+	/* SQLite keeps no per-event index on ids, hashes, paths or addresses: an exact match on
+	 * one of them reads only the blocks whose filter may hold the value (docs/storage.md). A
+	 * query that reads documents goes block by block too, so that each block is inflated once
+	 * rather than once per event as the time index interleaves the agents' blocks. */
+	bool blocks = !pg && j->has_q && (j->qs.nblock_keys || j->qs.uses_doc);
+
+	dynbuf_adds(&j->sql, j->count ? "SELECT count(*) FROM " : "SELECT doc, agent_id FROM ");
+	dynbuf_adds(&j->sql, pg ? "events WHERE " : "event_docs WHERE ");
 	if (j->has_q) {
 		dynbuf_add(&j->sql, j->qs.sql.data, j->qs.sql.len);
 		dynbuf_adds(&j->sql, " AND ");
 	}
 	if (pg)
 		dynbuf_printf(&j->sql, "ts >= $%zu AND ts < $%zu", j->np + 1, j->np + 2);
+	else if (blocks) /* '+': not through the time index, through the blocks */
+		dynbuf_adds(&j->sql, "+ts >= ? AND +ts < ?");
 	else
 		dynbuf_adds(&j->sql, "ts >= ? AND ts < ?");
 	j->params[j->np++] = store_int(since);
 	j->params[j->np++] = store_int(until);
+	if (blocks) {
+		dynbuf_adds(&j->sql, " AND blk IN (SELECT id FROM event_blocks WHERE ts_max >= ? AND"
+				     " ts_min < ? AND ");
+		dynbuf_add(&j->sql, j->qs.blocks.data, j->qs.blocks.len);
+		dynbuf_adds(&j->sql, ")");
+		j->params[j->np++] = store_int(since);
+		j->params[j->np++] = store_int(until);
+		for (i = 0; i < j->qs.nblock_keys; i++)
+			j->params[j->np++] = store_int(j->qs.block_keys[i]);
+	}
 	if (!j->count) {
 		if (pg)
 			dynbuf_printf(&j->sql, " ORDER BY ts DESC, id DESC LIMIT $%zu", j->np + 1);
@@ -231,20 +250,31 @@ static int proc_cb(void *ctx, const struct store_val *c, size_t n)
 	return 0;
 }
 
+/* The key of column = value in the block filters (SQLite). */
+static int64_t block_key(const char *column, const char *value)
+{
+	return (int64_t)event_bloom_key(column, value, strlen(value));
+}
+
 /* The process's exec event (else its fork, else anything naming it). */
 static bool load_proc(struct store *st, const char *entity, int64_t since, struct proc_row *p)
 {
-	struct store_val v[] = {store_text(entity), store_int(since)};
+	struct store_val v[] = {store_text(entity), store_int(since), store_int(since),
+				store_int(block_key("entity_id", entity))};
+	bool pg = store_dialect(st) == STORE_DIALECT_PG;
 
 	p->found = false;
 	p->parent[0] = 0;
 	p->doc = evbuffer_new();
-	store_exec(
-	    st,
-	    "SELECT doc, agent_id, parent_entity_id FROM events WHERE entity_id = ? AND ts >= "
-	    "? ORDER BY CASE action WHEN 'exec' THEN 0 WHEN 'fork' THEN 1 ELSE 2 END, ts DESC "
-	    "LIMIT 1",
-	    v, 2, proc_cb, p);
+	store_exec(st,
+		   pg ? "SELECT doc, agent_id, parent_entity_id FROM events WHERE entity_id = ? AND "
+			"ts >= ? ORDER BY CASE action WHEN 'exec' THEN 0 WHEN 'fork' THEN 1 ELSE 2 "
+			"END, ts DESC LIMIT 1"
+		      : "SELECT doc, agent_id, parent_entity_id FROM event_docs WHERE entity_id = ? "
+			"AND +ts >= ? AND blk IN (SELECT id FROM event_blocks "
+			"WHERE ts_max >= ? AND mamori_bloom(bloom, ?)) ORDER BY CASE action WHEN "
+			"'exec' THEN 0 WHEN 'fork' THEN 1 ELSE 2 END, ts DESC LIMIT 1",
+		   v, pg ? 2 : 4, proc_cb, p);
 	if (!p->found) {
 		evbuffer_free(p->doc);
 		p->doc = NULL;
@@ -316,14 +346,21 @@ static int tree_run(struct store *st, void *arg, struct evbuffer *out)
 	k.n = 1;
 	for (head = 0; head < k.n; head++) {
 		size_t before = k.n;
-		struct store_val v[] = {store_text(k.ids[head]), store_int(t->since)};
+		struct store_val v[] = {store_text(k.ids[head]), store_int(t->since),
+					store_int(t->since),
+					store_int(block_key("parent_entity_id", k.ids[head]))};
+		bool pg = store_dialect(st) == STORE_DIALECT_PG;
 
 		if (depth[head] >= TREE_MAX_DEPTH)
 			continue;
 		store_exec(st,
-			   "SELECT entity_id FROM events WHERE parent_entity_id = ? AND ts >= ? AND "
-			   "action IN ('exec', 'fork') ORDER BY ts LIMIT 500",
-			   v, 2, kid_cb, &k);
+			   pg ? "SELECT entity_id FROM events WHERE parent_entity_id = ? AND ts >= ? "
+				"AND action IN ('exec', 'fork') ORDER BY ts LIMIT 500"
+			      : "SELECT entity_id FROM events INDEXED BY events_blk WHERE "
+				"parent_entity_id = ? AND +ts >= ? AND action IN ('exec', 'fork') AND "
+				"blk IN (SELECT id FROM event_blocks WHERE ts_max >= ? AND "
+				"mamori_bloom(bloom, ?)) ORDER BY ts LIMIT 500",
+			   v, pg ? 2 : 4, kid_cb, &k);
 		for (size_t i = before; i < k.n; i++)
 			depth[i] = (unsigned char)(depth[head] + 1);
 	}

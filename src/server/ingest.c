@@ -135,8 +135,9 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 		text = body;
 		text_len = len;
 	}
-	for (i = 0; i < text_len; i++)
-		lines += text[i] == '\n';
+	for (const char *c = text, *end = text + text_len;
+	     (c = memchr(c, '\n', (size_t)(end - c))) != NULL; c++)
+		lines++;
 	lines++;
 	rc = reserve(in, text_len, lines);
 	if (rc)
@@ -192,8 +193,12 @@ int ingest_batch(struct ingest *in, const char *agent_id, uint64_t epoch, uint64
 			log_warn("detect", "alerts dropped: out of memory agent=%s", agent_id);
 	}
 	size_t nalerts = in->alerts.n;
-	rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, in->alerts.rows,
-				nalerts, &res->duplicate);
+	{
+		struct store_event_text src = {text, text_len, zstd ? body : NULL, zstd ? len : 0};
+
+		rc = store_ingest_batch(in->store, agent_id, epoch, seq, in->rows, n, &src,
+					in->alerts.rows, nalerts, &res->duplicate);
+	}
 	if (rc)
 		return rc;
 	if (!res->duplicate && in->det)

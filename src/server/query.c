@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event_bloom.h"
 #include "event_json.h"
 #include "utf8.h"
 
@@ -66,6 +67,7 @@ struct parser {
 	const char *last_op; /* text of the last operator consumed, for error messages */
 	unsigned depth;
 	unsigned terms;
+	unsigned block_off; /* > 0 inside 'not': block conditions are not written */
 	char *err;
 	size_t errlen;
 	size_t errpos;
@@ -106,6 +108,32 @@ static int sql(struct parser *p, const char *s)
 	int rc = dynbuf_adds(&p->out->sql, s);
 
 	return rc ? buf_fail(p, rc) : 0;
+}
+
+/* Appends to the block condition (SQLite only, outside 'not'). */
+static int bsql(struct parser *p, const char *s)
+{
+	int rc;
+
+	if (p->dialect != QUERY_SQLITE || p->block_off)
+		return 0;
+	rc = dynbuf_adds(&p->out->blocks, s);
+	return rc ? buf_fail(p, rc) : 0;
+}
+
+/* The block condition of an exact match of the decoded value on column f, else "1". */
+static int bsql_match(struct parser *p, const struct field_ref *f, bool exact)
+{
+	struct query_sql *o = p->out;
+
+	if (p->dialect != QUERY_SQLITE || p->block_off)
+		return 0;
+	if (!exact || !f->col || f->col->type != QUERY_TEXT || !event_bloom_column(f->col->column) ||
+	    o->nblock_keys >= QUERY_MAX_TERMS)
+		return bsql(p, "1");
+	o->block_keys[o->nblock_keys++] =
+	    (int64_t)event_bloom_key(f->col->column, p->val, p->vlen);
+	return bsql(p, "mamori_bloom(bloom, ?)");
 }
 
 /* Appends each string up to a NULL. */
@@ -542,6 +570,8 @@ static int doc_open(struct parser *p, const struct field_ref *f)
 	bool pg = p->dialect == QUERY_PG;
 	int rc = sql(p, pg ? pg_each : sqlite_each);
 
+	p->out->uses_doc = true;
+
 	if (rc == 0)
 		rc = param_path(p, f);
 	return rc ? rc : sqls(p, pg ? "[]" : "", pg ? pg_each_where : sqlite_each_where, NULL);
@@ -550,10 +580,13 @@ static int doc_open(struct parser *p, const struct field_ref *f)
 static int leaf_exists(struct parser *p, const struct field_ref *f)
 {
 	bool pg = p->dialect == QUERY_PG;
-	int rc;
+	int rc = bsql(p, "1");
 
+	if (rc)
+		return rc;
 	if (f->col)
 		return sqls(p, f->col->column, " IS NOT NULL", NULL);
+	p->out->uses_doc = true;
 	rc = sql(p, pg ? "coalesce(jsonb_typeof(doc #> " : "coalesce(json_type(doc, ");
 	if (rc == 0)
 		rc = param_path(p, f);
@@ -574,13 +607,15 @@ static int leaf_match(struct parser *p, const struct field_ref *f, const struct 
 	if (value_all_wild(p))
 		return leaf_exists(p, f);
 	if (f->col && f->col->type != QUERY_TEXT) {
-		if ((rc = value_number(p, t, f, &num)) != 0 ||
+		if ((rc = bsql(p, "1")) != 0 || (rc = value_number(p, t, f, &num)) != 0 ||
 		    (rc = sqls(p, f->col->column, " = ", NULL)) != 0)
 			return rc;
 		return param_int(p, num);
 	}
 	if (!value_has_wild(p))
 		pk = PAT_NONE;
+	if ((rc = bsql_match(p, f, pk == PAT_NONE)) != 0)
+		return rc;
 	if (f->col)
 		rc = sql(p, f->col->column);
 	else if ((rc = doc_open(p, f)) == 0)
@@ -608,6 +643,8 @@ static int leaf_range(struct parser *p, const struct field_ref *f, enum tok_kind
 	if (value_has_wild(p))
 		return fail(p, -EINVAL, t->start, "wildcards are not allowed in a range ('%s')",
 			    ops);
+	if ((rc = bsql(p, "1")) != 0)
+		return rc;
 	if (f->col) {
 		numeric = f->col->type != QUERY_TEXT;
 		if (numeric && (rc = value_number(p, t, f, &num)) != 0)
@@ -645,7 +682,8 @@ static int leaf_bare(struct parser *p, const struct token *t)
 	if (rc)
 		return rc;
 	decode_value(p, t);
-	if ((rc = sql(p, pg ? "doc::text LIKE " : "doc GLOB ")) != 0 ||
+	p->out->uses_doc = true;
+	if ((rc = bsql(p, "1")) != 0 || (rc = sql(p, pg ? "doc::text LIKE " : "doc GLOB ")) != 0 ||
 	    (rc = param_value(p, pg ? PAT_LIKE : PAT_GLOB, true, true)) != 0)
 		return rc;
 	return pg ? sql(p, " ESCAPE '!'") : 0;
@@ -700,7 +738,7 @@ static int parse_group(struct parser *p, const struct field_ref *f, const struct
 		return rc;
 	p->pos = t->end;
 	p->last_op = "(";
-	if ((rc = sql(p, "(")) != 0 || (rc = parse_or(p, f)) != 0)
+	if ((rc = sql(p, "(")) != 0 || (rc = bsql(p, "(")) != 0 || (rc = parse_or(p, f)) != 0)
 		return rc;
 	if ((rc = lex(p, p->pos, f ? LEX_VALUE : LEX_TERM, &c)) != 0)
 		return rc;
@@ -710,7 +748,7 @@ static int parse_group(struct parser *p, const struct field_ref *f, const struct
 		return tok_fail(p, &c, "expected ')'");
 	p->pos = c.end;
 	p->depth--;
-	return sql(p, ")");
+	return (rc = sql(p, ")")) != 0 ? rc : bsql(p, ")");
 }
 
 /* A term starting with the word t followed by ':' or a comparison n. */
@@ -790,8 +828,13 @@ static int parse_not(struct parser *p, const struct field_ref *f)
 		return rc;
 	p->pos = t.end;
 	p->last_op = "not";
+	/* A block may hold a match of 'not x' whatever its filter says about x. */
+	if ((rc = bsql(p, "1")) != 0)
+		return rc;
+	p->block_off++;
 	if ((rc = sql(p, "(")) != 0 || (rc = parse_not(p, f)) != 0)
 		return rc;
+	p->block_off--;
 	p->depth--;
 	return sql(p, ") IS NOT TRUE");
 }
@@ -811,7 +854,7 @@ static int parse_and(struct parser *p, const struct field_ref *f)
 			break;
 		p->pos = t.end;
 		p->last_op = "and";
-		if ((rc = sql(p, " AND ")) == 0)
+		if ((rc = sql(p, " AND ")) == 0 && (rc = bsql(p, " AND ")) == 0)
 			rc = parse_not(p, f);
 	}
 	return rc;
@@ -829,7 +872,7 @@ static int parse_or(struct parser *p, const struct field_ref *f)
 			break;
 		p->pos = t.end;
 		p->last_op = "or";
-		if ((rc = sql(p, " OR ")) == 0)
+		if ((rc = sql(p, " OR ")) == 0 && (rc = bsql(p, " OR ")) == 0)
 			rc = parse_and(p, f);
 	}
 	return rc;
@@ -878,19 +921,24 @@ static int compile(struct parser *p)
 	struct token t;
 	int rc;
 
-	if ((rc = check_columns(p)) != 0 || (rc = check_input(p)) != 0 || (rc = sql(p, "(")) != 0)
+	if ((rc = check_columns(p)) != 0 || (rc = check_input(p)) != 0 || (rc = sql(p, "(")) != 0 ||
+	    (rc = bsql(p, "(")) != 0)
 		return rc;
 	if ((rc = lex(p, 0, LEX_TERM, &t)) != 0)
 		return rc;
 	if (t.kind == TOK_EOF) {
-		rc = sql(p, "1 = 1"); /* the empty query matches everything */
+		/* the empty query matches everything */
+		if ((rc = sql(p, "1 = 1")) == 0)
+			rc = bsql(p, "1");
 	} else if ((rc = parse_or(p, NULL)) == 0 && (rc = lex(p, p->pos, LEX_TERM, &t)) == 0) {
 		if (t.kind == TOK_RPAREN)
 			return fail(p, -EINVAL, t.start, "unbalanced ')'");
 		if (t.kind != TOK_EOF)
 			return tok_fail(p, &t, "expected 'and', 'or' or the end of the query");
 	}
-	return rc ? rc : sql(p, ")");
+	if (rc == 0 && (rc = sql(p, ")")) == 0)
+		rc = bsql(p, ")");
+	return rc;
 }
 
 int query_compile(const char *q, size_t len, enum query_dialect d, const struct query_column *cols,
@@ -902,6 +950,7 @@ int query_compile(const char *q, size_t len, enum query_dialect d, const struct 
 	memset(out, 0, sizeof(*out));
 	dynbuf_init(&out->sql, QUERY_MAX_SQL);
 	dynbuf_init(&out->arena, QUERY_MAX_ARENA);
+	dynbuf_init(&out->blocks, QUERY_MAX_SQL);
 	if (err && errlen)
 		err[0] = '\0';
 	if (errpos)
@@ -943,6 +992,9 @@ void query_sql_release(struct query_sql *s)
 		return;
 	dynbuf_release(&s->sql);
 	dynbuf_release(&s->arena);
+	dynbuf_release(&s->blocks);
 	memset(s->params, 0, sizeof(s->params));
 	s->nparams = 0;
+	s->nblock_keys = 0;
+	s->uses_doc = false;
 }

@@ -4,6 +4,7 @@
 #ifndef MAMORI_QUERY_H
 #define MAMORI_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,15 @@ struct query_sql {
 	struct query_param params[QUERY_MAX_PARAMS];
 	size_t nparams;
 	struct dynbuf arena; /* backing store of the parameters' text */
+	/* SQLite only: a condition on event_blocks rows that every block holding a match satisfies.
+	 * The query's shape with each exact match on a column that the block filters cover
+	 * (event_bloom_column) as "mamori_bloom(bloom, ?)" and every other term as "1"; 'not'
+	 * subexpressions are "1". Its '?' take block_keys in order. nblock_keys == 0: no term can
+	 * narrow the blocks, and blocks is not to be used. */
+	struct dynbuf blocks;
+	int64_t block_keys[QUERY_MAX_TERMS];
+	size_t nblock_keys;
+	bool uses_doc; /* some term reads the JSON document, not only columns */
 };
 
 /* Compiles q[0..len) for dialect d, looking fields up in cols[0..ncols) (borrowed for the call

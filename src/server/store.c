@@ -206,7 +206,8 @@ int store_insert_alerts(struct store *st, const struct store_alert_row *alerts, 
 
 int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, uint64_t seq,
 		       const struct store_event_row *rows, size_t n,
-		       const struct store_alert_row *alerts, size_t nalerts, bool *duplicate)
+		       const struct store_event_text *src, const struct store_alert_row *alerts,
+		       size_t nalerts, bool *duplicate)
 {
 	char ep[17];
 	int64_t last = -1;
@@ -232,7 +233,7 @@ int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, u
 		return 0;
 	}
 	if (n) {
-		rc = st->ops->insert_events(st, agent_id, rows, n);
+		rc = st->ops->insert_events(st, agent_id, rows, n, src);
 		if (rc)
 			goto fail;
 	}
@@ -267,6 +268,11 @@ fail:
 int64_t store_retention(struct store *st, int64_t cutoff_ns)
 {
 	struct store_val p[] = {store_int(cutoff_ns)};
+	int64_t n = store_exec(st, "DELETE FROM events WHERE ts < ?", p, 1, NULL, NULL), b;
 
-	return store_exec(st, "DELETE FROM events WHERE ts < ?", p, 1, NULL, NULL);
+	if (n < 0 || store_dialect(st) != STORE_DIALECT_SQLITE)
+		return n;
+	/* Every event left is at or after the cutoff, so no block ending before it is used. */
+	b = store_exec(st, "DELETE FROM event_blocks WHERE ts_max < ?", p, 1, NULL, NULL);
+	return b < 0 ? b : n;
 }

@@ -45,6 +45,17 @@ struct store_event_row {
 	const char *kind; /* event.kind: "alert" lines are alerts raised by the agent */
 };
 
+/* Where a batch's rows came from: the NDJSON text their doc pointers point into and, when the
+ * agent sent it compressed, the zstd frame that decompresses to exactly that text. The SQLite
+ * store keeps the frame as the batch's block instead of compressing the documents again; rows
+ * whose doc lies outside text (or a NULL source) are compressed by the store. */
+struct store_event_text {
+	const char *text;
+	size_t len;
+	const void *zframe; /* NULL: not received compressed */
+	size_t zlen;
+};
+
 /* One alert to store with its batch (id is its dedup key: the same alert raised by the agent and
  * again by the server is kept once). Strings borrowed, NUL-terminated. */
 struct store_alert_row {
@@ -73,9 +84,10 @@ struct store_ops {
 			store_row_fn fn, void *ctx);
 	/* Applies the backend's schema up to its newest version. */
 	int (*migrate)(struct store *st);
-	/* Inserts rows for agent_id inside the current transaction. */
+	/* Inserts rows for agent_id inside the current transaction; src may be NULL. */
 	int (*insert_events)(struct store *st, const char *agent_id,
-			     const struct store_event_row *rows, size_t n);
+			     const struct store_event_row *rows, size_t n,
+			     const struct store_event_text *src);
 	/* Optional (PostgreSQL): socket to watch and a drain that returns NOTIFY payloads. */
 	int (*notify_fd)(struct store *st);
 	int (*notify_drain)(struct store *st,
@@ -116,7 +128,8 @@ int store_query_text(struct store *st, const char *sql, const struct store_val *
  * are committed together. */
 int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, uint64_t seq,
 		       const struct store_event_row *rows, size_t n,
-		       const struct store_alert_row *alerts, size_t nalerts, bool *duplicate);
+		       const struct store_event_text *src, const struct store_alert_row *alerts,
+		       size_t nalerts, bool *duplicate);
 /* Inserts alerts (ignoring ids already stored) inside the current transaction. */
 int store_insert_alerts(struct store *st, const struct store_alert_row *alerts, size_t n);
 

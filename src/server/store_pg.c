@@ -1057,7 +1057,8 @@ static int copy_flush(struct store *st)
 }
 
 static int pg_insert_events(struct store *st, const char *agent_id,
-			    const struct store_event_row *rows, size_t n)
+			    const struct store_event_row *rows, size_t n,
+			    const struct store_event_text *src)
 {
 	struct pg_store *s = st->priv;
 	PGTransactionStatusType before;
@@ -1066,6 +1067,7 @@ static int pg_insert_events(struct store *st, const char *agent_id,
 	size_t i;
 	int rc = 0, rc2;
 
+	(void)src; /* each row keeps its own document (jsonb) */
 	if (s->txn_lost) {
 		snprintf(st->err, sizeof(st->err),
 			 "transaction lost with the connection: roll back first");

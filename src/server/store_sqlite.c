@@ -1,5 +1,6 @@
 /* The embedded store: SQLite in WAL mode, one connection per struct store (one per thread). */
 #include "store.h"
+#include "store_sqlite_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ struct sqlite_store {
 	sqlite3 *db;
 	struct stmt_slot cache[STMT_CACHE];
 	uint64_t clock;
-	sqlite3_stmt *insert;
+	struct sqlite_events *events;
 };
 
 static int fail(struct store *st, int rc)
@@ -270,8 +271,18 @@ static const char *const schema_v7[] = {
     NULL,
 };
 
+/* v8: events stored by batch in blocks (store_sqlite_events.c); v8_step moves the old rows. */
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-						schema_v5, schema_v6, schema_v7};
+						schema_v5, schema_v6, schema_v7,
+						sqlite_events_schema_v8};
+
+static int v8_step(struct sqlite_store *s, char *err, size_t errlen)
+{
+	return sqlite_events_convert_v7(s->db, s->events, err, errlen);
+}
+
+static int (*const migration_steps[])(struct sqlite_store *, char *, size_t) = {
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, v8_step};
 
 static int sqlite_migrate(struct store *st)
 {
@@ -301,6 +312,15 @@ static int sqlite_migrate(struct store *st)
 				snprintf(st->err, sizeof(st->err), "v%zu: %s", v + 1,
 					 msg ? msg : "?");
 				sqlite3_free(msg);
+				store_rollback(st);
+				return -EIO;
+			}
+		}
+		if (migration_steps[v]) {
+			char msg[256];
+
+			if (migration_steps[v](st->priv, msg, sizeof(msg)) != SQLITE_OK) {
+				snprintf(st->err, sizeof(st->err), "v%zu: %s", v + 1, msg);
 				store_rollback(st);
 				return -EIO;
 			}
@@ -359,10 +379,20 @@ static int sqlite_open(struct store *st, const char *path, char *err, size_t err
 		return -EIO;
 	}
 	sqlite3_busy_handler(s->db, busy_wait, NULL);
+	s->events = sqlite_events_new();
+	if (!s->events || sqlite_events_register(s->db, s->events) != SQLITE_OK) {
+		snprintf(err, errlen, "sqlite: cannot register the event functions");
+		sqlite3_close(s->db);
+		sqlite_events_free(s->events);
+		free(s);
+		st->priv = NULL;
+		return -ENOMEM;
+	}
 	for (const char *const *p = pragmas; *p; p++) {
 		if (sqlite3_exec(s->db, *p, NULL, NULL, NULL) != SQLITE_OK) {
 			snprintf(err, errlen, "sqlite %s: %s", *p, sqlite3_errmsg(s->db));
 			sqlite3_close(s->db);
+			sqlite_events_free(s->events);
 			free(s);
 			st->priv = NULL;
 			return -EIO;
@@ -382,71 +412,27 @@ static void sqlite_close(struct store *st)
 		sqlite3_finalize(s->cache[i].stmt);
 		free(s->cache[i].sql_copy);
 	}
-	sqlite3_finalize(s->insert);
+	sqlite_events_finalize(s->events);
 	sqlite3_close(s->db);
+	sqlite_events_free(s->events);
 	free(s);
 	st->priv = NULL;
 }
 
-static int bind_opt_text(sqlite3_stmt *stmt, int k, const char *v)
-{
-	if (!v)
-		return sqlite3_bind_null(stmt, k);
-	return sqlite3_bind_text(stmt, k, v, -1, SQLITE_STATIC);
-}
-
 static int sqlite_insert_events(struct store *st, const char *agent_id,
-				const struct store_event_row *rows, size_t n)
+				const struct store_event_row *rows, size_t n,
+				const struct store_event_text *src)
 {
 	struct sqlite_store *s = st->priv;
-	size_t i;
-	int rc;
+	char err[200] = "";
+	int rc = sqlite_events_insert(s->db, s->events, agent_id, rows, n, src, err, sizeof(err));
 
-	if (!s->insert) {
-		rc = sqlite3_prepare_v3(
-		    s->db,
-		    "INSERT INTO events (ts, agent_id, host, action, category, entity_id,"
-		    " parent_entity_id, pid, name, exe, hash, path, src_ip, dst_ip, dst_port,"
-		    " user_name, dns, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-		    -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
-		if (rc != SQLITE_OK)
-			return fail(st, rc);
-	}
-	for (i = 0; i < n; i++) {
-		const struct store_event_row *r = &rows[i];
-		sqlite3_stmt *q = s->insert;
-
-		sqlite3_bind_int64(q, 1, r->ts);
-		bind_opt_text(q, 2, agent_id);
-		bind_opt_text(q, 3, r->host);
-		bind_opt_text(q, 4, r->action);
-		bind_opt_text(q, 5, r->category);
-		bind_opt_text(q, 6, r->entity_id);
-		bind_opt_text(q, 7, r->parent_entity_id);
-		if (r->pid >= 0)
-			sqlite3_bind_int64(q, 8, r->pid);
-		else
-			sqlite3_bind_null(q, 8);
-		bind_opt_text(q, 9, r->name);
-		bind_opt_text(q, 10, r->exe);
-		bind_opt_text(q, 11, r->hash);
-		bind_opt_text(q, 12, r->path);
-		bind_opt_text(q, 13, r->src_ip);
-		bind_opt_text(q, 14, r->dst_ip);
-		if (r->dst_port >= 0)
-			sqlite3_bind_int64(q, 15, r->dst_port);
-		else
-			sqlite3_bind_null(q, 15);
-		bind_opt_text(q, 16, r->user_name);
-		bind_opt_text(q, 17, r->dns);
-		sqlite3_bind_text(q, 18, r->doc, (int)r->doc_len, SQLITE_STATIC);
-		rc = sqlite3_step(q);
-		sqlite3_reset(q);
-		if (rc != SQLITE_DONE)
-			return fail(st, rc);
-	}
-	sqlite3_clear_bindings(s->insert);
-	return 0;
+	if (rc == SQLITE_OK)
+		return 0;
+	rc = fail(st, rc);
+	if (err[0])
+		snprintf(st->err, sizeof(st->err), "%s", err);
+	return rc;
 }
 
 const struct store_ops store_sqlite_ops = {

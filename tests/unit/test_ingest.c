@@ -853,7 +853,7 @@ static void test_batch_identity_crlf_blank(void **state)
 		struct store_val p[] = {store_text("E32")};
 
 		assert_int_equal(store_query_text(t->st,
-						  "SELECT doc FROM events WHERE entity_id = ?", p,
+						  "SELECT doc FROM event_docs WHERE entity_id = ?", p,
 						  1, doc, sizeof(doc)),
 				 0);
 		assert_true(doc[0] == '{' && doc[strlen(doc) - 1] == '}');
