@@ -259,56 +259,85 @@ def rows(path):
     return out
 PY
 cat >"$WORK/sqlite_floor.py" <<'PY'
-import sqlite3, sys, time
+import os, random, sqlite3, sys, time, zlib
 sys.path.insert(0, sys.argv[1])
 from rows import COLS, rows
 src, db, total, chunk = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 r = rows(src)
 chunks = [r[i:i + chunk] for i in range(0, len(r), chunk)]
 c = sqlite3.connect(db, isolation_level=None)
-# src/server/store_sqlite.c: its pragmas and schema v1 (events, indexes, batches).
-for p in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
-          "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536"] + sys.argv[6:]:
+# src/server/store_sqlite.c and store_sqlite_events.c: pragmas, and schema v8's layout: one
+# event_blocks row per batch (compressed text, frame index, Bloom filter) and narrow event rows.
+pre = [os.environ["FLOOR_PRE"]] if os.environ.get("FLOOR_PRE") else []
+for p in pre + ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=OFF",
+                "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-65536"] + sys.argv[6:]:
     c.execute(p)
 for q in [
+    "CREATE TABLE event_blocks (id INTEGER PRIMARY KEY, ts_min INTEGER NOT NULL,"
+    " ts_max INTEGER NOT NULL, n INTEGER NOT NULL, raw_len INTEGER NOT NULL,"
+    " bloom BLOB NOT NULL, frames BLOB NOT NULL, data BLOB NOT NULL)",
+    "CREATE INDEX event_blocks_ts ON event_blocks (ts_max)",
     "CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, agent_id TEXT, host TEXT,"
     " action TEXT, category TEXT, entity_id TEXT, parent_entity_id TEXT, pid INTEGER, name TEXT,"
     " exe TEXT, hash TEXT, path TEXT, src_ip TEXT, dst_ip TEXT, dst_port INTEGER, user_name TEXT,"
-    " dns TEXT, doc TEXT NOT NULL)",
+    " dns TEXT, blk INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL)",
     "CREATE INDEX events_ts ON events (ts)",
     "CREATE INDEX events_host_ts ON events (host, ts)",
-    "CREATE INDEX events_entity ON events (entity_id)",
-    "CREATE INDEX events_parent ON events (parent_entity_id) WHERE parent_entity_id IS NOT NULL",
-    "CREATE INDEX events_hash ON events (hash) WHERE hash IS NOT NULL",
-    "CREATE INDEX events_dst_ip ON events (dst_ip) WHERE dst_ip IS NOT NULL",
-    "CREATE INDEX events_path ON events (path) WHERE path IS NOT NULL",
+    "CREATE INDEX events_blk ON events (blk)",
     "CREATE TABLE batches (agent_id TEXT NOT NULL, epoch TEXT NOT NULL,"
     " last_seq INTEGER NOT NULL, PRIMARY KEY (agent_id, epoch))"]:
     c.execute(q)
-ins = "INSERT INTO events (%s) VALUES (%s)" % (COLS, ",".join("?" * 18))
+# Per chunk, prepared before the clock starts: the rows without their documents but with their
+# place in the block, and blobs of the sizes the server writes (the text compressed by zlib as a
+# stand-in for the agent's zstd frames, a filter of 10 bits per distinct filtered value, one
+# frame index entry per 64 KiB).
+FILTERED = (5, 6, 8, 9, 10, 11, 12, 13, 15, 16)  # entity, parent, name, exe, hash, path, ips, user, dns
+prep = []
+for ch in chunks:
+    text, out, off = [], [], 0
+    for row in ch:
+        doc = row[-1].encode()
+        out.append(row[:-1] + (off, len(doc)))
+        text.append(doc + b"\n")
+        off += len(doc) + 1
+    keys = {(i, row[i]) for row in ch for i in FILTERED if row[i] is not None}
+    data = zlib.compress(b"".join(text), 1)
+    prep.append((out, off, random.randbytes(8 + 64 * max(1, -(-len(keys) * 10 // 512))),
+                 random.randbytes(8 * (off // 65536 + 2)), data,
+                 min(row[0] for row in ch), max(row[0] for row in ch)))
+# blk: the block just written (max(id) is one B-tree step), so the rows need no rebuilding.
+ins = ("INSERT INTO events (%s, off, len, blk) VALUES (%s, (SELECT max(id) FROM event_blocks))"
+       % (COLS.replace(", doc", ""), ",".join("?" * 19)))
 done = k = 0
 t0 = time.monotonic()
 while done < total:
-    ch = chunks[k % len(chunks)]
+    out, raw, bloom, frames, data, lo, hi = prep[k % len(prep)]
     k += 1
     c.execute("BEGIN")
     c.execute("SELECT last_seq FROM batches WHERE agent_id = 'floor' AND epoch = 'e'").fetchall()
-    c.executemany(ins, ch)
+    c.execute("INSERT INTO event_blocks (ts_min, ts_max, n, raw_len, bloom, frames, data)"
+              " VALUES (?, ?, ?, ?, ?, ?, ?)", (lo, hi, len(out), raw, bloom, frames, data))
+    c.executemany(ins, out)
     c.execute("INSERT INTO batches VALUES ('floor', 'e', ?) ON CONFLICT (agent_id, epoch)"
               " DO UPDATE SET last_seq = excluded.last_seq", (k,))
     c.execute("COMMIT")
-    done += len(ch)
+    done += len(out)
 el = time.monotonic() - t0
 print(f"rows={done} seconds={el:.2f} rows_per_s={done / el:.0f}")
 PY
-# The server's pragmas beyond the list above (kept in step with src/server/store_sqlite.c).
+# The server's pragmas beyond the list above (kept in step with src/server/store_sqlite.c): 16 KiB
+# pages for a new database, set before WAL mode, and a checkpoint every 64 MiB of WAL.
 FLOOR_EXTRA=()
-if grep -q 'wal_autocheckpoint=16384' "$ROOT/src/server/store_sqlite.c"; then
+if grep -q 'PRAGMA page_size=16384' "$ROOT/src/server/store_sqlite.c"; then
+	FLOOR_PRE=("PRAGMA page_size=16384")
+	FLOOR_EXTRA+=("PRAGMA wal_autocheckpoint=4096")
+else
+	FLOOR_PRE=()
 	FLOOR_EXTRA+=("PRAGMA wal_autocheckpoint=16384")
 fi
 say "raw SQLite floor: $FLOOR_ROWS rows"
-SQ_FLOOR=$(python3 "$WORK/sqlite_floor.py" "$WORK" "$WORK/rows.ndjson" "$WORK/floor.db" \
-	"$FLOOR_ROWS" "$BATCH" "${FLOOR_EXTRA[@]}")
+SQ_FLOOR=$(FLOOR_PRE="${FLOOR_PRE[*]}" python3 "$WORK/sqlite_floor.py" "$WORK" "$WORK/rows.ndjson" \
+	"$WORK/floor.db" "$FLOOR_ROWS" "$BATCH" "${FLOOR_EXTRA[@]}")
 say "raw SQLite floor: $SQ_FLOOR"
 rm -f "$WORK"/floor.db*
 

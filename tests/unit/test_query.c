@@ -2,6 +2,7 @@
  * against an in-memory events table, and error messages with their positions. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "event_bloom.h"
 #include "event_json.h"
 #include "query.h"
 
@@ -112,6 +114,67 @@ static const char *const events[] = {
 
 static sqlite3 *db;
 
+static void fn_bloom(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const void *f = sqlite3_value_blob(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int(ctx, event_bloom_may_contain(f, (size_t)sqlite3_value_bytes(argv[0]),
+							(uint64_t)sqlite3_value_int64(argv[1])));
+}
+
+/* One block per event, as the store keeps one per batch: event_blocks(id = the event's id, bloom
+ * over the event's filtered columns), and mamori_bloom() as the store registers it. */
+static void setup_blocks(void)
+{
+	static const char *const text_cols[] = {"entity_id", "parent_entity_id", "hash", "path",
+						"src_ip", "dst_ip", "exe", "name", "user_name",
+						"dns", "host", "action"};
+	sqlite3_stmt *sel, *ins;
+	struct event_bloom b;
+	struct dynbuf f;
+
+	assert_int_equal(sqlite3_create_function(db, "mamori_bloom", 2, SQLITE_UTF8, NULL, fn_bloom,
+						 NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE event_blocks (id INTEGER PRIMARY KEY,"
+					  " bloom BLOB NOT NULL)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT id, entity_id, parent_entity_id, hash, path,"
+					    " src_ip, dst_ip, exe, name, user_name, dns, host,"
+					    " action FROM events",
+					    -1, &sel, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO event_blocks VALUES (?, ?)", -1, &ins,
+					    NULL),
+			 SQLITE_OK);
+	event_bloom_init(&b);
+	dynbuf_init(&f, 1 << 20);
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		event_bloom_reset(&b);
+		dynbuf_reset(&f);
+		for (int c = 1; c <= 12; c++) {
+			const char *v = (const char *)sqlite3_column_text(sel, c);
+
+			if (v && event_bloom_column(text_cols[c - 1]))
+				assert_int_equal(event_bloom_add(&b, event_bloom_key(text_cols[c - 1], v,
+										     strlen(v))),
+						 0);
+		}
+		assert_int_equal(event_bloom_write(&b, &f), 0);
+		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
+		sqlite3_bind_blob(ins, 2, f.data, (int)f.len, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	event_bloom_release(&b);
+	dynbuf_release(&f);
+}
+
 static int setup_db(void **state)
 {
 	static const char schema[] =
@@ -150,6 +213,7 @@ static int setup_db(void **state)
 	}
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_exec(db, fill, NULL, NULL, NULL), SQLITE_OK);
+	setup_blocks();
 	return 0;
 }
 
@@ -680,6 +744,113 @@ static void test_api(void **state)
 	assert_string_equal(err, "expecte");
 }
 
+/* Bitmask of the event ids (1..NEVENTS) selected by sql with the query's parameters, then the
+ * block keys when blocks is set. */
+static unsigned long select_ids(const char *sql, const struct query_sql *s, bool blocks)
+{
+	sqlite3_stmt *st;
+	unsigned long ids = 0;
+	int k = 1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		print_error("%s\n%s\n", sqlite3_errmsg(db), sql);
+		fail();
+	}
+	for (size_t i = 0; !blocks && i < s->nparams; i++, k++) {
+		if (s->params[i].type == QUERY_INT)
+			sqlite3_bind_int64(st, k, s->params[i].num);
+		else
+			sqlite3_bind_text(st, k, s->params[i].text, (int)s->params[i].len,
+					  SQLITE_STATIC);
+	}
+	for (size_t i = 0; blocks && i < s->nblock_keys; i++, k++)
+		sqlite3_bind_int64(st, k, s->block_keys[i]);
+	assert_int_equal(sqlite3_bind_parameter_count(st), k - 1);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		ids |= 1ul << sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return ids;
+}
+
+/* The block condition never rules out a block that holds a match (no false negative), and it
+ * narrows the search when the query has exact matches on filtered columns. */
+static void check_blocks(const char *q, bool narrows)
+{
+	struct query_sql s;
+	struct dynbuf sql;
+	unsigned long match, kept;
+
+	assert_int_equal(compile(q, QUERY_SQLITE, &s), 0);
+	dynbuf_init(&sql, 1 << 20);
+	assert_int_equal(dynbuf_printf(&sql, "SELECT id FROM events WHERE %s", s.sql.data), 0);
+	match = select_ids(sql.data, &s, false);
+	if (!s.nblock_keys) {
+		assert_false(narrows);
+		goto out;
+	}
+	dynbuf_reset(&sql);
+	assert_int_equal(dynbuf_printf(&sql, "SELECT id FROM event_blocks WHERE %s", s.blocks.data),
+			 0);
+	kept = select_ids(sql.data, &s, true);
+	if ((match & ~kept) || (narrows && kept == (2ul << NEVENTS) - 2)) {
+		print_error("query %s: blocks %s kept %#lx, matches %#lx\n", q, s.blocks.data, kept,
+			    match);
+		fail();
+	}
+out:
+	dynbuf_release(&sql);
+	query_sql_release(&s);
+}
+
+static void test_blocks(void **state)
+{
+	struct query_sql s;
+
+	(void)state;
+	check_blocks("process.entity_id:e1", true);
+	check_blocks("process.parent.entity_id:e1", true);
+	check_blocks("process.entity_id:e1 or process.parent.entity_id:e1", true);
+	check_blocks("process.entity_id:(e1 or e3)", true);
+	check_blocks("process.entity_id:e1 and user.name:root", true);
+	check_blocks("file.path:\"/etc/crontab\" and not user.name:root", true);
+	check_blocks("destination.ip:203.0.113.5 or dns.question.name:evil.example.com", true);
+	check_blocks("process.hash.sha256:aa11 and tags:prod", true);
+	check_blocks("process.name:bash and (host.name:web-1 or event.action:exec)", true);
+	check_blocks("not process.entity_id:e1", false);
+	check_blocks("not (process.entity_id:e1 and user.name:root)", false);
+	check_blocks("process.entity_id:e* and user.name:root", true);
+	check_blocks("process.entity_id:e1 or host.name:web-2", false);
+	check_blocks("process.entity_id:e*", false);
+	check_blocks("process.pid:1200 or user.name:nobody", false);
+	check_blocks("host.name:web-1", false);
+	check_blocks("bash", false);
+	check_blocks("process.name:bash and not process.entity_id:e1", true);
+	check_blocks("process.name:bash and process.pid > 1000", true);
+	check_blocks("user.name:root and file.path:*", true);
+	/* Terms and block SQL side by side. */
+	assert_int_equal(compile("process.entity_id:e1 or not user.name:x", QUERY_SQLITE, &s), 0);
+	assert_string_equal(s.blocks.data, "(mamori_bloom(bloom, ?) OR 1)");
+	assert_int_equal(s.nblock_keys, 1);
+	assert_int_equal((uint64_t)s.block_keys[0], event_bloom_key("entity_id", "e1", 2));
+	assert_false(s.uses_doc);
+	query_sql_release(&s);
+	assert_int_equal(compile("tags:prod and file.path:(a or \"b\\\"c\")", QUERY_SQLITE, &s),
+			 0);
+	assert_string_equal(s.blocks.data, "(1 AND (mamori_bloom(bloom, ?) OR mamori_bloom(bloom, ?)))");
+	assert_int_equal((uint64_t)s.block_keys[1], event_bloom_key("path", "b\"c", 3));
+	assert_true(s.uses_doc);
+	query_sql_release(&s);
+	assert_int_equal(compile("", QUERY_SQLITE, &s), 0);
+	assert_string_equal(s.blocks.data, "(1)");
+	assert_int_equal(s.nblock_keys, 0);
+	query_sql_release(&s);
+	/* PostgreSQL indexes every event: no block condition. */
+	assert_int_equal(compile("process.entity_id:e1", QUERY_PG, &s), 0);
+	assert_int_equal(s.nblock_keys, 0);
+	assert_true(s.blocks.len == 0);
+	query_sql_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +866,7 @@ int main(void)
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_api),
+	    cmocka_unit_test(test_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, setup_db, teardown_db);

@@ -19,6 +19,11 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include <sqlite3.h>
+
+#include "batch_codec.h"
+#include "dynbuf.h"
+#include "event_bloom.h"
 #include "store.h"
 
 #define DAY_NS 86400000000000LL
@@ -909,6 +914,162 @@ static void test_nodes_race(void **state)
 	store_close(st);
 }
 
+/* SQLite: a batch received compressed is stored as one block, its frames as sent; each event's
+ * document reads back through the frame index, the block filter finds exact values, a damaged
+ * block reads as NULL documents, and retention removes blocks with their events. */
+static void test_sqlite_blocks(void **state)
+{
+	struct ctx *c = *state;
+	struct store *st;
+	struct batch b;
+	struct dynbuf text, z;
+	struct store_event_text src;
+	char buf[600];
+	bool dup;
+
+	if (c->pg)
+		skip();
+	st = open_store(c);
+	batch_make(&b, 400, TS_2024_03_01, 1000);
+	/* The NDJSON text the rows point into: about 130 KiB, so several 64 KiB frames. */
+	dynbuf_init(&text, 1 << 20);
+	dynbuf_init(&z, 1 << 20);
+	size_t *at = calloc(b.n, sizeof(*at));
+
+	assert_non_null(at);
+	for (size_t i = 0; i < b.n; i++) {
+		at[i] = text.len;
+		assert_int_equal(dynbuf_add(&text, b.docs[i], b.rows[i].doc_len), 0);
+		assert_int_equal(dynbuf_addc(&text, '\n'), 0);
+	}
+	for (size_t i = 0; i < b.n; i++) /* once text stops moving */
+		b.rows[i].doc = text.data + at[i];
+	free(at);
+	assert_int_equal(batch_compress(text.data, text.len, 3, &z), 0);
+	src = (struct store_event_text){text.data, text.len, z.data, z.len};
+	assert_int_equal(store_ingest_batch(st, "agent-b", 1, 1, b.rows, b.n, &src, NULL, 0, &dup),
+			 0);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM event_blocks", NULL, 0), 1);
+	assert_int_equal(query_int(st, "SELECT length(data) FROM event_blocks", NULL, 0),
+			 (int64_t)z.len);
+	assert_true(query_int(st, "SELECT length(frames) / 8 - 1 FROM event_blocks", NULL, 0) >= 2);
+	for (size_t i = 0; i < b.n; i += 37) {
+		struct store_val p[] = {store_text(b.ents[i])};
+
+		assert_int_equal(store_query_text(st, "SELECT doc FROM event_docs WHERE entity_id = ?",
+						  p, 1, buf, sizeof(buf)),
+				 0);
+		assert_int_equal(strlen(buf), b.rows[i].doc_len);
+		assert_memory_equal(buf, b.docs[i], b.rows[i].doc_len);
+	}
+	{
+		struct store_val p[] = {store_int((int64_t)event_bloom_key("entity_id", b.ents[5],
+									     strlen(b.ents[5]))),
+					store_int((int64_t)event_bloom_key("entity_id", "absent", 6))};
+
+		assert_int_equal(query_int(st, "SELECT count(*) FROM event_blocks WHERE"
+					       " mamori_bloom(bloom, ?)", p, 1),
+				 1);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM event_blocks WHERE"
+					       " mamori_bloom(bloom, ?)", p + 1, 1),
+				 0);
+	}
+	/* Rows whose documents are elsewhere: the store joins and compresses them itself. */
+	{
+		struct batch b2;
+
+		batch_make(&b2, 3, TS_2024_03_01 + DAY_NS, 1000);
+		ingest(st, "agent-b", 1, 2, &b2, false);
+		assert_int_equal(query_int(st, "SELECT count(*) FROM event_blocks", NULL, 0), 2);
+		for (size_t i = 0; i < b2.n; i++) {
+			struct store_val p[] = {store_text(b2.ents[i])};
+
+			assert_int_equal(store_query_text(st, "SELECT doc FROM event_docs WHERE"
+							      " entity_id = ?",
+							  p, 1, buf, sizeof(buf)),
+					 0);
+			assert_string_equal(buf, b2.docs[i]);
+		}
+		batch_free(&b2);
+	}
+	/* A damaged block: its documents read as NULL, nothing crashes, other blocks still read. */
+	store_close(st);
+	st = open_store(c);
+	assert_int_equal(store_exec(st, "UPDATE event_blocks SET data = x'28b52ffd00' WHERE id = 1",
+				    NULL, 0, NULL, NULL),
+			 1);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM event_docs WHERE doc IS NULL", NULL, 0),
+			 (int64_t)b.n);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM event_docs WHERE doc IS NOT NULL",
+				   NULL, 0),
+			 3);
+	/* Retention: the first day's events go, and their block with them. */
+	assert_int_equal(store_retention(st, TS_2024_03_01 + DAY_NS), (int64_t)b.n);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM event_blocks", NULL, 0), 1);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), 3);
+	store_close(st);
+	dynbuf_release(&text);
+	dynbuf_release(&z);
+	batch_free(&b);
+}
+
+/* A database at schema v7 (one row per event, its document inline) opens at v8 with every event
+ * moved into blocks, in order, documents intact, per agent. */
+static void test_sqlite_migrate_v7(void **state)
+{
+	struct ctx *c = *state;
+	static const char *const v7[] = {
+	    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+	    "INSERT INTO schema_version VALUES (1), (2), (3), (4), (5), (6), (7)",
+	    "CREATE TABLE events (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, agent_id TEXT,"
+	    " host TEXT, action TEXT, category TEXT, entity_id TEXT, parent_entity_id TEXT,"
+	    " pid INTEGER, name TEXT, exe TEXT, hash TEXT, path TEXT, src_ip TEXT, dst_ip TEXT,"
+	    " dst_port INTEGER, user_name TEXT, dns TEXT, doc TEXT NOT NULL)",
+	    "CREATE INDEX events_ts ON events (ts)",
+	    "CREATE INDEX events_entity ON events (entity_id)",
+	    "INSERT INTO events (ts, agent_id, host, entity_id, pid, dst_port, doc) VALUES"
+	    " (10, 'a1', 'h1', 'e1', 5, NULL, '{\"n\":1}'), (20, 'a1', 'h1', 'e2', NULL, 443,"
+	    " '{\"n\":2}'), (30, 'a2', 'h2', 'e3', 7, NULL, '{\"n\":3}'), (40, 'a1', 'h1', 'e4',"
+	    " 8, NULL, '{\"n\":4,\"s\":\"\u00e9\"}')",
+	    NULL};
+	sqlite3 *db;
+	struct store *st;
+	char buf[64];
+
+	if (c->pg)
+		skip();
+	assert_int_equal(sqlite3_open(c->target + 7, &db), SQLITE_OK);
+	for (size_t i = 0; v7[i]; i++)
+		if (sqlite3_exec(db, v7[i], NULL, NULL, NULL) != SQLITE_OK)
+			fail_msg("%s: %s", v7[i], sqlite3_errmsg(db));
+	sqlite3_close(db);
+	st = open_store(c);
+	assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0), 8);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM sqlite_master WHERE name ="
+				       " 'events_v7'", NULL, 0),
+			 0);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), 4);
+	/* a1, a2, a1: three blocks, the order of the events kept */
+	assert_int_equal(query_int(st, "SELECT count(*) FROM event_blocks", NULL, 0), 3);
+	assert_int_equal(store_query_text(st, "SELECT group_concat(entity_id) FROM (SELECT"
+					      " entity_id FROM events ORDER BY id)",
+					  NULL, 0, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "e1,e2,e3,e4");
+	assert_int_equal(store_query_text(st, "SELECT group_concat(doc, '|') FROM (SELECT doc FROM"
+					      " event_docs ORDER BY id)",
+					  NULL, 0, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "{\"n\":1}|{\"n\":2}|{\"n\":3}|{\"n\":4,\"s\":\"\u00e9\"}");
+	assert_int_equal(query_int(st, "SELECT count(*) FROM events WHERE pid IS NULL", NULL, 0), 1);
+	assert_int_equal(query_int(st, "SELECT dst_port FROM events WHERE entity_id = 'e2'", NULL,
+				   0),
+			 443);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM events WHERE agent_id = 'a1'", NULL, 0),
+			 3);
+	store_close(st);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fresh_setup, fresh_teardown)
 
 int main(void)
@@ -931,6 +1092,8 @@ int main(void)
 	    T(test_reconnect),
 	    T(test_pg_dialect),
 	    T(test_nodes_race),
+	    T(test_sqlite_blocks),
+	    T(test_sqlite_migrate_v7),
 	};
 	const char *pg = getenv("MAMORI_TEST_PG");
 	int failed;
