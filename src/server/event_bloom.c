@@ -14,9 +14,11 @@
 #define BLOOM_MAX_BLOCKS (1u << 24)
 #define GOLDEN 0x9e3779b97f4a7c15ull
 
+/* host: a batch comes from one agent, so its filter picks out that host's blocks, and no
+ * (host, ts) index is kept per event (with a hundred agents it cost a third of the ingest rate). */
 static const char *const bloom_columns[] = {
-    "entity_id", "parent_entity_id", "hash",	  "path", "src_ip",
-    "dst_ip",	 "exe",		     "name",	  "user_name", "dns",
+    "entity_id", "parent_entity_id", "hash", "path", "src_ip", "dst_ip",
+    "exe",	 "name",	     "user_name", "dns", "host",
 };
 
 bool event_bloom_column(const char *column)

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 	    "                           postgresql://user@host:port/db\n"
 	    "  -n, --name NAME          extra DNS name or IP for the server certificate\n"
 	    "                           (repeatable)\n"
-	    "  -t, --ingest-threads N   ingest worker threads (default 1)\n"
+	    "  -t, --ingest-threads N   ingest worker threads (default 2)\n"
 	    "  -r, --retention-days N   delete events older than N days (default 0: keep)\n"
 	    "  -T, --heartbeat-timeout S  seconds without heartbeat before offline (default 30)\n"
 	    "  -R, --rules PATH         Sigma rule file or directory to evaluate every event\n"

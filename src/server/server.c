@@ -470,7 +470,7 @@ struct server *server_new(const struct server_opts *o, char *err, size_t errlen)
 	}
 	s->opts = *o;
 	if (!s->opts.ingest_threads)
-		s->opts.ingest_threads = 1;
+		s->opts.ingest_threads = 2; /* one parses a batch while the other commits */
 	if (!s->opts.heartbeat_timeout_s)
 		s->opts.heartbeat_timeout_s = 30;
 	if (!s->opts.command_ttl_s)

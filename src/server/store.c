@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -215,9 +216,11 @@ int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, u
 
 	*duplicate = false;
 	snprintf(ep, sizeof(ep), "%016llx", (unsigned long long)epoch);
+	if (n && st->ops->prepare_events && (rc = st->ops->prepare_events(st, rows, n, src)) != 0)
+		return rc;
 	rc = store_begin(st);
 	if (rc)
-		return rc;
+		goto forget;
 	{
 		struct store_val p[] = {store_text(agent_id), store_text(ep)};
 
@@ -230,7 +233,8 @@ int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, u
 	if (last >= 0 && (uint64_t)last >= seq) {
 		*duplicate = true;
 		store_rollback(st);
-		return 0;
+		rc = 0;
+		goto forget;
 	}
 	if (n) {
 		rc = st->ops->insert_events(st, agent_id, rows, n, src);
@@ -262,13 +266,87 @@ int store_ingest_batch(struct store *st, const char *agent_id, uint64_t epoch, u
 	return 0;
 fail:
 	store_rollback(st);
+forget:
+	if (n && st->ops->prepare_events)
+		st->ops->prepare_events(st, NULL, 0, NULL);
 	return rc;
+}
+
+struct partitions {
+	char (*names)[32];
+	size_t n, cap;
+};
+
+static int partition_row(void *ctx, const struct store_val *c, size_t n)
+{
+	struct partitions *p = ctx;
+
+	if (n < 1 || c[0].type != STORE_TEXT || c[0].n != 15 || memcmp(c[0].s, "events_", 7))
+		return 0;
+	for (size_t i = 7; i < 15; i++)
+		if (c[0].s[i] < '0' || c[0].s[i] > '9')
+			return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		char(*names)[32] = realloc(p->names, cap * sizeof(*names));
+
+		if (!names)
+			return -ENOMEM;
+		p->names = names;
+		p->cap = cap;
+	}
+	memcpy(p->names[p->n], c[0].s, 15);
+	p->names[p->n++][15] = 0;
+	return 0;
+}
+
+/* PostgreSQL: drops the day partitions that end at or before the cutoff (counting their rows
+ * first) instead of deleting their rows one by one. Returns rows dropped or a negative errno. */
+static int64_t drop_old_partitions(struct store *st, int64_t cutoff_ns)
+{
+	struct partitions p = {0};
+	int64_t total = 0, r = store_exec(st,
+					  "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c"
+					  " ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass",
+					  NULL, 0, partition_row, &p);
+
+	for (size_t i = 0; r >= 0 && i < p.n; i++) {
+		struct tm tm = {0};
+		char sql[96];
+		int64_t rows = 0;
+		time_t day;
+
+		if (sscanf(p.names[i] + 7, "%4d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+			continue;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		day = timegm(&tm);
+		if (day == (time_t)-1 || (int64_t)day + 86400 > cutoff_ns / 1000000000ll)
+			continue;
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", p.names[i]);
+		if ((r = store_query_int(st, sql, NULL, 0, &rows)) < 0)
+			break;
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s", p.names[i]);
+		if ((r = store_exec(st, sql, NULL, 0, NULL, NULL)) < 0)
+			break;
+		log_info("store", "retention dropped partition=%s rows=%lld", p.names[i],
+			 (long long)rows);
+		total += rows;
+	}
+	free(p.names);
+	return r < 0 ? r : total;
 }
 
 int64_t store_retention(struct store *st, int64_t cutoff_ns)
 {
 	struct store_val p[] = {store_int(cutoff_ns)};
-	int64_t n = store_exec(st, "DELETE FROM events WHERE ts < ?", p, 1, NULL, NULL), b;
+	int64_t dropped = 0, n, b;
+
+	if (store_dialect(st) == STORE_DIALECT_PG && (dropped = drop_old_partitions(st, cutoff_ns)) < 0)
+		return dropped;
+	n = store_exec(st, "DELETE FROM events WHERE ts < ?", p, 1, NULL, NULL);
+	if (n >= 0)
+		n += dropped;
 
 	if (n < 0 || store_dialect(st) != STORE_DIALECT_SQLITE)
 		return n;

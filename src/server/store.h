@@ -88,6 +88,10 @@ struct store_ops {
 	int (*insert_events)(struct store *st, const char *agent_id,
 			     const struct store_event_row *rows, size_t n,
 			     const struct store_event_text *src);
+	/* Optional: work on rows that can be done before the transaction, out of the write lock;
+	 * the next insert_events of the same rows uses it. n == 0 forgets it. */
+	int (*prepare_events)(struct store *st, const struct store_event_row *rows, size_t n,
+			      const struct store_event_text *src);
 	/* Optional (PostgreSQL): socket to watch and a drain that returns NOTIFY payloads. */
 	int (*notify_fd)(struct store *st);
 	int (*notify_drain)(struct store *st,

@@ -3,6 +3,7 @@
 #include "store_sqlite_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,8 +352,16 @@ static int busy_wait(void *ctx, int count)
 	return 1;
 }
 
+/* Before SQLite initialises: no global memory statistics, which take a mutex on every malloc. */
+static void sqlite_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(struct store *st, const char *path, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 	struct sqlite_store *s = calloc(1, sizeof(*s));
 	static const char *const pragmas[] = {
 	    /* 16 KiB pages for a new database (an existing one keeps its size): a batch appends
@@ -363,6 +372,7 @@ static int sqlite_open(struct store *st, const char *path, char *err, size_t err
 	    NULL};
 	int rc;
 
+	pthread_once(&once, sqlite_configure);
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -451,6 +461,19 @@ static int sqlite_insert_events(struct store *st, const char *agent_id,
 	return rc;
 }
 
+static int sqlite_prepare_events(struct store *st, const struct store_event_row *rows, size_t n,
+				 const struct store_event_text *src)
+{
+	struct sqlite_store *s = st->priv;
+	char err[200] = "";
+	int rc = sqlite_events_prepare(s->events, rows, n, src, err, sizeof(err));
+
+	if (rc == SQLITE_OK)
+		return 0;
+	snprintf(st->err, sizeof(st->err), "%s", err);
+	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .dialect = STORE_DIALECT_SQLITE,
@@ -459,4 +482,5 @@ const struct store_ops store_sqlite_ops = {
     .exec = sqlite_exec,
     .migrate = sqlite_migrate,
     .insert_events = sqlite_insert_events,
+    .prepare_events = sqlite_prepare_events,
 };

@@ -42,7 +42,6 @@ const char *const sqlite_events_schema_v8[] = {
     " name TEXT, exe TEXT, hash TEXT, path TEXT, src_ip TEXT, dst_ip TEXT, dst_port INTEGER,"
     " user_name TEXT, dns TEXT, blk INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL)",
     "CREATE INDEX events_ts ON events (ts)",
-    "CREATE INDEX events_host_ts ON events (host, ts)",
     "CREATE INDEX events_blk ON events (blk)",
     /* Not a generated column of events: SQLite would compute it on every INSERT. */
     "CREATE VIEW event_docs AS SELECT id, ts, agent_id, host, action, category, entity_id,"
@@ -86,6 +85,11 @@ struct sqlite_events {
 	struct dynbuf filter, frame, concat, findex, zbuf;
 	size_t *offs;
 	size_t offs_alloc;
+	/* The block being written (sqlite_events_prepare): rows, frames, time range, text size. */
+	const struct store_event_row *prep_rows;
+	size_t prep_n, prep_flen, prep_raw;
+	const void *prep_frame;
+	int64_t prep_lo, prep_hi;
 	struct doc_slot slots[DOC_CACHE];
 	uint64_t clock;
 	uint64_t doc_failures; /* blocks that could not be read back */
@@ -395,16 +399,10 @@ static void index_frames(struct sqlite_events *e, const void *z, size_t zlen, si
 	e->findex.len = (n + 1) * 8;
 }
 
-static int put_block(sqlite3 *db, struct sqlite_events *e, const struct store_event_row *rows,
-		     size_t n, const void *frame, size_t flen, size_t raw_len, int64_t *blk)
+static int put_block(sqlite3 *db, struct sqlite_events *e, int64_t *blk)
 {
-	int64_t lo = rows[0].ts, hi = rows[0].ts;
 	int rc;
 
-	for (size_t i = 1; i < n; i++) {
-		lo = rows[i].ts < lo ? rows[i].ts : lo;
-		hi = rows[i].ts > hi ? rows[i].ts : hi;
-	}
 	if (!e->insert_block &&
 	    (rc = sqlite3_prepare_v3(db,
 				     "INSERT INTO event_blocks (ts_min, ts_max, n, raw_len, bloom,"
@@ -412,15 +410,14 @@ static int put_block(sqlite3 *db, struct sqlite_events *e, const struct store_ev
 				     -1, SQLITE_PREPARE_PERSISTENT, &e->insert_block, NULL)) !=
 		SQLITE_OK)
 		return rc;
-	sqlite3_bind_int64(e->insert_block, 1, lo);
-	sqlite3_bind_int64(e->insert_block, 2, hi);
-	sqlite3_bind_int64(e->insert_block, 3, (int64_t)n);
-	sqlite3_bind_int64(e->insert_block, 4, (int64_t)raw_len);
+	sqlite3_bind_int64(e->insert_block, 1, e->prep_lo);
+	sqlite3_bind_int64(e->insert_block, 2, e->prep_hi);
+	sqlite3_bind_int64(e->insert_block, 3, (int64_t)e->prep_n);
+	sqlite3_bind_int64(e->insert_block, 4, (int64_t)e->prep_raw);
 	sqlite3_bind_blob(e->insert_block, 5, e->filter.data, (int)e->filter.len, SQLITE_STATIC);
-	index_frames(e, frame, flen, raw_len);
 	sqlite3_bind_blob(e->insert_block, 6, e->findex.data ? e->findex.data : "",
 			  (int)e->findex.len, SQLITE_STATIC);
-	sqlite3_bind_blob(e->insert_block, 7, frame, (int)flen, SQLITE_STATIC);
+	sqlite3_bind_blob(e->insert_block, 7, e->prep_frame, (int)e->prep_flen, SQLITE_STATIC);
 	rc = sqlite3_step(e->insert_block);
 	sqlite3_reset(e->insert_block);
 	sqlite3_clear_bindings(e->insert_block);
@@ -480,17 +477,15 @@ static int put_rows(sqlite3 *db, struct sqlite_events *e, const char *agent_id,
 	return SQLITE_OK;
 }
 
-int sqlite_events_insert(sqlite3 *db, struct sqlite_events *e, const char *agent_id,
-			 const struct store_event_row *rows, size_t n,
-			 const struct store_event_text *src, char *err, size_t errlen)
+int sqlite_events_prepare(struct sqlite_events *e, const struct store_event_row *rows, size_t n,
+			  const struct store_event_text *src, char *err, size_t errlen)
 {
 	const char *text;
-	const void *frame;
-	size_t text_len, flen;
-	int64_t blk = 0;
+	size_t text_len;
 	bool own;
 	int rc;
 
+	e->prep_rows = NULL;
 	if (!n)
 		return SQLITE_OK;
 	rc = layout(e, rows, n, src, &text, &text_len, &own);
@@ -499,23 +494,48 @@ int sqlite_events_insert(sqlite3 *db, struct sqlite_events *e, const char *agent
 	if (!rc)
 		rc = bloom_rows(e, rows, n);
 	if (!rc && !own && src->zframe) {
-		frame = src->zframe;
-		flen = src->zlen;
+		e->prep_frame = src->zframe;
+		e->prep_flen = src->zlen;
 	} else if (!rc) {
 		dynbuf_reset(&e->frame);
 		rc = batch_compress(text, text_len, COMPRESS_LEVEL, &e->frame);
-		frame = e->frame.data;
-		flen = e->frame.len;
+		e->prep_frame = e->frame.data;
+		e->prep_flen = e->frame.len;
 	}
 	if (rc) {
 		snprintf(err, errlen, "event block: %s", strerror(-rc));
 		return rc == -ENOMEM ? SQLITE_NOMEM : SQLITE_TOOBIG;
 	}
-	if (flen > INT32_MAX) {
+	if (e->prep_flen > INT32_MAX) {
 		snprintf(err, errlen, "event block: frame too large");
 		return SQLITE_TOOBIG;
 	}
-	rc = put_block(db, e, rows, n, frame, flen, text_len, &blk);
+	index_frames(e, e->prep_frame, e->prep_flen, text_len);
+	e->prep_lo = e->prep_hi = rows[0].ts;
+	for (size_t i = 1; i < n; i++) {
+		e->prep_lo = rows[i].ts < e->prep_lo ? rows[i].ts : e->prep_lo;
+		e->prep_hi = rows[i].ts > e->prep_hi ? rows[i].ts : e->prep_hi;
+	}
+	e->prep_raw = text_len;
+	e->prep_rows = rows;
+	e->prep_n = n;
+	return SQLITE_OK;
+}
+
+int sqlite_events_insert(sqlite3 *db, struct sqlite_events *e, const char *agent_id,
+			 const struct store_event_row *rows, size_t n,
+			 const struct store_event_text *src, char *err, size_t errlen)
+{
+	int64_t blk = 0;
+	int rc;
+
+	if (!n)
+		return SQLITE_OK;
+	if ((e->prep_rows != rows || e->prep_n != n) &&
+	    (rc = sqlite_events_prepare(e, rows, n, src, err, errlen)) != SQLITE_OK)
+		return rc;
+	e->prep_rows = NULL;
+	rc = put_block(db, e, &blk);
 	return rc != SQLITE_OK ? rc : put_rows(db, e, agent_id, rows, n, blk);
 }
 

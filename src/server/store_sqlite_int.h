@@ -25,7 +25,13 @@ void sqlite_events_free(struct sqlite_events *e);
  * SQLite result code. */
 int sqlite_events_register(sqlite3 *db, struct sqlite_events *e);
 
-/* Writes rows as one block inside the open transaction. 0 or a SQLite result code, with a
+/* Builds the block of rows (filter, frames, frame index) before the transaction, outside the
+ * write lock. The next sqlite_events_insert of the same rows uses it; any other call forgets it
+ * (n == 0 just forgets). 0 or a SQLite result code with a message in err. */
+int sqlite_events_prepare(struct sqlite_events *e, const struct store_event_row *rows, size_t n,
+			  const struct store_event_text *src, char *err, size_t errlen);
+
+/* Writes rows as one block inside the open transaction (prepared above, or here). 0 or a SQLite result code, with a
  * message in err for failures that are not SQLite's own. */
 int sqlite_events_insert(sqlite3 *db, struct sqlite_events *e, const char *agent_id,
 			 const struct store_event_row *rows, size_t n,

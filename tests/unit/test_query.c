@@ -819,10 +819,12 @@ static void test_blocks(void **state)
 	check_blocks("not process.entity_id:e1", false);
 	check_blocks("not (process.entity_id:e1 and user.name:root)", false);
 	check_blocks("process.entity_id:e* and user.name:root", true);
-	check_blocks("process.entity_id:e1 or host.name:web-2", false);
+	check_blocks("process.entity_id:e1 or host.name:web-2", true);
+	check_blocks("process.entity_id:e1 or event.action:exec", false);
 	check_blocks("process.entity_id:e*", false);
 	check_blocks("process.pid:1200 or user.name:nobody", false);
-	check_blocks("host.name:web-1", false);
+	check_blocks("host.name:web-1", true);
+	check_blocks("host.name:web-*", false);
 	check_blocks("bash", false);
 	check_blocks("process.name:bash and not process.entity_id:e1", true);
 	check_blocks("process.name:bash and process.pid > 1000", true);
