@@ -235,6 +235,7 @@ struct sim {
 	enum sim_state state;
 	struct event *retry;
 	unsigned attempt;
+	char policy[24]; /* etag of the policy the server last sent, echoed as the agent does */
 	/* ingest */
 	uint64_t epoch, seq, sent_ns;
 	unsigned tmpl, batches_left;
@@ -1224,6 +1225,15 @@ static void on_poll(struct evhttp_request *req, void *arg)
 	}
 	a->attempt = 0;
 	j = reply_json(req);
+	{
+		/* As a real agent: take the policy, then poll with its etag, or the server answers
+		 * every poll at once with the bundle. */
+		const char *etag =
+		    json_string_value(json_object_get(json_object_get(j, "policy"), "etag"));
+
+		if (etag && strlen(etag) < sizeof(a->policy))
+			snprintf(a->policy, sizeof(a->policy), "%s", etag);
+	}
 	cmds = json_object_get(j, "commands");
 	if (json_array_size(cmds) && answer(a, cmds) == 0) {
 		json_decref(j);
@@ -1238,7 +1248,7 @@ static void hold_poll(struct sim *a)
 {
 	struct lg *lg = a->lg;
 	struct evhttp_request *req;
-	char path[48];
+	char path[96];
 
 	if (a->con && a->con_dead) {
 		/* Not inside this connection's callback: come back from a timer. */
@@ -1262,7 +1272,8 @@ static void hold_poll(struct sim *a)
 			lg->connecting++;
 	}
 	req = new_request(a, on_poll);
-	snprintf(path, sizeof(path), "/v1/commands?wait=%d", POLL_WAIT_S);
+	snprintf(path, sizeof(path), "/v1/commands?wait=%d%s%s", POLL_WAIT_S,
+		 a->policy[0] ? "&policy=" : "", a->policy);
 	if (evhttp_make_request(a->con, req, EVHTTP_REQ_GET, path))
 		hold_fail(a, 0);
 }
