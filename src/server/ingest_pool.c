@@ -22,6 +22,7 @@
 
 struct job {
 	struct job *next;
+	struct job *fprev, *fnext; /* on the pool's finished list until answered */
 	struct ingest_pool *pool;
 	struct evhttp_request *req; /* NULL once the connection closed */
 	struct evhttp_connection *con;
@@ -48,6 +49,7 @@ struct ingest_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct job *head, *tail;
+	struct job *finished; /* done by a worker, not yet answered by the loop */
 	size_t depth;
 	bool stop;
 	unsigned n;
@@ -100,10 +102,19 @@ static void job_closed(struct evhttp_connection *con, void *arg)
 static void job_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct job *j = arg;
-	struct server *s = j->pool->s;
+	struct ingest_pool *p = j->pool;
+	struct server *s = p->s;
 
 	(void)fd;
 	(void)what;
+	pthread_mutex_lock(&p->lock);
+	if (j->fprev)
+		j->fprev->fnext = j->fnext;
+	else
+		p->finished = j->fnext;
+	if (j->fnext)
+		j->fnext->fprev = j->fprev;
+	pthread_mutex_unlock(&p->lock);
 	if (j->con)
 		evhttp_connection_set_closecb(j->con, NULL, NULL);
 	if (j->rc == 0) {
@@ -180,6 +191,13 @@ static void *worker_main(void *arg)
 				 "lines rejected agent=%s seq=%llu count=%llu first=\"%s\"",
 				 j->agent_id, (unsigned long long)j->seq,
 				 (unsigned long long)j->res.rejected, j->res.first_error);
+		pthread_mutex_lock(&p->lock);
+		j->fprev = NULL;
+		j->fnext = p->finished;
+		if (p->finished)
+			p->finished->fprev = j;
+		p->finished = j;
+		pthread_mutex_unlock(&p->lock);
 		event_active(j->done, 0, 0);
 	}
 	return NULL;
@@ -244,7 +262,10 @@ void ingest_pool_free(struct ingest_pool *p)
 		ingest_release(&w->ingest);
 		store_close(w->store);
 	}
-	/* Jobs finished by the workers but not yet answered by the loop. */
+	/* Jobs the workers finished after the loop stopped: answer them (what was committed is
+	 * acknowledged if the connection is still open) and free them. */
+	while (p->finished)
+		job_done(-1, 0, p->finished);
 	free(p->workers);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
