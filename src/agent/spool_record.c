@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "le.h"
+
 #include "banned.h"
 
 #define CRC32C_POLY 0x82f63b78u /* Castagnoli, bit-reflected */
@@ -29,29 +31,6 @@ static void crc_init(void)
 		}
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 uint32_t spool_record_crc32c(uint32_t crc, const void *buf, size_t len)
 {
@@ -60,7 +39,7 @@ uint32_t spool_record_crc32c(uint32_t crc, const void *buf, size_t len)
 	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
 	while (len >= 8) {
-		uint32_t lo = crc ^ get32(p), hi = get32(p + 4);
+		uint32_t lo = crc ^ le32_get(p), hi = le32_get(p + 4);
 
 		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
 		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
@@ -79,30 +58,30 @@ void spool_record_encode_header(const struct spool_record *r, const void *payloa
 {
 	uint32_t crc;
 
-	put32(hdr, SPOOL_RECORD_MAGIC);
-	put32(hdr + 4, r->len);
-	put64(hdr + 8, r->epoch);
-	put64(hdr + 16, r->seq);
-	put32(hdr + 24, r->events);
+	le32_put(hdr, SPOOL_RECORD_MAGIC);
+	le32_put(hdr + 4, r->len);
+	le64_put(hdr + 8, r->epoch);
+	le64_put(hdr + 16, r->seq);
+	le32_put(hdr + 24, r->events);
 	crc = spool_record_crc32c(0, hdr, SPOOL_RECORD_CRC_OFFSET);
 	if (r->len)
 		crc = spool_record_crc32c(crc, payload, r->len);
-	put32(hdr + SPOOL_RECORD_CRC_OFFSET, crc);
+	le32_put(hdr + SPOOL_RECORD_CRC_OFFSET, crc);
 }
 
 int spool_record_parse_header(const uint8_t *hdr, size_t avail, struct spool_record *r)
 {
 	if (avail < SPOOL_RECORD_HEADER_LEN)
 		return -ENODATA;
-	if (get32(hdr) != SPOOL_RECORD_MAGIC)
+	if (le32_get(hdr) != SPOOL_RECORD_MAGIC)
 		return -EBADMSG;
-	r->len = get32(hdr + 4);
+	r->len = le32_get(hdr + 4);
 	if (r->len > SPOOL_RECORD_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	r->epoch = get64(hdr + 8);
-	r->seq = get64(hdr + 16);
-	r->events = get32(hdr + 24);
-	r->crc = get32(hdr + SPOOL_RECORD_CRC_OFFSET);
+	r->epoch = le64_get(hdr + 8);
+	r->seq = le64_get(hdr + 16);
+	r->events = le32_get(hdr + 24);
+	r->crc = le32_get(hdr + SPOOL_RECORD_CRC_OFFSET);
 	r->payload = NULL;
 	return 0;
 }

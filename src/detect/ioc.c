@@ -11,6 +11,7 @@
 #include "cidr.h"
 #include "detect_doc.h"
 #include "detect_fields.h"
+#include "hash64.h"
 
 #include "banned.h"
 
@@ -181,35 +182,10 @@ static char *pool_strndup(struct ioc_set *s, const char *p, size_t n)
 	return d;
 }
 
-static uint64_t mix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xFF51AFD7ED558CCDull;
-	h ^= h >> 29;
-	h *= 0xC4CEB9FE1A85EC53ull;
-	h ^= h >> 32;
-	return h;
-}
-
 /* Eight bytes at a time: paths and digests. */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-	const unsigned char *s = p;
-	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
-
-	while (n >= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-		h ^= h >> 32;
-		s += 8;
-		n -= 8;
-	}
-	if (n) {
-		w = 0;
-		memcpy(&w, s, n);
-		h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-	}
-	return mix64(h);
+	return hash64_bytes(p, n, 0);
 }
 
 /* Each hex digit's value plus one, 0 for other bytes: a table, because digests are random and a
@@ -240,7 +216,7 @@ static uint64_t hash_hex(const char *s, size_t n)
 		h = (h ^ w) * 0xFF51AFD7ED558CCDull;
 		h ^= h >> 32;
 	}
-	return mix64(h);
+	return hash64_mix(h);
 }
 
 static char to_lower(char c)

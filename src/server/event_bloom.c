@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash64.h"
+
 #include "banned.h"
 
 #define BLOOM_VERSION 1
@@ -29,34 +31,19 @@ bool event_bloom_column(const char *column)
 	return false;
 }
 
-static inline uint64_t fmix(uint64_t h)
+uint64_t event_bloom_seed(const char *column)
 {
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	return hash64_bytes(column, strlen(column), 0);
 }
 
-static uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
+uint64_t event_bloom_key_at(uint64_t seed, const char *value, size_t len)
 {
-	const unsigned char *p = data;
-	uint64_t h = seed ^ ((uint64_t)n * GOLDEN), w;
-
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ fmix(w)) * GOLDEN;
-		h = (h << 29) | (h >> 35);
-	}
-	w = 0;
-	memcpy(&w, p, n);
-	return fmix(h ^ fmix(w ^ (uint64_t)n));
+	return hash64_bytes(value, len, seed);
 }
 
 uint64_t event_bloom_key(const char *column, const char *value, size_t len)
 {
-	return hash_bytes(value, len, hash_bytes(column, strlen(column), 0));
+	return event_bloom_key_at(event_bloom_seed(column), value, len);
 }
 
 void event_bloom_init(struct event_bloom *b)
@@ -79,7 +66,7 @@ void event_bloom_reset(struct event_bloom *b)
 
 static void set_put(uint64_t *set, size_t cap, uint64_t key, size_t *n)
 {
-	size_t i = (size_t)(fmix(key) & (cap - 1));
+	size_t i = (size_t)(hash64_mix(key) & (cap - 1));
 
 	while (set[i] && set[i] != key)
 		i = (i + 1) & (cap - 1);

@@ -17,8 +17,12 @@
 /* True when the store keeps column (an events table column name) in its block filters. */
 bool event_bloom_column(const char *column);
 
-/* The filter key of value[0..len) in column: the same on the writing and the searching side. */
+/* The filter key of value[0..len) in column: the same on the writing and the searching side.
+ * event_bloom_key_at(event_bloom_seed(column), ...) is the same key, for a writer that keys many
+ * values of one column. */
 uint64_t event_bloom_key(const char *column, const char *value, size_t len);
+uint64_t event_bloom_seed(const char *column);
+uint64_t event_bloom_key_at(uint64_t seed, const char *value, size_t len);
 
 /* Collects distinct keys, then writes a filter sized for them. */
 struct event_bloom {

@@ -12,6 +12,7 @@
 #include <jsmn.h>
 
 #include "event_json.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -71,35 +72,6 @@ struct walk {
 	size_t plen;
 	const char *why;
 };
-
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t k, i;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		k = 2, cp = c & 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		k = 3, cp = c & 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		k = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < k)
-		return 0;
-	for (i = 1; i < k; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3F);
-	}
-	if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return k;
-}
 
 static int hexval(char c)
 {
@@ -177,7 +149,7 @@ static bool string_ok(const char *s, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			size_t k = utf8_len((const unsigned char *)s + i, n - i);
+			size_t k = utf8_seq_len((const unsigned char *)s + i, n - i);
 
 			if (!k)
 				return false;

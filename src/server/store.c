@@ -342,15 +342,18 @@ int64_t store_retention(struct store *st, int64_t cutoff_ns)
 	struct store_val p[] = {store_int(cutoff_ns)};
 	int64_t dropped = 0, n, b;
 
-	if (store_dialect(st) == STORE_DIALECT_PG && (dropped = drop_old_partitions(st, cutoff_ns)) < 0)
-		return dropped;
+	if (store_dialect(st) == STORE_DIALECT_PG) {
+		dropped = drop_old_partitions(st, cutoff_ns);
+		if (dropped < 0)
+			return dropped;
+	}
 	n = store_exec(st, "DELETE FROM events WHERE ts < ?", p, 1, NULL, NULL);
-	if (n >= 0)
-		n += dropped;
-
-	if (n < 0 || store_dialect(st) != STORE_DIALECT_SQLITE)
+	if (n < 0)
 		return n;
-	/* Every event left is at or after the cutoff, so no block ending before it is used. */
-	b = store_exec(st, "DELETE FROM event_blocks WHERE ts_max < ?", p, 1, NULL, NULL);
-	return b < 0 ? b : n;
+	/* SQLite: every event left is at or after the cutoff, so no block ending before it is
+	 * used. */
+	if (store_dialect(st) == STORE_DIALECT_SQLITE &&
+	    (b = store_exec(st, "DELETE FROM event_blocks WHERE ts_max < ?", p, 1, NULL, NULL)) < 0)
+		return b;
+	return n + dropped;
 }

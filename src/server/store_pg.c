@@ -13,6 +13,7 @@
 
 #include "dynbuf.h"
 #include "log.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -882,24 +883,6 @@ static int create_partition(struct store *st, int64_t day)
 	return 0;
 }
 
-/* Valid UTF-8 sequence length at p, 0 when invalid (overlong, surrogate, > U+10FFFF). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	if (p[0] < 0xC2 || p[0] > 0xF4)
-		return 0;
-	if (p[0] < 0xE0)
-		return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
-	    (p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F))
-		return 0;
-	if (p[0] < 0xF0)
-		return 3;
-	if (n < 4 || (p[3] & 0xC0) != 0x80 || (p[0] == 0xF0 && p[1] < 0x90) ||
-	    (p[0] == 0xF4 && p[1] > 0x8F))
-		return 0;
-	return 4;
-}
-
 static int hex4(const unsigned char *p, size_t n)
 {
 	int v = 0, i;
@@ -987,7 +970,7 @@ static int copy_field(struct dynbuf *b, const char *str, size_t n, bool json)
 		} else if (c < 0x80 && c != 0) {
 			*o++ = (char)c;
 			i++;
-		} else if (c >= 0x80 && (k = utf8_len(p + i, n - i))) {
+		} else if (c >= 0x80 && (k = utf8_seq_len(p + i, n - i))) {
 			memcpy(o, p + i, k);
 			o += k;
 			i += k;

@@ -411,18 +411,15 @@ static int sqlite_open(struct store *st, const char *path, char *err, size_t err
 	/* Checkpoint every 64 MiB of WAL (4,096 pages of 16 KiB, 16,384 of 4 KiB) rather than every
 	 * 1,000 pages: a batch writes more than that, so SQLite checkpointed after every commit. */
 	{
-		char sql[64];
 		sqlite3_stmt *q;
-		int64_t page = 4096;
+		int page = 4096;
 
 		if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &q, NULL) == SQLITE_OK) {
-			if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
-				page = sqlite3_column_int64(q, 0);
+			if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) > 0)
+				page = sqlite3_column_int(q, 0);
 			sqlite3_finalize(q);
 		}
-		snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%lld",
-			 (long long)((64 << 20) / page));
-		(void)sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+		(void)sqlite3_wal_autocheckpoint(s->db, (64 << 20) / page);
 	}
 	return 0;
 }
@@ -445,6 +442,17 @@ static void sqlite_close(struct store *st)
 	st->priv = NULL;
 }
 
+/* A result of store_sqlite_events.c: 0, or the errno of its SQLite code with its message. */
+static int events_result(struct store *st, int rc, const char *err)
+{
+	if (rc == SQLITE_OK)
+		return 0;
+	rc = fail(st, rc);
+	if (err[0])
+		snprintf(st->err, sizeof(st->err), "%s", err);
+	return rc;
+}
+
 static int sqlite_insert_events(struct store *st, const char *agent_id,
 				const struct store_event_row *rows, size_t n,
 				const struct store_event_text *src)
@@ -453,12 +461,7 @@ static int sqlite_insert_events(struct store *st, const char *agent_id,
 	char err[200] = "";
 	int rc = sqlite_events_insert(s->db, s->events, agent_id, rows, n, src, err, sizeof(err));
 
-	if (rc == SQLITE_OK)
-		return 0;
-	rc = fail(st, rc);
-	if (err[0])
-		snprintf(st->err, sizeof(st->err), "%s", err);
-	return rc;
+	return events_result(st, rc, err);
 }
 
 static int sqlite_prepare_events(struct store *st, const struct store_event_row *rows, size_t n,
@@ -468,10 +471,7 @@ static int sqlite_prepare_events(struct store *st, const struct store_event_row 
 	char err[200] = "";
 	int rc = sqlite_events_prepare(s->events, rows, n, src, err, sizeof(err));
 
-	if (rc == SQLITE_OK)
-		return 0;
-	snprintf(st->err, sizeof(st->err), "%s", err);
-	return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	return events_result(st, rc, err);
 }
 
 const struct store_ops store_sqlite_ops = {

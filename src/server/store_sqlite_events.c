@@ -14,6 +14,7 @@
 #include "batch_codec.h"
 #include "dynbuf.h"
 #include "event_bloom.h"
+#include "le.h"
 #include "log.h"
 
 #include "banned.h"
@@ -81,6 +82,7 @@ struct doc_slot {
 struct sqlite_events {
 	sqlite3_stmt *insert_block, *insert_row, *read_block;
 	bool bloom_col[NTEXT];
+	uint64_t bloom_seed[NTEXT]; /* event_bloom_seed of each filtered column */
 	struct event_bloom bloom;
 	struct dynbuf filter, frame, concat, findex, zbuf;
 	size_t *offs;
@@ -101,8 +103,10 @@ struct sqlite_events *sqlite_events_new(void)
 
 	if (!e)
 		return NULL;
-	for (size_t i = 0; i < NTEXT; i++)
+	for (size_t i = 0; i < NTEXT; i++) {
 		e->bloom_col[i] = event_bloom_column(text_cols[i].column);
+		e->bloom_seed[i] = event_bloom_seed(text_cols[i].column);
+	}
 	event_bloom_init(&e->bloom);
 	dynbuf_init(&e->filter, (size_t)64 << 20);
 	dynbuf_init(&e->frame, BLOCK_MAX_RAW);
@@ -143,11 +147,6 @@ void sqlite_events_free(struct sqlite_events *e)
 
 /* ---- reading ---- */
 
-static uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Which compressed bytes hold text [off, off + len) of a block: from its frame index (pairs of
  * text and frame offsets, little-endian u32, the last pair the totals), else the whole block. */
 static bool frame_range(const unsigned char *fi, size_t filen, size_t raw, size_t zlen, size_t off,
@@ -156,26 +155,26 @@ static bool frame_range(const unsigned char *fi, size_t filen, size_t raw, size_
 	size_t n = filen / 8, a = 0, b;
 
 	*lo = 0, *hi = raw, *zlo = 0, *zhi = zlen;
-	if (!fi || filen % 8 || n < 2 || get32(fi + (n - 1) * 8) != raw ||
-	    get32(fi + (n - 1) * 8 + 4) != zlen)
+	if (!fi || filen % 8 || n < 2 || le32_get(fi + (n - 1) * 8) != raw ||
+	    le32_get(fi + (n - 1) * 8 + 4) != zlen)
 		return true;
 	/* a: the last frame starting at or before off; b: the first boundary at or after the end. */
 	for (size_t l = 0, r = n - 1; l < r;) { /* search [l, r) of the n - 1 frames */
 		size_t m = l + (r - l) / 2;
 
-		if (get32(fi + m * 8) <= off) {
+		if (le32_get(fi + m * 8) <= off) {
 			a = m;
 			l = m + 1;
 		} else {
 			r = m;
 		}
 	}
-	for (b = a + 1; b < n - 1 && get32(fi + b * 8) < off + len; b++)
+	for (b = a + 1; b < n - 1 && le32_get(fi + b * 8) < off + len; b++)
 		;
-	*lo = get32(fi + a * 8);
-	*hi = get32(fi + b * 8);
-	*zlo = get32(fi + a * 8 + 4);
-	*zhi = get32(fi + b * 8 + 4);
+	*lo = le32_get(fi + a * 8);
+	*hi = le32_get(fi + b * 8);
+	*zlo = le32_get(fi + a * 8 + 4);
+	*zhi = le32_get(fi + b * 8 + 4);
 	return *lo <= off && off + len <= *hi && *lo <= *hi && *zlo <= *zhi && *zhi <= zlen;
 }
 
@@ -350,19 +349,11 @@ static int bloom_rows(struct sqlite_events *e, const struct store_event_row *row
 			const char *v = e->bloom_col[c] ? col_text(&rows[i], c) : NULL;
 
 			if (v)
-				rc = event_bloom_add(&e->bloom, event_bloom_key(text_cols[c].column, v,
-										 strlen(v)));
+				rc = event_bloom_add(&e->bloom,
+						     event_bloom_key_at(e->bloom_seed[c], v, strlen(v)));
 		}
 	dynbuf_reset(&e->filter);
 	return rc ? rc : event_bloom_write(&e->bloom, &e->filter);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
 }
 
 /* The frame index of a block (see frame_range); left empty when a frame does not record its size,
@@ -384,8 +375,8 @@ static void index_frames(struct sqlite_events *e, const void *z, size_t zlen, si
 		if (ZSTD_isError(fz) || fr == ZSTD_CONTENTSIZE_UNKNOWN ||
 		    fr == ZSTD_CONTENTSIZE_ERROR || fr > BLOCK_MAX_RAW || n == MAX_FRAMES)
 			return;
-		put32(d + n * 8, (uint32_t)ro);
-		put32(d + n * 8 + 4, (uint32_t)zo);
+		le32_put(d + n * 8, (uint32_t)ro);
+		le32_put(d + n * 8 + 4, (uint32_t)zo);
 		n++;
 		ro += (size_t)fr;
 		zo += fz;
@@ -394,8 +385,8 @@ static void index_frames(struct sqlite_events *e, const void *z, size_t zlen, si
 	}
 	if (ro != raw)
 		return;
-	put32(d + n * 8, (uint32_t)ro);
-	put32(d + n * 8 + 4, (uint32_t)zo);
+	le32_put(d + n * 8, (uint32_t)ro);
+	le32_put(d + n * 8 + 4, (uint32_t)zo);
 	e->findex.len = (n + 1) * 8;
 }
 
