@@ -22,16 +22,20 @@ sleep 0.3
 rm "$d/renamed.txt"
 # Sensitive path (removed again at once; comment-only content).
 echo "# mamori e2e" >/etc/cron.d/mamori-e2e && rm -f /etc/cron.d/mamori-e2e
-# Network: a listener and a client on loopback.
-python3 - <<'PY'
-import socket, threading
+# Network: a listener and a client on loopback. The listener takes a port the kernel picks (a
+# fixed one can be some other test's ephemeral port when tests run in parallel).
+python3 - "$WORK/listen.port" <<'PY'
+import socket, sys, threading
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", 47123)); srv.listen(1)
+srv.bind(("127.0.0.1", 0)); srv.listen(1)
+port = srv.getsockname()[1]
+open(sys.argv[1], "w").write(str(port))
 def serve():
     c, _ = srv.accept(); c.recv(10); c.close()
 t = threading.Thread(target=serve); t.start()
-cl = socket.create_connection(("127.0.0.1", 47123)); cl.send(b"hi"); cl.close(); t.join(); srv.close()
+cl = socket.create_connection(("127.0.0.1", port)); cl.send(b"hi"); cl.close(); t.join(); srv.close()
 PY
+LPORT=$(cat "$WORK/listen.port")
 # DNS queries to loopback port 53 (nothing answers; the query still leaves the socket):
 # one unconnected (sendto), one on a connected socket.
 python3 - <<'PY'
@@ -94,13 +98,13 @@ expect "$out" "file deletion" "g(e,'event.action')=='deletion' and g(e,'file.pat
 expect "$out" "file events attributed" "g(e,'event.action')=='creation' and g(e,'file.path')=='$d/created.txt' and g(e,'process.executable')"
 expect "$out" "sensitive cron path" \
   "g(e,'file.path')=='/etc/cron.d/mamori-e2e' and 'cron' in (g(e,'tags') or [])"
-expect "$out" "listen" "g(e,'event.action')=='listen' and g(e,'source.port')==47123"
+expect "$out" "listen" "g(e,'event.action')=='listen' and g(e,'source.port')==$LPORT"
 expect "$out" "tcp connect" \
-  "g(e,'event.action')=='connection_attempted' and g(e,'destination.port')==47123 and g(e,'destination.ip')=='127.0.0.1' and g(e,'process.name','').startswith('python3') and g(e,'network.direction')=='egress'"
+  "g(e,'event.action')=='connection_attempted' and g(e,'destination.port')==$LPORT and g(e,'destination.ip')=='127.0.0.1' and g(e,'process.name','').startswith('python3') and g(e,'network.direction')=='egress'"
 expect "$out" "tcp accept" \
-  "g(e,'event.action')=='connection_accepted' and g(e,'destination.port')==47123 and g(e,'network.direction')=='ingress' and g(e,'source.port')!=47123"
+  "g(e,'event.action')=='connection_accepted' and g(e,'destination.port')==$LPORT and g(e,'network.direction')=='ingress' and g(e,'source.port')!=$LPORT"
 expect "$out" "tcp close with duration" \
-  "g(e,'event.action')=='disconnect_received' and 47123 in (g(e,'source.port'), g(e,'destination.port')) and g(e,'event.duration') is not None"
+  "g(e,'event.action')=='disconnect_received' and $LPORT in (g(e,'source.port'), g(e,'destination.port')) and g(e,'event.duration') is not None"
 expect "$out" "dns query (sendto)" \
   "g(e,'event.action')=='dns_query' and g(e,'dns.question.name')=='evil.mamori-e2e.test' and g(e,'dns.question.type')=='A' and g(e,'process.name','').startswith('python3') and g(e,'destination.port')==53"
 expect "$out" "dns query (connected socket)" \
