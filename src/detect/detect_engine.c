@@ -1,5 +1,5 @@
 /* The engine: owns loaded rules, resolves filters and correlation references, builds the literal
- * prefilter (one Aho-Corasick automaton per field over the literals each rule cannot match
+ * prefilter (one literal scanner per field over the literals each rule cannot match
  * without), and matches a doc by scanning its values once, then evaluating only the rules whose
  * literals were seen (plus the few rules without a usable literal). */
 #include "detect.h"
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ac.h"
+#include "litscan.h"
 #include "behaviour.h"
 #include "ioc.h"
 #include "sigma_int.h"
@@ -25,24 +25,18 @@ struct placeholder {
 };
 
 struct atom {
-	uint32_t group; /* logsource group: its automata hold this atom */
+	uint32_t group; /* logsource group of the rules behind it */
 	uint32_t field;
 	uint32_t len;
 	const char *lit; /* lowercase */
+	uint8_t where;	 /* enum litscan_where: where the literal must be in a value */
 	uint32_t *rules; /* rule indexes */
 	unsigned nrules, cap;
 };
 
-struct pf_field {
-	uint32_t field; /* or FM_KEYWORD */
-	struct ac_builder *b;
-	struct ac *ac;
-	bool idish_lit; /* a literal made only of id characters (see idish) */
-};
-
-/* Characters of hex ids, hashes, numbers, timestamps and addresses, case-folded. A keyword
- * automaton none of whose literals is made only of these cannot match inside a value that is:
- * such values (a third of an event's bytes) skip the keyword scan. */
+/* Characters of hex ids, hashes, numbers, timestamps and addresses, case-folded. Keyword
+ * literals none of which is made only of these cannot match inside a value that is: such values
+ * (a third of an event's bytes) are scanned only for the literals of their own field. */
 static const bool IDISH[256] = {
     ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
     ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
@@ -58,13 +52,13 @@ static bool idish(const char *s, uint32_t n)
 	return !bad;
 }
 
-/* Rules with one logsource (product, category, service) share their prefilter automata, so an
- * event only scans the automata of rules that can apply to it: an exec event never pays for
- * syslog keyword rules or auditd rules. */
+/* Rules with one logsource (product, category, service): a literal found counts only when its
+ * group applies to the event, so an exec event never pays for syslog keyword rules or auditd
+ * rules. */
 struct lsgroup {
 	struct logsource ls;
-	struct pf_field *pf;
-	unsigned npf;
+	bool keywords;	  /* has keyword (field-less) literals */
+	bool idish_kw;	  /* one of them is made only of id characters (see idish) */
 	uint32_t *always; /* rules of the group without literals */
 	unsigned nalways, capalways;
 };
@@ -96,6 +90,23 @@ struct detect_engine {
 	struct lsgroup *groups;
 	unsigned ngroups;
 	unsigned nalways; /* rules without literals, all groups */
+	/* Per field with literals, two scanners: its literals (all groups), and its literals plus
+	 * every keyword literal. Each value of an event goes through one of them, once, and a
+	 * literal found is on the value's field or a keyword. Values of other fields go through the
+	 * keyword scanner when keywords apply. */
+	uint32_t *rule_group; /* per rule: its logsource group */
+	struct field_scan *fscan; /* per field id */
+	unsigned nfscan;
+	struct litscan *kw_scan;
+	uint32_t *kw_atoms;
+	unsigned nkw_atoms, capkw_atoms;
+};
+
+struct field_scan {
+	uint32_t *atoms; /* atom ids on this field */
+	unsigned natoms, cap;
+	struct litscan *own;
+	struct litscan *with_kw; /* == own without keyword literals */
 };
 
 struct detect_ctx {
@@ -104,9 +115,8 @@ struct detect_ctx {
 	struct match_scratch ms;
 	uint32_t gen;
 	uint32_t *atom_seen;
-	uint64_t *atom_bits; /* keyword scans: natoms bits, zero between scans */
-	const void *ktext[DETECT_DOC_MAX_VALUES];
-	size_t klen[DETECT_DOC_MAX_VALUES];
+	bool *gapp;	     /* per group: applies to the current event */
+	uint32_t scan_field; /* field of the value being scanned */
 	uint32_t *rule_seen;
 	uint32_t *cand;
 	unsigned ncand;
@@ -240,15 +250,20 @@ void detect_engine_free(struct detect_engine *e)
 		free(e->atoms[i].rules);
 	free(e->atoms);
 	free(e->atom_hash);
-	for (unsigned g = 0; g < e->ngroups; g++) {
-		for (unsigned i = 0; i < e->groups[g].npf; i++) {
-			ac_builder_free(e->groups[g].pf[i].b);
-			ac_free(e->groups[g].pf[i].ac);
-		}
-		free(e->groups[g].pf);
+	for (unsigned g = 0; g < e->ngroups; g++)
 		free(e->groups[g].always);
-	}
 	free(e->groups);
+	for (unsigned f = 0; f < e->nfscan; f++) {
+		struct field_scan *fs = &e->fscan[f];
+		if (fs->with_kw != fs->own)
+			litscan_free(fs->with_kw);
+		litscan_free(fs->own);
+		free(fs->atoms);
+	}
+	free(e->fscan);
+	free(e->rule_group);
+	litscan_free(e->kw_scan);
+	free(e->kw_atoms);
 	free(e->rules);
 	free(e->corrs);
 	free(e->filters);
@@ -808,9 +823,10 @@ static int node_atoms(const struct detection *det, uint16_t n, struct atomset *o
 	return rc;
 }
 
-static uint32_t atom_hash(uint32_t group, uint32_t field, const char *lit, uint32_t len)
+static uint32_t atom_hash(uint32_t group, uint32_t field, uint8_t where, const char *lit,
+			  uint32_t len)
 {
-	uint32_t h = (2166136261u ^ field) * 16777619u ^ group;
+	uint32_t h = ((2166136261u ^ field) * 16777619u ^ group) * 16777619u ^ where;
 	for (uint32_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)(lit[i] | ((lit[i] >= 'A' && lit[i] <= 'Z') ? 0x20 : 0))) *
 		    16777619u;
@@ -831,8 +847,8 @@ static bool lit_eq_nocase(const char *a, const char *b, uint32_t n)
 	return true;
 }
 
-static int atom_intern(struct detect_engine *e, uint32_t group, uint32_t field, const char *lit,
-		       uint32_t len, uint32_t *id)
+static int atom_intern(struct detect_engine *e, uint32_t group, uint32_t field, uint8_t where,
+		       const char *lit, uint32_t len, uint32_t *id)
 {
 	if ((e->natoms + 1) * 2 > e->hash_cap) {
 		unsigned nc = e->hash_cap ? e->hash_cap * 2 : 1024;
@@ -840,8 +856,8 @@ static int atom_intern(struct detect_engine *e, uint32_t group, uint32_t field, 
 		if (!nh)
 			return -ENOMEM;
 		for (unsigned i = 0; i < e->natoms; i++) {
-			uint32_t h = atom_hash(e->atoms[i].group, e->atoms[i].field, e->atoms[i].lit,
-					       e->atoms[i].len);
+			uint32_t h = atom_hash(e->atoms[i].group, e->atoms[i].field, e->atoms[i].where,
+					       e->atoms[i].lit, e->atoms[i].len);
 			unsigned k = h & (nc - 1);
 			while (nh[k])
 				k = (k + 1) & (nc - 1);
@@ -851,11 +867,11 @@ static int atom_intern(struct detect_engine *e, uint32_t group, uint32_t field, 
 		e->atom_hash = nh;
 		e->hash_cap = nc;
 	}
-	uint32_t h = atom_hash(group, field, lit, len);
+	uint32_t h = atom_hash(group, field, where, lit, len);
 	unsigned k = h & (e->hash_cap - 1);
 	while (e->atom_hash[k]) {
 		struct atom *a = &e->atoms[e->atom_hash[k] - 1];
-		if (a->group == group && a->field == field && a->len == len &&
+		if (a->group == group && a->field == field && a->where == where && a->len == len &&
 		    lit_eq_nocase(a->lit, lit, len)) {
 			*id = e->atom_hash[k] - 1;
 			return 0;
@@ -868,6 +884,7 @@ static int atom_intern(struct detect_engine *e, uint32_t group, uint32_t field, 
 	memset(a, 0, sizeof(*a));
 	a->group = group;
 	a->field = field;
+	a->where = where;
 	a->lit = lit;
 	a->len = len;
 	e->atom_hash[k] = e->natoms + 1;
@@ -898,30 +915,90 @@ static int group_of(struct detect_engine *e, const struct logsource *ls)
 	return (int)e->ngroups++;
 }
 
-static struct pf_field *pf_for(struct lsgroup *g, uint32_t field)
+/* Where in a value the literal of matcher m must be: a whole-value, prefix or suffix match binds
+ * it, so a scan checks only there (an executable's "/sh" is looked up at its end instead of at
+ * every position). Keyword literals, expressions and globs can be anywhere. */
+static uint8_t atom_where(uint32_t field, const struct vmatch *m)
 {
-	for (unsigned i = 0; i < g->npf; i++)
-		if (g->pf[i].field == field)
-			return &g->pf[i];
-	struct pf_field *p = realloc(g->pf, (g->npf + 1) * sizeof(*p));
-	if (!p)
-		return NULL;
-	g->pf = p;
-	p = &g->pf[g->npf];
-	p->field = field;
-	p->ac = NULL;
-	p->idish_lit = false;
-	p->b = ac_builder_new();
-	if (!p->b)
-		return NULL;
-	g->npf++;
-	return p;
+	if (field == FM_KEYWORD)
+		return LITSCAN_ANYWHERE;
+	switch (m->kind) {
+	case VM_EQ: return LITSCAN_WHOLE;
+	case VM_PREFIX: return LITSCAN_START;
+	case VM_SUFFIX: return LITSCAN_END;
+	default: return LITSCAN_ANYWHERE;
+	}
+}
+
+/* Files a new atom under its field, or as a keyword. */
+static int scan_add(struct detect_engine *e, struct lsgroup *g, const struct atom *a, uint32_t id)
+{
+	if (a->field == FM_KEYWORD) {
+		g->keywords = true;
+		g->idish_kw |= idish(a->lit, a->len);
+		if (grow((void **)&e->kw_atoms, &e->capkw_atoms, e->nkw_atoms, sizeof(uint32_t)) < 0)
+			return -ENOMEM;
+		e->kw_atoms[e->nkw_atoms++] = id;
+		return 0;
+	}
+	if (a->field >= e->nfscan)
+		return -EINVAL; /* fields are interned while rules load, before this */
+	struct field_scan *fs = &e->fscan[a->field];
+	if (grow((void **)&fs->atoms, &fs->cap, fs->natoms, sizeof(uint32_t)) < 0)
+		return -ENOMEM;
+	fs->atoms[fs->natoms++] = id;
+	return 0;
+}
+
+/* A scanner over the atoms of two lists. NULL + errno. */
+static struct litscan *scanner_of(const struct detect_engine *e, const uint32_t *x, unsigned nx,
+				  const uint32_t *y, unsigned ny)
+{
+	struct litscan_builder *b = litscan_builder_new();
+	struct litscan *ls = NULL;
+	int rc = b ? 0 : -ENOMEM;
+	for (unsigned i = 0; i < nx + ny && rc == 0; i++) {
+		uint32_t id = i < nx ? x[i] : y[i - nx];
+		rc = litscan_builder_add_at(b, e->atoms[id].lit, e->atoms[id].len, id,
+					    (enum litscan_where)e->atoms[id].where);
+	}
+	if (rc == 0)
+		ls = litscan_build(b);
+	else
+		errno = -rc;
+	litscan_builder_free(b);
+	return ls;
+}
+
+static int build_scanners(struct detect_engine *e)
+{
+	if (e->nkw_atoms && !(e->kw_scan = scanner_of(e, e->kw_atoms, e->nkw_atoms, NULL, 0)))
+		return -errno;
+	for (unsigned f = 0; f < e->nfscan; f++) {
+		struct field_scan *fs = &e->fscan[f];
+		if (!fs->natoms)
+			continue;
+		if (!(fs->own = scanner_of(e, fs->atoms, fs->natoms, NULL, 0)))
+			return -errno;
+		fs->with_kw = fs->own;
+		if (e->nkw_atoms &&
+		    !(fs->with_kw = scanner_of(e, fs->atoms, fs->natoms, e->kw_atoms, e->nkw_atoms)))
+			return -errno;
+	}
+	return 0;
 }
 
 static int build_prefilter(struct detect_engine *e)
 {
 	struct atomset s = {0};
 	int rc = 0;
+	e->nfscan = detect_fields_count(e->fields);
+	e->fscan = calloc(e->nfscan ? e->nfscan : 1, sizeof(*e->fscan));
+	e->rule_group = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
+	if (!e->fscan || !e->rule_group) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	for (unsigned r = 0; r < e->nrules; r++) {
 		const struct detection *det = &e->rules[r]->det;
 		int gi = group_of(e, &e->rules[r]->ls);
@@ -929,6 +1006,7 @@ static int build_prefilter(struct detect_engine *e)
 			rc = -ENOMEM;
 			goto out;
 		}
+		e->rule_group[r] = (uint32_t)gi;
 		struct lsgroup *g = &e->groups[gi];
 		if ((rc = node_atoms(det, det->root, &s, 0)) < 0)
 			goto out;
@@ -942,8 +1020,9 @@ static int build_prefilter(struct detect_engine *e)
 		}
 		for (unsigned i = 0; i < s.n; i++) {
 			uint32_t id;
-			if ((rc = atom_intern(e, (uint32_t)gi, s.v[i].field, s.v[i].lit, s.v[i].len,
-					      &id)) < 0)
+			if ((rc = atom_intern(e, (uint32_t)gi, s.v[i].field,
+					      atom_where(s.v[i].field, s.v[i].src), s.v[i].lit,
+					      s.v[i].len, &id)) < 0)
 				goto out;
 			struct atom *a = &e->atoms[id];
 			/* Every matcher behind a registered literal can be ruled out by its absence
@@ -954,30 +1033,12 @@ static int build_prefilter(struct detect_engine *e)
 			if ((rc = grow((void **)&a->rules, &a->cap, a->nrules, sizeof(uint32_t))) < 0)
 				goto out;
 			a->rules[a->nrules++] = r;
-			if (a->nrules == 1) {
-				struct pf_field *p = pf_for(g, a->field);
-				if (!p) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				if ((rc = ac_builder_add(p->b, a->lit, a->len, id)) < 0)
-					goto out;
-				if (idish(a->lit, a->len))
-					p->idish_lit = true;
-			}
+			if (a->nrules == 1 && (rc = scan_add(e, g, a, id)) < 0)
+				goto out;
 		}
 	}
-	for (unsigned gi = 0; gi < e->ngroups; gi++)
-		for (unsigned i = 0; i < e->groups[gi].npf; i++) {
-			struct pf_field *p = &e->groups[gi].pf[i];
-			p->ac = ac_build(p->b, true);
-			if (!p->ac) {
-				rc = -errno;
-				goto out;
-			}
-			ac_builder_free(p->b);
-			p->b = NULL;
-		}
+	if ((rc = build_scanners(e)) < 0)
+		goto out;
 	e->st.atoms = e->natoms;
 	e->st.unfiltered = e->nalways;
 out:
@@ -1054,10 +1115,10 @@ struct detect_ctx *detect_ctx_new(struct detect_engine *e)
 	c->doc = detect_doc_new(e->fields);
 	c->ms.md = pcre2_match_data_create(1, NULL);
 	c->atom_seen = calloc(e->natoms ? e->natoms : 1, sizeof(uint32_t));
-	c->atom_bits = calloc(e->natoms / 64 + 1, sizeof(uint64_t));
+	c->gapp = calloc(e->ngroups ? e->ngroups : 1, sizeof(bool));
 	c->rule_seen = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
 	c->cand = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
-	if (!c->doc || !c->ms.md || !c->atom_seen || !c->atom_bits || !c->rule_seen || !c->cand) {
+	if (!c->doc || !c->ms.md || !c->atom_seen || !c->gapp || !c->rule_seen || !c->cand) {
 		detect_ctx_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -1072,7 +1133,7 @@ void detect_ctx_free(struct detect_ctx *c)
 	detect_doc_free(c->doc);
 	pcre2_match_data_free(c->ms.md);
 	free(c->atom_seen);
-	free(c->atom_bits);
+	free(c->gapp);
 	free(c->rule_seen);
 	free(c->cand);
 	free(c);
@@ -1083,12 +1144,11 @@ struct detect_doc *detect_ctx_doc(struct detect_ctx *c)
 	return c->doc;
 }
 
-static int on_atom(void *ctx, uint32_t id, size_t end)
+/* The rules of an atom become candidates (each once per event). */
+static void on_atom(struct detect_ctx *c, uint32_t id)
 {
-	(void)end;
-	struct detect_ctx *c = ctx;
 	if (c->atom_seen[id] == c->gen)
-		return 0;
+		return;
 	c->atom_seen[id] = c->gen;
 	const struct atom *a = &c->e->atoms[id];
 	for (unsigned i = 0; i < a->nrules; i++) {
@@ -1098,33 +1158,42 @@ static int on_atom(void *ctx, uint32_t id, size_t end)
 			c->cand[c->ncand++] = r;
 		}
 	}
+}
+
+/* A literal found in the value being scanned: it counts when its group applies to the event and
+ * it is a keyword or on the value's field. */
+static int on_literal(void *ctx, uint32_t id, size_t start)
+{
+	(void)start;
+	struct detect_ctx *c = ctx;
+	const struct atom *a = &c->e->atoms[id];
+	if (c->gapp[a->group] && (a->field == FM_KEYWORD || a->field == c->scan_field))
+		on_atom(c, id);
 	return 0;
 }
 
-/* Every value of the doc through a keyword automaton, four values at a time so that their table
- * reads overlap, into a bitset that is then turned into candidates (and cleared). */
-static void keyword_scan(struct detect_ctx *c, const struct pf_field *p)
+/* Every value that a literal could count in goes through one scanner, once: the literals of
+ * its field, plus the keyword literals when a keyword group applies (values made only of id
+ * characters only when some keyword literal is too). */
+static void scan_values(struct detect_ctx *c, bool keywords, bool idish_kw)
 {
+	const struct detect_engine *e = c->e;
 	const struct detect_doc *doc = c->doc;
-	size_t n = 0;
 	for (unsigned k = 0; k < doc->nvalues; k++) {
 		const struct detect_value *v = &doc->values[k];
-		if (!v->len || (!p->idish_lit && idish(v->str, v->len)))
+		if (!v->len)
 			continue;
-		c->ktext[n] = v->str;
-		c->klen[n++] = v->len;
-	}
-	size_t found = ac_scan_bits_many(p->ac, c->ktext, c->klen, n, c->atom_bits);
-	for (size_t w = 0; found && w <= c->e->natoms / 64; w++) {
-		uint64_t b = c->atom_bits[w];
-		if (!b)
+		const struct field_scan *fs = v->field < e->nfscan ? &e->fscan[v->field] : NULL;
+		bool kw = keywords && (idish_kw || !idish(v->str, v->len));
+		const struct litscan *ls;
+		if (fs && fs->own)
+			ls = kw ? fs->with_kw : fs->own;
+		else if (kw)
+			ls = e->kw_scan;
+		else
 			continue;
-		c->atom_bits[w] = 0;
-		while (b) {
-			on_atom(c, (uint32_t)(w * 64 + (unsigned)__builtin_ctzll(b)), 0);
-			b &= b - 1;
-			found--;
-		}
+		c->scan_field = v->field;
+		litscan_scan(ls, v->str, v->len, on_literal, c);
 	}
 }
 
@@ -1185,33 +1254,28 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 		c->gen = 1;
 	}
 	c->ncand = 0;
+	bool keywords = false, idish_kw = false;
 	c->ms.atom_seen = c->atom_seen;
 	c->ms.gen = c->gen;
 	for (unsigned gi = 0; gi < e->ngroups; gi++) {
 		const struct lsgroup *g = &e->groups[gi];
-		if (!sigma_logsource_applies(&g->ls, doc))
+		c->gapp[gi] = sigma_logsource_applies(&g->ls, doc);
+		if (!c->gapp[gi])
 			continue;
-		for (unsigned i = 0; i < g->npf; i++) {
-			const struct pf_field *p = &g->pf[i];
-			if (p->field == FM_KEYWORD) {
-				keyword_scan(c, p);
-				continue;
-			}
-			for (const struct detect_value *v = detect_doc_first(doc, p->field); v;
-			     v = detect_doc_next(doc, v))
-				ac_scan(p->ac, v->str, v->len, on_atom, c);
-		}
+		keywords |= g->keywords;
+		idish_kw |= g->idish_kw;
 		for (unsigned i = 0; i < g->nalways; i++)
 			if (c->rule_seen[g->always[i]] != c->gen) {
 				c->rule_seen[g->always[i]] = c->gen;
 				c->cand[c->ncand++] = g->always[i];
 			}
 	}
+	scan_values(c, keywords, idish_kw);
 	sort_u32(c->cand, c->ncand);
 	int hits = 0;
 	for (unsigned i = 0; i < c->ncand; i++) {
 		const struct sigma_rule *r = e->rules[c->cand[i]];
-		if (!sigma_logsource_applies(&r->ls, doc))
+		if (!c->gapp[e->rule_group[c->cand[i]]]) /* the rule's logsource is its group's */
 			continue;
 		if (!sigma_detection_eval(&r->det, doc, &c->ms))
 			continue;

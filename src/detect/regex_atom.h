@@ -1,5 +1,5 @@
 /* Required literals of PCRE2 patterns: the longest byte string that every match of a Sigma |re
- * value must contain, so the Aho-Corasick prefilter can skip the rule on events that lack it.
+ * value must contain, so the literal prefilter can skip the rule on events that lack it.
  * Conservative by design: whatever is not understood yields no literal, never a wrong one. */
 #ifndef MAMORI_REGEX_ATOM_H
 #define MAMORI_REGEX_ATOM_H

@@ -64,7 +64,7 @@ struct vmatch {
 	struct cidr net;
 	uint32_t ref; /* VM_REF: field id */
 	/* Prefilter atom id + 1 (0: none): a literal every match needs, registered in the
-	 * automaton that scans this matcher's values, so its absence rules the matcher out. */
+	 * scanner that reads this matcher's values, so its absence rules the matcher out. */
 	uint32_t atom;
 };
 

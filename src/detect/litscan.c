@@ -1,0 +1,528 @@
+#include "litscan.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Anchors are up to four bytes wide: a literal of 4 bytes or more is indexed under one window of
+ * four, a shorter one under all of its bytes. One tier per width. */
+#define NTIERS 4
+#define FOLD4 0x20202020u
+#define HASH_MUL 0x9E3779B1u
+/* Bitmap bits per anchor key: few enough set bits that a text window hits a stray one about
+ * once in a hundred positions, small enough that thousands of keys fit the first-level cache. */
+#define BITS_PER_KEY 64
+#define MIN_BITS_LOG2 9
+#define MAX_BITS_LOG2 20
+
+struct lit {
+	uint32_t off; /* of the literal's bytes in the builder / scanner */
+	uint32_t len;
+	uint32_t id;
+	uint8_t where; /* enum litscan_where */
+};
+
+/* Literals found anywhere are anchored on a window the scan probes at every position; literals
+ * bound to the start (or the whole text) on their first bytes, probed once at the start; literals
+ * bound to the end on their last bytes, probed once at the end. */
+enum { CLS_ANY, CLS_START, CLS_END, NCLASSES };
+
+struct litscan_builder {
+	unsigned char *bytes;
+	size_t nbytes, abytes;
+	struct lit *lits;
+	size_t nlits, alits;
+};
+
+/* A literal under its anchor: where the anchor starts in it. */
+struct entry {
+	uint32_t key; /* the anchor's bytes, little-endian, each ORed with 0x20 */
+	uint32_t anchor;
+	uint32_t off; /* folded bytes in the scanner */
+	uint32_t len;
+	uint32_t id;
+	uint8_t cls;  /* CLS_* */
+	uint8_t tier; /* anchor width - 1 */
+	bool whole;   /* the literal must be the whole text */
+};
+
+/* Open addressing by key: the range of entries under it (cnt 0: empty slot). */
+struct slot {
+	uint32_t key;
+	uint32_t lo;
+	uint32_t cnt;
+};
+
+struct tier {
+	uint32_t mask; /* the anchor's bytes of a four-byte load */
+	uint32_t shift;
+	uint64_t *bitmap;
+	struct slot *slots;
+	uint32_t slot_mask;
+	uint32_t slot_shift;
+};
+
+struct litscan {
+	struct tier tier[NCLASSES][NTIERS];
+	unsigned active[NCLASSES]; /* bit w-1: tier of width w has literals */
+	struct entry *entries;
+	size_t nentries;
+	unsigned char *folded;
+	size_t nfolded;
+};
+
+static const unsigned char FOLD[256] = {
+#define R(b)                                                                                       \
+	(b) + 0, (b) + 1, (b) + 2, (b) + 3, (b) + 4, (b) + 5, (b) + 6, (b) + 7, (b) + 8, (b) + 9,  \
+	    (b) + 10, (b) + 11, (b) + 12, (b) + 13, (b) + 14, (b) + 15
+    R(0x00), R(0x10), R(0x20), R(0x30), 0x40,	 'a',	  'b',	   'c',	    'd',     'e',
+    'f',     'g',     'h',     'i',	'j',	 'k',	  'l',	   'm',	    'n',     'o',
+    'p',     'q',     'r',     's',	't',	 'u',	  'v',	   'w',	    'x',     'y',
+    'z',     0x5b,    0x5c,    0x5d,	0x5e,	 0x5f,	  R(0x60), R(0x70), R(0x80), R(0x90),
+    R(0xa0), R(0xb0), R(0xc0), R(0xd0), R(0xe0), R(0xf0),
+#undef R
+};
+
+static uint32_t load4(const unsigned char *p)
+{
+	uint32_t x;
+
+	memcpy(&x, p, 4);
+	return x;
+}
+
+/* Little-endian value of n <= 4 bytes, zero padded (anchors and text tails). */
+static uint32_t load_upto4(const unsigned char *p, size_t n)
+{
+	uint32_t x = 0;
+
+	for (size_t k = 0; k < n && k < 4; k++)
+		x |= (uint32_t)p[k] << (8 * k);
+	return x;
+}
+
+static uint32_t tier_mask(unsigned width)
+{
+	return width >= 4 ? UINT32_MAX : (1u << (8 * width)) - 1;
+}
+
+/* ---- builder ---- */
+struct litscan_builder *litscan_builder_new(void)
+{
+	return calloc(1, sizeof(struct litscan_builder));
+}
+
+void litscan_builder_free(struct litscan_builder *b)
+{
+	if (!b)
+		return;
+	free(b->bytes);
+	free(b->lits);
+	free(b);
+}
+
+static int grow(void **p, size_t *alloc, size_t need, size_t elem, size_t first)
+{
+	if (need <= *alloc)
+		return 0;
+	size_t n = *alloc ? *alloc : first;
+	while (n < need) {
+		if (n > SIZE_MAX / 2 / elem)
+			return -ENOMEM;
+		n *= 2;
+	}
+	void *q = realloc(*p, n * elem);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*alloc = n;
+	return 0;
+}
+
+int litscan_builder_add(struct litscan_builder *b, const void *lit, size_t len, uint32_t id)
+{
+	return litscan_builder_add_at(b, lit, len, id, LITSCAN_ANYWHERE);
+}
+
+int litscan_builder_add_at(struct litscan_builder *b, const void *lit, size_t len, uint32_t id,
+			   enum litscan_where where)
+{
+	if (!b || !lit || len == 0 || (unsigned)where > LITSCAN_WHOLE)
+		return -EINVAL;
+	if (len > LITSCAN_MAX_LITERAL || b->nlits >= LITSCAN_MAX_LITERALS)
+		return -E2BIG;
+	if (b->nbytes + len > UINT32_MAX)
+		return -E2BIG;
+	if (grow((void **)&b->bytes, &b->abytes, b->nbytes + len, 1, 4096) < 0 ||
+	    grow((void **)&b->lits, &b->alits, b->nlits + 1, sizeof(*b->lits), 64) < 0)
+		return -ENOMEM;
+	memcpy(b->bytes + b->nbytes, lit, len);
+	b->lits[b->nlits++] = (struct lit){
+	    .off = (uint32_t)b->nbytes, .len = (uint32_t)len, .id = id, .where = (uint8_t)where};
+	b->nbytes += len;
+	return 0;
+}
+
+/* ---- anchors ---- */
+/* How common a folded byte is in command lines, paths and log text: separators and frequent
+ * letters cost most, so the chosen window is the one a scan will meet least often. */
+static unsigned byte_cost(unsigned char c)
+{
+	if (c && strchr(" /.-_=:,\\\"'", c))
+		return 5;
+	if (c >= '0' && c <= '9')
+		return 3;
+	if (c && strchr("etaoinsr", c))
+		return 3;
+	if (c && strchr("lcdpmuhbg", c))
+		return 2;
+	return 1;
+}
+
+/* Words that process, file and network events are full of (paths, interpreters, service
+ * names): a literal anchored on a window inside one would be compared at most positions of a
+ * scan. */
+static const char *const COMMON_WORDS[] = {
+    "/bin/bash", "/sbin/",  "/usr/",	   "/tmp/",   "/dev/null", "/etc/",   "/var/log/",
+    "/lib64/",	 "/home/",  "/proc/self/", "/root/",  "/run/",	   "/opt/",   "/local/",
+    "/share/",	 "http://", "https://",	   "exec",    "python",	   "perl",    "ruby",
+    "java",	 "node",    "grep",	   "load",    "server",	   "service", "base",
+    "pack",	 "export",  "chown",	   "chmod",   "passwd",	   "shadow",  "systemd",
+    "system",	 "cron",    "docker",	   "sudo",    "config",	   "include", "cache",
+    "nginx",	 "apache",  "www-data",	   "data",    "x86_64",	   "linux",   "gnu",
+    "worker",	 "main",    "postgres",	   "mysql",   "journal",   "status",  "start",
+    "stop",	 "install", "update",	   "curl",    "wget",	   "echo",    "find",
+    "name",	 "type",    "file",	   "host",    "list",	   "string",  "print",
+    "import",	 "index",   "hash",	   "time",    "temp",	   "backup",  "make",
+    "build",	 "test",    "package",	   "version", "socket",	   "kworker", "process",
+    "kernel",	 "module",  "session",	   "network", "manager",   "client",  "daemon",
+    "user",	 "group",   "password",	   "-rf ",    " -rf",	   " -c ",    " -f ",
+    " -s ",	 ".so.",    ".conf",	   ".log",    ".py",	   ".sh ",    ".json",
+    "true",	 "false",   "null",	   "none",    "default"};
+
+static int cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+	return (a > b) - (a < b);
+}
+
+/* Every four-byte window of the common words, sorted; *n set. NULL when out of memory. */
+static uint32_t *common_grams(size_t *n)
+{
+	size_t cap = 0, k = 0;
+	for (size_t w = 0; w < sizeof(COMMON_WORDS) / sizeof(COMMON_WORDS[0]); w++)
+		cap += strlen(COMMON_WORDS[w]);
+	uint32_t *g = malloc(cap * sizeof(*g));
+	if (!g)
+		return NULL;
+	for (size_t w = 0; w < sizeof(COMMON_WORDS) / sizeof(COMMON_WORDS[0]); w++) {
+		size_t len = strlen(COMMON_WORDS[w]);
+		for (size_t o = 0; o + 4 <= len; o++)
+			g[k++] = load4((const unsigned char *)COMMON_WORDS[w] + o);
+	}
+	qsort(g, k, sizeof(*g), cmp_u32);
+	*n = k;
+	return g;
+}
+
+/* Where the literal's four-byte anchor starts (folded bytes, len >= 4): the window the scan will
+ * meet least often, by its bytes and whether common words hold it. */
+static uint32_t pick_anchor(const unsigned char *f, uint32_t len, const uint32_t *common,
+			    size_t ncommon)
+{
+	uint32_t best = 0;
+	unsigned best_cost = UINT32_MAX;
+
+	for (uint32_t o = 0; o + 4 <= len; o++) {
+		uint32_t w = load4(f + o);
+		unsigned cost = byte_cost(f[o]) + byte_cost(f[o + 1]) + byte_cost(f[o + 2]) +
+				byte_cost(f[o + 3]) +
+				(bsearch(&w, common, ncommon, sizeof(w), cmp_u32) ? 20 : 0);
+		if (cost < best_cost) {
+			best_cost = cost;
+			best = o;
+		}
+	}
+	return best;
+}
+
+static int cmp_entry(const void *x, const void *y)
+{
+	const struct entry *a = x, *b = y;
+
+	if (a->cls != b->cls)
+		return a->cls < b->cls ? -1 : 1;
+	if (a->tier != b->tier)
+		return a->tier < b->tier ? -1 : 1;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static uint32_t hash_key(uint32_t key, uint32_t shift)
+{
+	return (key * HASH_MUL) >> shift;
+}
+
+/* Bitmap and slot table of one tier over its sorted entries [lo, hi). */
+static int tier_build(struct litscan *s, unsigned cls, unsigned t, size_t lo, size_t hi)
+{
+	struct tier *tr = &s->tier[cls][t];
+	size_t nkeys = 0;
+
+	for (size_t k = lo; k < hi; k++)
+		nkeys += k == lo || s->entries[k].key != s->entries[k - 1].key;
+	unsigned lg = MIN_BITS_LOG2;
+	while (lg < MAX_BITS_LOG2 && ((size_t)1 << lg) < nkeys * BITS_PER_KEY)
+		lg++;
+	tr->mask = tier_mask(t + 1);
+	tr->shift = 32 - lg;
+	tr->bitmap = calloc((size_t)1 << (lg - 6), sizeof(uint64_t));
+	unsigned slg = 3;
+	while (((size_t)1 << slg) < nkeys * 2)
+		slg++;
+	size_t cap = (size_t)1 << slg;
+	tr->slots = calloc(cap, sizeof(*tr->slots));
+	if (!tr->bitmap || !tr->slots)
+		return -ENOMEM;
+	tr->slot_mask = (uint32_t)cap - 1;
+	tr->slot_shift = 32 - slg;
+	for (size_t k = lo; k < hi;) {
+		uint32_t key = s->entries[k].key;
+		size_t end = k + 1;
+
+		while (end < hi && s->entries[end].key == key)
+			end++;
+		uint32_t h = hash_key(key, tr->shift);
+		tr->bitmap[h >> 6] |= UINT64_C(1) << (h & 63);
+		uint32_t i = hash_key(key, tr->slot_shift);
+		while (tr->slots[i].cnt)
+			i = (i + 1) & tr->slot_mask;
+		tr->slots[i] =
+		    (struct slot){.key = key, .lo = (uint32_t)k, .cnt = (uint32_t)(end - k)};
+		k = end;
+	}
+	s->active[cls] |= 1u << t;
+	return 0;
+}
+
+struct litscan *litscan_build(const struct litscan_builder *b)
+{
+	struct litscan *s = calloc(1, sizeof(*s));
+	uint32_t *common = NULL;
+	size_t ncommon = 0;
+	int rc = -ENOMEM;
+
+	if (!s)
+		goto out;
+	if (!b || !b->nlits)
+		return s;
+	common = common_grams(&ncommon);
+	s->folded = malloc(b->nbytes);
+	s->entries = calloc(b->nlits, sizeof(*s->entries));
+	if (!common || !s->folded || !s->entries)
+		goto out;
+	for (size_t k = 0; k < b->nbytes; k++)
+		s->folded[k] = FOLD[b->bytes[k]];
+	s->nfolded = b->nbytes;
+	for (size_t k = 0; k < b->nlits; k++) {
+		const struct lit *l = &b->lits[k];
+		const unsigned char *f = s->folded + l->off;
+		uint32_t width = l->len < 4 ? l->len : 4, anchor = 0;
+		uint8_t cls = CLS_ANY;
+
+		if (l->where == LITSCAN_START || l->where == LITSCAN_WHOLE) {
+			cls = CLS_START;
+		} else if (l->where == LITSCAN_END) {
+			cls = CLS_END;
+			anchor = l->len - width;
+		} else if (l->len >= 4) {
+			anchor = pick_anchor(f, l->len, common, ncommon);
+		}
+		s->entries[k] = (struct entry){
+		    .key = load_upto4(f + anchor, width) | (FOLD4 & tier_mask(width)),
+		    .anchor = anchor,
+		    .off = l->off,
+		    .len = l->len,
+		    .id = l->id,
+		    .cls = cls,
+		    .tier = (uint8_t)(width - 1),
+		    .whole = l->where == LITSCAN_WHOLE,
+		};
+	}
+	s->nentries = b->nlits;
+	qsort(s->entries, s->nentries, sizeof(*s->entries), cmp_entry);
+	for (size_t k = 0; k < s->nentries;) {
+		size_t end = k;
+
+		while (end < s->nentries && s->entries[end].cls == s->entries[k].cls &&
+		       s->entries[end].tier == s->entries[k].tier)
+			end++;
+		if ((rc = tier_build(s, s->entries[k].cls, s->entries[k].tier, k, end)) < 0)
+			goto out;
+		k = end;
+	}
+	free(common);
+	return s;
+out:
+	free(common);
+	litscan_free(s);
+	errno = -rc;
+	return NULL;
+}
+
+void litscan_free(struct litscan *s)
+{
+	if (!s)
+		return;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		for (unsigned t = 0; t < NTIERS; t++) {
+			free(s->tier[c][t].bitmap);
+			free(s->tier[c][t].slots);
+		}
+	free(s->entries);
+	free(s->folded);
+	free(s);
+}
+
+/* ---- scanning ---- */
+static bool same_folded(const unsigned char *text, const unsigned char *lit, uint32_t len)
+{
+	for (uint32_t k = 0; k < len; k++)
+		if (FOLD[text[k]] != lit[k])
+			return false;
+	return true;
+}
+
+/* The window at pos has a set bit: compare every literal anchored under its key. */
+static int verify(const struct litscan *s, const struct tier *tr, uint32_t key,
+		  const unsigned char *p, size_t len, size_t pos, litscan_hit_fn fn, void *ctx)
+{
+	uint32_t i = hash_key(key, tr->slot_shift);
+
+	for (; tr->slots[i].cnt; i = (i + 1) & tr->slot_mask) {
+		if (tr->slots[i].key != key)
+			continue;
+		const struct slot *sl = &tr->slots[i];
+		for (uint32_t k = sl->lo; k < sl->lo + sl->cnt; k++) {
+			const struct entry *e = &s->entries[k];
+
+			if (e->anchor > pos || pos - e->anchor + e->len > len ||
+			    (e->whole && e->len != len))
+				continue;
+			if (!same_folded(p + pos - e->anchor, s->folded + e->off, e->len))
+				continue;
+			int rc = fn(ctx, e->id, pos - e->anchor);
+			if (rc)
+				return rc;
+		}
+		break;
+	}
+	return 0;
+}
+
+static inline int probe(const struct litscan *s, const struct tier *tr, uint32_t x,
+			const unsigned char *p, size_t len, size_t pos, litscan_hit_fn fn,
+			void *ctx)
+{
+	uint32_t key = (x & tr->mask) | (FOLD4 & tr->mask);
+	uint32_t h = hash_key(key, tr->shift);
+
+	if (likely(!(tr->bitmap[h >> 6] & (UINT64_C(1) << (h & 63)))))
+		return 0;
+	return verify(s, tr, key, p, len, pos, fn, ctx);
+}
+
+/* The literals bound to the start or the end: one probe per anchor width. */
+static int scan_ends(const struct litscan *s, const unsigned char *p, size_t len, litscan_hit_fn fn,
+		     void *ctx)
+{
+	int rc;
+
+	for (unsigned t = 0; t < NTIERS && t < len; t++) {
+		if ((s->active[CLS_START] & (1u << t)) &&
+		    (rc = probe(s, &s->tier[CLS_START][t], load_upto4(p, t + 1), p, len, 0, fn,
+				ctx)))
+			return rc;
+		if ((s->active[CLS_END] & (1u << t)) &&
+		    (rc = probe(s, &s->tier[CLS_END][t], load_upto4(p + len - t - 1, t + 1), p, len,
+				len - t - 1, fn, ctx)))
+			return rc;
+	}
+	return 0;
+}
+
+int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_hit_fn fn,
+		 void *ctx)
+{
+	const unsigned char *p = text;
+	const unsigned any = s ? s->active[CLS_ANY] : 0;
+	size_t pos = 0;
+	int rc;
+
+	if (!s || !p || !len)
+		return 0;
+	if ((s->active[CLS_START] | s->active[CLS_END]) && (rc = scan_ends(s, p, len, fn, ctx)))
+		return rc;
+	if (any == 1u << 3) {
+		/* Only four-byte anchors (the usual case): no probe in the last three positions,
+		 * and four windows from each eight-byte load, tested together (a set bit is rare,
+		 * so one branch per four positions). */
+		const struct tier *tr = &s->tier[CLS_ANY][3];
+		const uint64_t *bm = tr->bitmap;
+		const uint32_t sh = tr->shift;
+		for (; pos + 8 <= len; pos += 4) {
+			uint64_t x;
+			memcpy(&x, p + pos, 8);
+			x |= 0x2020202020202020ull;
+			uint32_t h0 = hash_key((uint32_t)x, sh),
+				 h1 = hash_key((uint32_t)(x >> 8), sh),
+				 h2 = hash_key((uint32_t)(x >> 16), sh),
+				 h3 = hash_key((uint32_t)(x >> 24), sh);
+			uint64_t set = (bm[h0 >> 6] >> (h0 & 63)) | (bm[h1 >> 6] >> (h1 & 63)) |
+				       (bm[h2 >> 6] >> (h2 & 63)) | (bm[h3 >> 6] >> (h3 & 63));
+			if (unlikely(set & 1))
+				for (size_t q = pos; q < pos + 4; q++)
+					if ((rc = probe(s, tr, load4(p + q), p, len, q, fn, ctx)))
+						return rc;
+		}
+		for (; pos + 4 <= len; pos++)
+			if ((rc = probe(s, tr, load4(p + pos), p, len, pos, fn, ctx)))
+				return rc;
+		return 0;
+	}
+	for (; any && pos < len; pos++) {
+		size_t rem = len - pos;
+		uint32_t x = rem >= 4 ? load4(p + pos) : load_upto4(p + pos, rem);
+
+		for (unsigned t = 0; t < NTIERS && t < rem; t++)
+			if ((any & (1u << t)) &&
+			    (rc = probe(s, &s->tier[CLS_ANY][t], x, p, len, pos, fn, ctx)))
+				return rc;
+	}
+	return 0;
+}
+
+size_t litscan_literal_count(const struct litscan *s)
+{
+	return s ? s->nentries : 0;
+}
+
+size_t litscan_memory_bytes(const struct litscan *s)
+{
+	if (!s)
+		return 0;
+	size_t n = sizeof(*s) + s->nentries * sizeof(*s->entries) + s->nfolded;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		for (unsigned t = 0; t < NTIERS; t++)
+			if (s->active[c] & (1u << t))
+				n += ((size_t)1 << (32 - s->tier[c][t].shift)) / 8 +
+				     ((size_t)s->tier[c][t].slot_mask + 1) * sizeof(struct slot);
+	return n;
+}
