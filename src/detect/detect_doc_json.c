@@ -5,14 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS /* O(1) per comma and close instead of a scan back over the tokens */
-/* Parent links spare jsmn a backward scan over the tokens at every ',' and '}': a third faster
- * on ECS events. */
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "detect_doc.h"
 #include "detect_fields.h"
@@ -27,14 +22,25 @@
  * largest escape: 6 bytes for at least one). */
 #define MAX_RAW_KEY (6 * DETECT_DOC_JSON_MAX_NAME)
 
+/* Container levels kept below the root; deeper ones are read (and checked) but give no values.
+ * Each level is a token, so nesting is bounded by DETECT_DOC_JSON_MAX_TOKENS. */
+#define MAX_LEVELS (DETECT_DOC_JSON_MAX_TOKENS + 1)
+
 struct flat {
 	struct detect_doc *doc;
-	const char *js;
-	const jsmntok_t *tok;
-	int ntok;
+	const char *p;	 /* next byte */
+	const char *end; /* the input stops at its first NUL, as a C string would */
+	unsigned ntok;
 	bool keep_other;
 	char path[DETECT_DOC_JSON_MAX_NAME + 1];
 	char key[MAX_RAW_KEY]; /* an escaped key, unescaped */
+};
+
+/* The open containers: kind and the length of their name in path (SKIP: no values under it). */
+#define SKIP UINT16_MAX
+struct levels {
+	bool object[MAX_LEVELS];
+	uint16_t plen[MAX_LEVELS];
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *why)
@@ -153,22 +159,9 @@ static size_t unescape(const char *s, size_t n, char *dst, size_t cap)
 	return o;
 }
 
-/* Index just past token i and everything inside it: tokens come in text order, so the subtree
- * is every following token that starts before i ends. */
-static int skip(const struct flat *w, int i)
+/* One scalar (s[0, n): a string body, or a primitive when !string) named path[0, plen). */
+static void leaf(struct flat *w, const char *s, size_t n, bool string, bool escaped, size_t plen)
 {
-	int end = w->tok[i].end, j = i + 1;
-
-	while (j < w->ntok && w->tok[j].start < end)
-		j++;
-	return j;
-}
-
-static void leaf(struct flat *w, int i, size_t plen)
-{
-	const jsmntok_t *t = &w->tok[i];
-	const char *s = w->js + t->start;
-	size_t n = (size_t)(t->end - t->start);
 	uint32_t id = detect_doc_field(w->doc, w->path, plen);
 	size_t room, cap, out;
 	char *p;
@@ -178,13 +171,13 @@ static void leaf(struct flat *w, int i, size_t plen)
 			return;
 		id = DETECT_FIELD_OTHER;
 	}
-	if (t->type == JSMN_PRIMITIVE) {
+	if (!string) {
 		if (n == 0 || s[0] == 'n') /* null: no value */
 			return;
 		(void)detect_doc_add_id(w->doc, id, s, n);
 		return;
 	}
-	if (!memchr(s, '\\', n)) {
+	if (!escaped) {
 		(void)detect_doc_add_id(w->doc, id, s, n);
 		return;
 	}
@@ -207,14 +200,13 @@ static void leaf(struct flat *w, int i, size_t plen)
 	(void)detect_doc_add_id(w->doc, id, p, out);
 }
 
-/* Extends path[0, plen) with key token j; the new length, or 0 when the name is too long. */
-static size_t push_key(struct flat *w, int j, size_t plen)
+/* Extends path[0, plen) with key s[0, n); the new length, or 0 when the name is too long (or
+ * empty at the top). */
+static size_t push_key(struct flat *w, const char *s, size_t n, bool escaped, size_t plen)
 {
-	const jsmntok_t *k = &w->tok[j];
-	const char *s = w->js + k->start;
-	size_t n = (size_t)(k->end - k->start), sep = plen ? 1 : 0;
+	size_t sep = plen ? 1 : 0;
 
-	if (memchr(s, '\\', n)) {
+	if (escaped) {
 		if (n > sizeof(w->key))
 			return 0;
 		n = unescape(s, n, w->key, sizeof(w->key));
@@ -228,83 +220,280 @@ static size_t push_key(struct flat *w, int j, size_t plen)
 	return plen + sep + n;
 }
 
-/* Walks the value at token i named path[0, plen); returns the index after it, or -1 when the
- * token structure is broken. */
-static int walk(struct flat *w, int i, size_t plen, int depth)
+enum { OK = 0, MALFORMED = -1, TRUNCATED = -2, TOO_MANY = -3 };
+
+static void space(struct flat *w)
 {
-	const jsmntok_t *t;
-	int j = i + 1;
+	while (w->p < w->end && (*w->p == ' ' || *w->p == '\n' || *w->p == '\r' || *w->p == '\t'))
+		w->p++;
+}
 
-	if (i >= w->ntok)
-		return -1;
-	t = &w->tok[i];
-	if (t->type == JSMN_STRING || t->type == JSMN_PRIMITIVE) {
-		if (plen)
-			leaf(w, i, plen);
-		return i + 1;
-	}
-	if (depth >= MAX_DEPTH)
-		return skip(w, i);
-	if (t->type == JSMN_ARRAY) {
-		for (int c = 0; c < t->size && j >= 0; c++)
-			j = walk(w, j, plen, depth + 1);
-		return j;
-	}
-	if (t->type != JSMN_OBJECT)
-		return -1;
-	for (int c = 0; c < t->size; c++) {
-		size_t klen;
+static int token(struct flat *w)
+{
+	return ++w->ntok > DETECT_DOC_JSON_MAX_TOKENS ? TOO_MANY : OK;
+}
 
-		if (j + 1 >= w->ntok || w->tok[j].type != JSMN_STRING || w->tok[j].size != 1)
-			return -1;
-		klen = push_key(w, j, plen);
-		if (klen == 0) {
-			j = skip(w, j + 1);
-			continue;
+static bool is_hex(char c)
+{
+	return hex_value(c) >= 0;
+}
+
+/* The first '"' or '\\' in [q, end), or end. Sixteen (or eight) bytes at a time: strings are
+ * short, and a library call per string costs more than the bytes. */
+static const char *quote_or_backslash(const char *q, const char *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+	for (; end - q >= 16; q += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+		unsigned hit = (unsigned)_mm_movemask_epi8(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+		if (hit)
+			return q + __builtin_ctz(hit);
+	}
+#endif
+	for (; end - q >= 8; q += 8) {
+		uint64_t v, a, b, hit;
+
+		memcpy(&v, q, 8);
+		a = v ^ (ones * '"');
+		b = v ^ (ones * '\\');
+		hit = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+		if (hit)
+			return q + __builtin_ctzll(hit) / 8;
+	}
+	while (q < end && *q != '"' && *q != '\\')
+		q++;
+	return q;
+}
+
+/* The string at w->p (its opening quote): body s[0, n), whether it holds escapes (each checked
+ * as JSON allows them). */
+static int string(struct flat *w, const char **s, size_t *n, bool *escaped)
+{
+	const char *q = w->p + 1, *start = q;
+
+	*escaped = false;
+	for (;;) {
+		q = quote_or_backslash(q, w->end);
+		if (q >= w->end)
+			return TRUNCATED;
+		if (*q == '"') {
+			*s = start;
+			*n = (size_t)(q - start);
+			w->p = q + 1;
+			return OK;
 		}
-		j = walk(w, j + 1, klen, depth + 1);
-		if (j < 0)
-			return -1;
+		*escaped = true;
+		if (w->end - q < 2)
+			return TRUNCATED;
+		switch (q[1]) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			q += 2;
+			break;
+		case 'u':
+			for (int k = 2; k < 6; k++) {
+				if (q + k >= w->end)
+					return TRUNCATED;
+				if (!is_hex(q[k]))
+					return MALFORMED;
+			}
+			q += 6;
+			break;
+		default:
+			return MALFORMED;
+		}
 	}
-	return j;
+}
+
+/* A number (JSON's grammar), true, false or null at w->p. */
+static int primitive(struct flat *w)
+{
+	const char *q = w->p;
+	static const char *const WORDS[] = {"true", "false", "null"};
+
+	for (size_t k = 0; k < 3; k++)
+		if (*q == WORDS[k][0]) {
+			size_t len = strlen(WORDS[k]);
+			if ((size_t)(w->end - q) < len)
+				return memcmp(q, WORDS[k], (size_t)(w->end - q)) ? MALFORMED
+										 : TRUNCATED;
+			if (memcmp(q, WORDS[k], len))
+				return MALFORMED;
+			w->p = q + len;
+			return OK;
+		}
+	if (q < w->end && *q == '-')
+		q++;
+	if (q >= w->end)
+		return TRUNCATED;
+	if (*q == '0')
+		q++;
+	else if (*q >= '1' && *q <= '9')
+		while (q < w->end && *q >= '0' && *q <= '9')
+			q++;
+	else
+		return MALFORMED;
+	if (q < w->end && *q == '.') {
+		if (++q >= w->end)
+			return TRUNCATED;
+		if (*q < '0' || *q > '9')
+			return MALFORMED;
+		while (q < w->end && *q >= '0' && *q <= '9')
+			q++;
+	}
+	if (q < w->end && (*q == 'e' || *q == 'E')) {
+		if (++q < w->end && (*q == '+' || *q == '-'))
+			q++;
+		if (q >= w->end)
+			return TRUNCATED;
+		if (*q < '0' || *q > '9')
+			return MALFORMED;
+		while (q < w->end && *q >= '0' && *q <= '9')
+			q++;
+	}
+	w->p = q;
+	return OK;
+}
+
+/* Reads the object at w->p in one pass, with no recursion: every scalar becomes a value under
+ * its dotted name as it is met. Containers nested deeper than MAX_DEPTH and names longer than
+ * DETECT_DOC_JSON_MAX_NAME are read through without values. */
+static int read_object(struct flat *w, struct levels *lv)
+{
+	unsigned depth = 0; /* open containers */
+	size_t plen = 0;    /* name of the value about to be read; 0: none */
+	const char *s;
+	size_t n;
+	bool esc;
+	int rc;
+
+	goto value;
+key:
+	space(w);
+	if (w->p >= w->end)
+		return TRUNCATED;
+	if (*w->p != '"')
+		return MALFORMED;
+	if ((rc = token(w)) || (rc = string(w, &s, &n, &esc)))
+		return rc;
+	plen = lv->plen[depth - 1] == SKIP ? 0 : push_key(w, s, n, esc, lv->plen[depth - 1]);
+	space(w);
+	if (w->p >= w->end)
+		return TRUNCATED;
+	if (*w->p++ != ':')
+		return MALFORMED;
+value:
+	space(w);
+	if (w->p >= w->end)
+		return TRUNCATED;
+	if ((rc = token(w)))
+		return rc;
+	if (*w->p == '{' || *w->p == '[') {
+		bool object = *w->p++ == '{';
+		if (depth == MAX_LEVELS)
+			return TOO_MANY; /* unreachable: each level is a token */
+		lv->object[depth] = object;
+		/* The root is level 0 with the empty name; a level without a usable name or
+		 * deeper than MAX_DEPTH gives no values. */
+		lv->plen[depth] = depth == 0			    ? 0
+				  : depth >= MAX_DEPTH || plen == 0 ? SKIP
+								    : (uint16_t)plen;
+		depth++;
+		space(w);
+		if (w->p >= w->end)
+			return TRUNCATED;
+		if (*w->p == (object ? '}' : ']')) {
+			w->p++;
+			depth--;
+			goto next;
+		}
+		if (object)
+			goto key;
+		plen = lv->plen[depth - 1] == SKIP ? 0 : lv->plen[depth - 1];
+		goto value;
+	}
+	if (depth == 0)
+		return MALFORMED; /* not an object: the caller says so */
+	if (*w->p == '"') {
+		if ((rc = string(w, &s, &n, &esc)))
+			return rc;
+		if (plen)
+			leaf(w, s, n, true, esc, plen);
+	} else {
+		s = w->p;
+		if ((rc = primitive(w)))
+			return rc;
+		if (plen)
+			leaf(w, s, (size_t)(w->p - s), false, false, plen);
+	}
+next:
+	if (depth == 0)
+		return OK;
+	space(w);
+	if (w->p >= w->end)
+		return TRUNCATED;
+	if (*w->p == ',') {
+		w->p++;
+		if (lv->object[depth - 1])
+			goto key;
+		plen = lv->plen[depth - 1] == SKIP ? 0 : lv->plen[depth - 1];
+		goto value;
+	}
+	if (*w->p != (lv->object[depth - 1] ? '}' : ']'))
+		return MALFORMED;
+	w->p++;
+	depth--;
+	goto next;
 }
 
 int detect_doc_from_json(struct detect_doc *doc, const char *json, size_t len, char *err,
 			 size_t errlen)
 {
-	/* 80 KiB (20-byte tokens): per thread rather than on the stack of whoever calls. */
-	static __thread jsmntok_t tokens[DETECT_DOC_JSON_MAX_TOKENS];
+	/* 12 KiB: per thread rather than on the stack of whoever calls. */
+	static __thread struct levels lv;
 	struct flat w;
 	const struct detect_value *ts;
-	jsmn_parser parser;
+	const char *nul;
+	int rc;
 
 	detect_doc_reset(doc);
 	if (err && errlen)
 		err[0] = '\0';
 	if (len > DETECT_DOC_JSON_MAX_LEN)
 		return fail(err, errlen, -E2BIG, "document too long");
-	jsmn_init(&parser);
-	w.ntok = jsmn_parse(&parser, json, len, tokens, DETECT_DOC_JSON_MAX_TOKENS);
-	if (w.ntok == JSMN_ERROR_NOMEM)
-		return fail(err, errlen, -E2BIG, "too many JSON tokens");
-	if (w.ntok == JSMN_ERROR_PART)
-		return fail(err, errlen, -EINVAL, "truncated JSON");
-	if (w.ntok < 0)
-		return fail(err, errlen, -EINVAL, "malformed JSON");
-	if (w.ntok == 0 || tokens[0].type != JSMN_OBJECT)
-		return fail(err, errlen, -EINVAL, "not a JSON object");
-	/* jsmn stops at the first complete value; anything but space after it is an error. */
-	for (size_t k = (size_t)tokens[0].end; k < len; k++) {
-		if (json[k] != ' ' && json[k] != '\t' && json[k] != '\r' && json[k] != '\n')
-			return fail(err, errlen, -EINVAL, "trailing data after the object");
-	}
+	nul = memchr(json, '\0', len);
 	w.doc = doc;
-	w.js = json;
-	w.tok = tokens;
+	w.p = json;
+	w.end = nul ? nul : json + len;
+	w.ntok = 0;
 	w.keep_other = detect_fields_keep_other(doc->fields);
-	if (walk(&w, 0, 0, 0) < 0) {
+	space(&w);
+	if (w.p >= w.end || *w.p != '{')
+		return fail(err, errlen, -EINVAL, "not a JSON object");
+	rc = read_object(&w, &lv);
+	if (rc != OK) {
 		detect_doc_reset(doc);
-		return fail(err, errlen, -EINVAL, "malformed object");
+		if (rc == TOO_MANY)
+			return fail(err, errlen, -E2BIG, "too many JSON tokens");
+		return fail(err, errlen, -EINVAL,
+			    rc == TRUNCATED ? "truncated JSON" : "malformed JSON");
+	}
+	/* Anything but space after the object is an error. */
+	for (const char *k = w.p; k < json + len; k++) {
+		if (*k != ' ' && *k != '\t' && *k != '\r' && *k != '\n') {
+			detect_doc_reset(doc);
+			return fail(err, errlen, -EINVAL, "trailing data after the object");
+		}
 	}
 	ts = detect_doc_first(doc, DETECT_FIELD_TIMESTAMP);
 	if (ts && json_parse_time(ts->str, ts->len, &doc->time_ns) != 0)

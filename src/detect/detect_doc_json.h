@@ -1,7 +1,7 @@
 /* Adapter from one ECS JSON document (an NDJSON line from the agent, the store or a file given to
  * `mamori scan`) to a struct detect_doc: nested objects are flattened to dotted names, arrays give
  * one value per element, and string values are borrowed from the input unless they need
- * unescaping. Bounded (jsmn with a fixed token array), never allocates, fuzzed. */
+ * unescaping. One pass over the text with no token array; bounded, never allocates, fuzzed. */
 #ifndef MAMORI_DETECT_DOC_JSON_H
 #define MAMORI_DETECT_DOC_JSON_H
 
