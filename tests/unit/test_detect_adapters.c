@@ -295,6 +295,16 @@ static void test_json_malformed(void **state)
 	expect_json_error("{\"a\":wat}", -EINVAL, "malformed");
 	expect_json_error("{\"a\"}", -EINVAL, "malformed");
 	expect_json_error("{\"a\":[1,2}", -EINVAL, "malformed");
+	/* Numbers and words follow JSON's grammar. */
+	expect_json_error("{\"a\":44e}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":0dash}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":01}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":1.}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":-}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":tru}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":nulls}", -EINVAL, "malformed");
+	expect_json_error("{\"a\":-0.5E+3", -EINVAL, "truncated");
+	assert_int_equal(json("{\"a\":[-0.5E+3,0,1e-2,true,false,null]}"), 0);
 	{
 		/* Embedded NUL in the middle: jsmn stops there. */
 		static const char nul[] = "{\"a\":\"x\0y\"}";
