@@ -458,54 +458,68 @@ static int scan_ends(const struct litscan *s, const unsigned char *p, size_t len
 	return 0;
 }
 
+/* The four-byte anchors, at every position but the last three: four windows from each eight-byte
+ * load, tested together (a set bit is rare, so one branch per four positions). */
+static int scan_wide(const struct litscan *s, const unsigned char *p, size_t len, litscan_hit_fn fn,
+		     void *ctx)
+{
+	const struct tier *tr = &s->tier[CLS_ANY][3];
+	const uint64_t *bm = tr->bitmap;
+	const uint32_t sh = tr->shift;
+	size_t pos = 0;
+	int rc;
+
+	for (; pos + 8 <= len; pos += 4) {
+		uint64_t x;
+		memcpy(&x, p + pos, 8);
+		x |= 0x2020202020202020ull;
+		uint32_t h0 = hash_key((uint32_t)x, sh), h1 = hash_key((uint32_t)(x >> 8), sh),
+			 h2 = hash_key((uint32_t)(x >> 16), sh),
+			 h3 = hash_key((uint32_t)(x >> 24), sh);
+		uint64_t set = (bm[h0 >> 6] >> (h0 & 63)) | (bm[h1 >> 6] >> (h1 & 63)) |
+			       (bm[h2 >> 6] >> (h2 & 63)) | (bm[h3 >> 6] >> (h3 & 63));
+		if (unlikely(set & 1))
+			for (size_t q = pos; q < pos + 4; q++)
+				if ((rc = probe(s, tr, load4(p + q), p, len, q, fn, ctx)))
+					return rc;
+	}
+	for (; pos + 4 <= len; pos++)
+		if ((rc = probe(s, tr, load4(p + pos), p, len, pos, fn, ctx)))
+			return rc;
+	return 0;
+}
+
+/* The anchors of width t + 1 (literals under four bytes, which are few), at every position. */
+static int scan_narrow(const struct litscan *s, unsigned t, const unsigned char *p, size_t len,
+		       litscan_hit_fn fn, void *ctx)
+{
+	const struct tier *tr = &s->tier[CLS_ANY][t];
+	int rc;
+
+	for (size_t pos = 0; pos + t < len; pos++) {
+		uint32_t x = pos + 4 <= len ? load4(p + pos) : load_upto4(p + pos, len - pos);
+		if ((rc = probe(s, tr, x, p, len, pos, fn, ctx)))
+			return rc;
+	}
+	return 0;
+}
+
 int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_hit_fn fn,
 		 void *ctx)
 {
 	const unsigned char *p = text;
-	const unsigned any = s ? s->active[CLS_ANY] : 0;
-	size_t pos = 0;
 	int rc;
 
 	if (!s || !p || !len)
 		return 0;
+	const unsigned any = s->active[CLS_ANY];
 	if ((s->active[CLS_START] | s->active[CLS_END]) && (rc = scan_ends(s, p, len, fn, ctx)))
 		return rc;
-	if (any == 1u << 3) {
-		/* Only four-byte anchors (the usual case): no probe in the last three positions,
-		 * and four windows from each eight-byte load, tested together (a set bit is rare,
-		 * so one branch per four positions). */
-		const struct tier *tr = &s->tier[CLS_ANY][3];
-		const uint64_t *bm = tr->bitmap;
-		const uint32_t sh = tr->shift;
-		for (; pos + 8 <= len; pos += 4) {
-			uint64_t x;
-			memcpy(&x, p + pos, 8);
-			x |= 0x2020202020202020ull;
-			uint32_t h0 = hash_key((uint32_t)x, sh),
-				 h1 = hash_key((uint32_t)(x >> 8), sh),
-				 h2 = hash_key((uint32_t)(x >> 16), sh),
-				 h3 = hash_key((uint32_t)(x >> 24), sh);
-			uint64_t set = (bm[h0 >> 6] >> (h0 & 63)) | (bm[h1 >> 6] >> (h1 & 63)) |
-				       (bm[h2 >> 6] >> (h2 & 63)) | (bm[h3 >> 6] >> (h3 & 63));
-			if (unlikely(set & 1))
-				for (size_t q = pos; q < pos + 4; q++)
-					if ((rc = probe(s, tr, load4(p + q), p, len, q, fn, ctx)))
-						return rc;
-		}
-		for (; pos + 4 <= len; pos++)
-			if ((rc = probe(s, tr, load4(p + pos), p, len, pos, fn, ctx)))
-				return rc;
-		return 0;
-	}
-	for (; any && pos < len; pos++) {
-		size_t rem = len - pos;
-		uint32_t x = rem >= 4 ? load4(p + pos) : load_upto4(p + pos, rem);
-
-		for (unsigned t = 0; t < NTIERS && t < rem; t++)
-			if ((any & (1u << t)) &&
-			    (rc = probe(s, &s->tier[CLS_ANY][t], x, p, len, pos, fn, ctx)))
-				return rc;
-	}
+	if ((any & (1u << 3)) && (rc = scan_wide(s, p, len, fn, ctx)))
+		return rc;
+	for (unsigned t = 0; t < 3; t++)
+		if ((any & (1u << t)) && (rc = scan_narrow(s, t, p, len, fn, ctx)))
+			return rc;
 	return 0;
 }
 
