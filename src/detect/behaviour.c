@@ -308,11 +308,13 @@ static const struct detect_value *val(struct behaviour *b, struct detect_doc *do
 	return b->id[f] == DETECT_FIELD_NONE ? NULL : detect_doc_first(doc, b->id[f]);
 }
 
-static bool val_is(const struct detect_value *v, const char *s)
+static bool val_is_n(const struct detect_value *v, const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	return v && v->len == n && strncasecmp(v->str, s, n) == 0;
 }
+/* Against a string literal: its length is known at compile time, so most values are told apart
+ * by length alone (this runs for every event). */
+#define val_is(v, lit) val_is_n((v), "" lit, sizeof(lit) - 1) /* "" lit: literals only */
 
 static size_t key_of(char *out, size_t size, const struct detect_value *const *parts, size_t n)
 {
@@ -400,6 +402,15 @@ static const char *const RECON[] = {
     "cat",    "ls",	 "systemctl", "iptables", "getcap",	"capsh",    "arp-scan",
 };
 
+static unsigned char recon_len[sizeof(RECON) / sizeof(RECON[0])];
+static pthread_once_t recon_once = PTHREAD_ONCE_INIT;
+
+static void recon_lengths(void)
+{
+	for (size_t i = 0; i < sizeof(RECON) / sizeof(RECON[0]); i++)
+		recon_len[i] = (unsigned char)strlen(RECON[i]);
+}
+
 /* Index+1 of a recon command (by name; "cat", "ls", "find", "sudo", "ip", "systemctl" only with
  * arguments typical of reconnaissance), 0 otherwise. */
 static unsigned recon_id(struct behaviour *b, struct detect_doc *doc)
@@ -407,8 +418,9 @@ static unsigned recon_id(struct behaviour *b, struct detect_doc *doc)
 	const struct detect_value *name = val(b, doc, F_NAME), *cmd = val(b, doc, F_CMDLINE);
 	if (!name)
 		return 0;
+	pthread_once(&recon_once, recon_lengths);
 	for (size_t i = 0; i < sizeof(RECON) / sizeof(RECON[0]); i++) {
-		if (!val_is(name, RECON[i]))
+		if (name->len != recon_len[i] || !val_is_n(name, RECON[i], recon_len[i]))
 			continue;
 		const char *c = cmd ? cmd->str : "";
 		size_t cl = cmd ? cmd->len : 0;
