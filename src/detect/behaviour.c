@@ -617,22 +617,32 @@ int behaviour_match(struct behaviour *b, struct detect_doc *doc, detect_hit_fn f
 		    int *hitsp)
 {
 	int hits = 0, rc = 0;
-	pthread_mutex_lock(&b->lock);
-	if (b->fields != doc->fields) {
-		for (int i = 0; i < F_N; i++)
-			b->id[i] = detect_fields_find(doc->fields, BEHAVIOUR_FIELDS[i],
-						      strlen(BEHAVIOUR_FIELDS[i]));
-		b->fields = doc->fields;
+	/* The field ids are looked up once per field table; scanning threads share b and take its
+	 * lock only for events that touch the shared windows (most do not). */
+	if (__atomic_load_n(&b->fields, __ATOMIC_ACQUIRE) != doc->fields) {
+		pthread_mutex_lock(&b->lock);
+		if (b->fields != doc->fields) {
+			for (int i = 0; i < F_N; i++)
+				b->id[i] = detect_fields_find(doc->fields, BEHAVIOUR_FIELDS[i],
+							      strlen(BEHAVIOUR_FIELDS[i]));
+			__atomic_store_n(&b->fields, doc->fields, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&b->lock);
 	}
 	uint64_t now = doc->time_ns;
-	if (!now) {
-		pthread_mutex_unlock(&b->lock);
+	if (!now)
 		return 0; /* windows need event time */
+	const struct detect_value *act = val(b, doc, F_ACTION);
+	bool windows = val_is(act, "connection_attempted") || val_is(act, "rename") ||
+		       val_is(act, "modification") || (val_is(act, "exec") && recon_id(b, doc));
+	rc = single(b, doc, fn, ctx, &hits);
+	if (!rc && windows) {
+		pthread_mutex_lock(&b->lock);
+		if (!(rc = beacon(b, doc, now, fn, ctx, &hits)) &&
+		    !(rc = discovery(b, doc, now, fn, ctx, &hits)))
+			rc = ransom(b, doc, now, fn, ctx, &hits);
+		pthread_mutex_unlock(&b->lock);
 	}
-	if (!(rc = single(b, doc, fn, ctx, &hits)) && !(rc = beacon(b, doc, now, fn, ctx, &hits)) &&
-	    !(rc = discovery(b, doc, now, fn, ctx, &hits)))
-		rc = ransom(b, doc, now, fn, ctx, &hits);
-	pthread_mutex_unlock(&b->lock);
 	*hitsp += hits;
 	return rc;
 }
