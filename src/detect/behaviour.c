@@ -394,22 +394,20 @@ static int beacon(struct behaviour *b, struct detect_doc *doc, uint64_t now, det
 /* ---- discovery bursts ---- */
 /* What intruders run to learn a host; everyday inventory commands (df, free, uptime, mount)
  * are left out so an administrator's routine checks stay below the threshold. */
-static const char *const RECON[] = {
-    "whoami", "id",	 "uname",    "hostname", "hostnamectl", "ifconfig", "ip",
-    "netstat", "ss",	 "ps",	     "w",	 "who",		"last",	    "lastlog",
-    "getent", "arp",	 "route",    "lsmod",	 "lscpu",	"env",	    "printenv",
-    "groups", "dmidecode", "lsof",   "nmap",	 "crontab",	"sudo",	    "find",
-    "cat",    "ls",	 "systemctl", "iptables", "getcap",	"capsh",    "arp-scan",
+#define CMD(s) {s, sizeof(s) - 1}
+static const struct {
+	const char *name;
+	size_t len; /* names are told apart by length first: this runs for every exec */
+} RECON[] = {
+    CMD("whoami"),  CMD("id"),	    CMD("uname"),     CMD("hostname"), CMD("hostnamectl"),
+    CMD("ifconfig"), CMD("ip"),	    CMD("netstat"),   CMD("ss"),       CMD("ps"),
+    CMD("w"),	    CMD("who"),	    CMD("last"),      CMD("lastlog"),  CMD("getent"),
+    CMD("arp"),	    CMD("route"),   CMD("lsmod"),     CMD("lscpu"),    CMD("env"),
+    CMD("printenv"), CMD("groups"), CMD("dmidecode"), CMD("lsof"),     CMD("nmap"),
+    CMD("crontab"), CMD("sudo"),    CMD("find"),      CMD("cat"),      CMD("ls"),
+    CMD("systemctl"), CMD("iptables"), CMD("getcap"), CMD("capsh"),    CMD("arp-scan"),
 };
-
-static unsigned char recon_len[sizeof(RECON) / sizeof(RECON[0])];
-static pthread_once_t recon_once = PTHREAD_ONCE_INIT;
-
-static void recon_lengths(void)
-{
-	for (size_t i = 0; i < sizeof(RECON) / sizeof(RECON[0]); i++)
-		recon_len[i] = (unsigned char)strlen(RECON[i]);
-}
+#undef CMD
 
 /* Index+1 of a recon command (by name; "cat", "ls", "find", "sudo", "ip", "systemctl" only with
  * arguments typical of reconnaissance), 0 otherwise. */
@@ -418,28 +416,27 @@ static unsigned recon_id(struct behaviour *b, struct detect_doc *doc)
 	const struct detect_value *name = val(b, doc, F_NAME), *cmd = val(b, doc, F_CMDLINE);
 	if (!name)
 		return 0;
-	pthread_once(&recon_once, recon_lengths);
 	for (size_t i = 0; i < sizeof(RECON) / sizeof(RECON[0]); i++) {
-		if (name->len != recon_len[i] || !val_is_n(name, RECON[i], recon_len[i]))
+		if (!val_is_n(name, RECON[i].name, RECON[i].len))
 			continue;
 		const char *c = cmd ? cmd->str : "";
 		size_t cl = cmd ? cmd->len : 0;
-		if (!strcmp(RECON[i], "cat") &&
+		if (!strcmp(RECON[i].name, "cat") &&
 		    !(memmem(c, cl, "/etc/passwd", 11) || memmem(c, cl, "/etc/group", 10) ||
 		      memmem(c, cl, "/etc/shadow", 11) || memmem(c, cl, "/proc/version", 13) ||
 		      memmem(c, cl, "/etc/sudoers", 12)))
 			return 0;
-		if (!strcmp(RECON[i], "ls") &&
+		if (!strcmp(RECON[i].name, "ls") &&
 		    !(memmem(c, cl, "/home", 5) || memmem(c, cl, "/root", 5) ||
 		      memmem(c, cl, ".ssh", 4) || memmem(c, cl, "/etc/cron", 9)))
 			return 0;
-		if (!strcmp(RECON[i], "find") && !memmem(c, cl, "-perm", 5))
+		if (!strcmp(RECON[i].name, "find") && !memmem(c, cl, "-perm", 5))
 			return 0;
-		if (!strcmp(RECON[i], "sudo") && !memmem(c, cl, " -l", 3))
+		if (!strcmp(RECON[i].name, "sudo") && !memmem(c, cl, " -l", 3))
 			return 0;
-		if (!strcmp(RECON[i], "crontab") && !memmem(c, cl, " -l", 3))
+		if (!strcmp(RECON[i].name, "crontab") && !memmem(c, cl, " -l", 3))
 			return 0;
-		if (!strcmp(RECON[i], "systemctl") && !memmem(c, cl, "list-", 5) &&
+		if (!strcmp(RECON[i].name, "systemctl") && !memmem(c, cl, "list-", 5) &&
 		    !memmem(c, cl, "--type", 6))
 			return 0;
 		return (unsigned)i + 1;
@@ -447,13 +444,10 @@ static unsigned recon_id(struct behaviour *b, struct detect_doc *doc)
 	return 0;
 }
 
-static int discovery(struct behaviour *b, struct detect_doc *doc, uint64_t now, detect_hit_fn fn,
-		     void *ctx, int *hits)
+/* id: the event's recon_id, 0 unless it is the exec of a reconnaissance command. */
+static int discovery(struct behaviour *b, struct detect_doc *doc, unsigned id, uint64_t now,
+		     detect_hit_fn fn, void *ctx, int *hits)
 {
-	const struct detect_value *act = val(b, doc, F_ACTION);
-	if (!val_is(act, "exec"))
-		return 0;
-	unsigned id = recon_id(b, doc);
 	if (!id)
 		return 0;
 	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_PARENT_ENTITY)};
@@ -480,7 +474,7 @@ static int discovery(struct behaviour *b, struct detect_doc *doc, uint64_t now, 
 	int k = snprintf(group, sizeof(group), "%s commands=", key);
 	for (unsigned i = 0; i < s->u.disc.n && k > 0 && (size_t)k < sizeof(group); i++)
 		k += snprintf(group + k, sizeof(group) - (size_t)k, "%s%s", i ? "," : "",
-			      RECON[s->u.disc.cmd[i] - 1]);
+			      RECON[s->u.disc.cmd[i] - 1].name);
 	return emit(fn, ctx, R_DISCOVERY, doc, s->u.disc.n, s->u.disc.start, now, group, hits);
 }
 
@@ -633,13 +627,14 @@ int behaviour_match(struct behaviour *b, struct detect_doc *doc, detect_hit_fn f
 	if (!now)
 		return 0; /* windows need event time */
 	const struct detect_value *act = val(b, doc, F_ACTION);
-	bool windows = val_is(act, "connection_attempted") || val_is(act, "rename") ||
-		       val_is(act, "modification") || (val_is(act, "exec") && recon_id(b, doc));
+	unsigned recon = val_is(act, "exec") ? recon_id(b, doc) : 0;
+	bool windows = recon || val_is(act, "connection_attempted") || val_is(act, "rename") ||
+		       val_is(act, "modification");
 	rc = single(b, doc, fn, ctx, &hits);
 	if (!rc && windows) {
 		pthread_mutex_lock(&b->lock);
 		if (!(rc = beacon(b, doc, now, fn, ctx, &hits)) &&
-		    !(rc = discovery(b, doc, now, fn, ctx, &hits)))
+		    !(rc = discovery(b, doc, recon, now, fn, ctx, &hits)))
 			rc = ransom(b, doc, now, fn, ctx, &hits);
 		pthread_mutex_unlock(&b->lock);
 	}

@@ -115,8 +115,7 @@ struct detect_ctx {
 	struct match_scratch ms;
 	uint32_t gen;
 	uint32_t *atom_seen;
-	bool *gapp;	     /* per group: applies to the current event */
-	uint32_t scan_field; /* field of the value being scanned */
+	bool *gapp; /* per group: applies to the current event */
 	uint32_t *rule_seen;
 	uint32_t *cand;
 	unsigned ncand;
@@ -1160,14 +1159,13 @@ static void on_atom(struct detect_ctx *c, uint32_t id)
 	}
 }
 
-/* A literal found in the value being scanned: it counts when its group applies to the event and
- * it is a keyword or on the value's field. */
+/* A literal found in the value being scanned counts when its group applies to the event. It is
+ * on the value's field or a keyword: a field's scanners hold only those (scan_values). */
 static int on_literal(void *ctx, uint32_t id, size_t start)
 {
 	(void)start;
 	struct detect_ctx *c = ctx;
-	const struct atom *a = &c->e->atoms[id];
-	if (c->gapp[a->group] && (a->field == FM_KEYWORD || a->field == c->scan_field))
+	if (c->gapp[c->e->atoms[id].group])
 		on_atom(c, id);
 	return 0;
 }
@@ -1192,7 +1190,6 @@ static void scan_values(struct detect_ctx *c, bool keywords, bool idish_kw)
 			ls = e->kw_scan;
 		else
 			continue;
-		c->scan_field = v->field;
 		litscan_scan(ls, v->str, v->len, on_literal, c);
 	}
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
+
 #include "banned.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -88,14 +90,6 @@ static const unsigned char FOLD[256] = {
     R(0xa0), R(0xb0), R(0xc0), R(0xd0), R(0xe0), R(0xf0),
 #undef R
 };
-
-static uint32_t load4(const unsigned char *p)
-{
-	uint32_t x;
-
-	memcpy(&x, p, 4);
-	return x;
-}
 
 /* Little-endian value of n <= 4 bytes, zero padded (anchors and text tails). */
 static uint32_t load_upto4(const unsigned char *p, size_t n)
@@ -224,7 +218,7 @@ static uint32_t *common_grams(size_t *n)
 	for (size_t w = 0; w < sizeof(COMMON_WORDS) / sizeof(COMMON_WORDS[0]); w++) {
 		size_t len = strlen(COMMON_WORDS[w]);
 		for (size_t o = 0; o + 4 <= len; o++)
-			g[k++] = load4((const unsigned char *)COMMON_WORDS[w] + o);
+			g[k++] = le32_get((const unsigned char *)COMMON_WORDS[w] + o);
 	}
 	qsort(g, k, sizeof(*g), cmp_u32);
 	*n = k;
@@ -240,7 +234,7 @@ static uint32_t pick_anchor(const unsigned char *f, uint32_t len, const uint32_t
 	unsigned best_cost = UINT32_MAX;
 
 	for (uint32_t o = 0; o + 4 <= len; o++) {
-		uint32_t w = load4(f + o);
+		uint32_t w = le32_get(f + o);
 		unsigned cost = byte_cost(f[o]) + byte_cost(f[o + 1]) + byte_cost(f[o + 2]) +
 				byte_cost(f[o + 3]) +
 				(bsearch(&w, common, ncommon, sizeof(w), cmp_u32) ? 20 : 0);
@@ -470,9 +464,7 @@ static int scan_wide(const struct litscan *s, const unsigned char *p, size_t len
 	int rc;
 
 	for (; pos + 8 <= len; pos += 4) {
-		uint64_t x;
-		memcpy(&x, p + pos, 8);
-		x |= 0x2020202020202020ull;
+		uint64_t x = le64_get(p + pos) | 0x2020202020202020ull;
 		uint32_t h0 = hash_key((uint32_t)x, sh), h1 = hash_key((uint32_t)(x >> 8), sh),
 			 h2 = hash_key((uint32_t)(x >> 16), sh),
 			 h3 = hash_key((uint32_t)(x >> 24), sh);
@@ -480,11 +472,11 @@ static int scan_wide(const struct litscan *s, const unsigned char *p, size_t len
 			       (bm[h2 >> 6] >> (h2 & 63)) | (bm[h3 >> 6] >> (h3 & 63));
 		if (unlikely(set & 1))
 			for (size_t q = pos; q < pos + 4; q++)
-				if ((rc = probe(s, tr, load4(p + q), p, len, q, fn, ctx)))
+				if ((rc = probe(s, tr, le32_get(p + q), p, len, q, fn, ctx)))
 					return rc;
 	}
 	for (; pos + 4 <= len; pos++)
-		if ((rc = probe(s, tr, load4(p + pos), p, len, pos, fn, ctx)))
+		if ((rc = probe(s, tr, le32_get(p + pos), p, len, pos, fn, ctx)))
 			return rc;
 	return 0;
 }
@@ -497,7 +489,7 @@ static int scan_narrow(const struct litscan *s, unsigned t, const unsigned char 
 	int rc;
 
 	for (size_t pos = 0; pos + t < len; pos++) {
-		uint32_t x = pos + 4 <= len ? load4(p + pos) : load_upto4(p + pos, len - pos);
+		uint32_t x = pos + 4 <= len ? le32_get(p + pos) : load_upto4(p + pos, len - pos);
 		if ((rc = probe(s, tr, x, p, len, pos, fn, ctx)))
 			return rc;
 	}
