@@ -357,6 +357,8 @@ int main(int argc, char **argv)
 
 	memcpy(order, diff, rounds * sizeof(*order));
 	double p = median(parse, rounds), pm = median(both, rounds), d = median(diff, rounds);
+	uint64_t mhits, mmiss;
+	detect_ctx_memo_stats(b.ctx, &mhits, &mmiss);
 
 	printf("{\"behaviour\":%s,\"rules\":%u,\"correlations\":%u,\"filters\":%u,\"failed\":%u,"
 	       "\"atoms\":%u,\"unfiltered\":%u,\"load_ms\":%.1f,\"events\":%zu,\"bytes\":%zu,"
@@ -366,13 +368,14 @@ int main(int argc, char **argv)
 	       "\"wall_match_ns\":%.1f,\"match_timed_ns\":%.1f,\"timer_ns\":%.1f,\"hits\":%llu,"
 	       "\"malformed\":%llu,\"values_per_event\":%.1f,\"value_bytes_per_event\":%.1f,"
 	       "\"other_values_per_event\":%.1f,\"other_bytes_per_event\":%.1f,"
-	       "\"rounds_match_ns\":[",
+	       "\"memo_hit_rate\":%.3f,\"rounds_match_ns\":[",
 	       behaviour ? "true" : "false", st.rules, st.correlations, st.filters, st.failed,
 	       st.atoms, st.unfiltered, load_ms, b.ev.n, b.ev.used, rounds, only ? only : "", p, pm,
 	       d, d > 0 ? 1e9 / d : 0.0, median(wparse, rounds), median(wboth, rounds),
 	       median(wdiff, rounds), median(timed, rounds), tcost, (unsigned long long)b.hits,
 	       (unsigned long long)b.bad, (double)b.values / nev, (double)b.value_bytes / nev,
-	       (double)b.other_values / nev, (double)b.other_bytes / nev);
+	       (double)b.other_values / nev, (double)b.other_bytes / nev,
+	       mhits + mmiss ? (double)mhits / (double)(mhits + mmiss) : 0.0);
 	for (unsigned r = 0; r < rounds; r++)
 		printf("%s%.1f", r ? "," : "", order[r]);
 	printf("]}\n");

@@ -109,6 +109,9 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx);
  * thread can fill docs while another matches them. */
 int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hit_fn fn,
 			 void *fn_ctx);
+/* For benchmarks: short values this ctx skipped because the same scanner had found nothing in
+ * them before (hits), and those it looked up and scanned (misses). */
+void detect_ctx_memo_stats(const struct detect_ctx *c, uint64_t *hits, uint64_t *misses);
 
 const char *detect_severity_name(enum detect_severity s);
 /* "low" ... "critical" (case-insensitive, "informational" too); -1 when unknown. */

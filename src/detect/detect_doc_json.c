@@ -223,9 +223,11 @@ static size_t push_key(struct flat *w, const char *s, size_t n, bool escaped, si
 
 enum { OK = 0, MALFORMED = -1, TRUNCATED = -2, TOO_MANY = -3 };
 
-static void space(struct flat *w)
+/* Compact JSON has no white space between tokens: one comparison says so. */
+static inline void space(struct flat *w)
 {
-	while (w->p < w->end && (*w->p == ' ' || *w->p == '\n' || *w->p == '\r' || *w->p == '\t'))
+	while (w->p < w->end && (unsigned char)*w->p <= ' ' &&
+	       (*w->p == ' ' || *w->p == '\n' || *w->p == '\r' || *w->p == '\t'))
 		w->p++;
 }
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "litscan.h"
+#include "scan_memo.h"
 #include "behaviour.h"
 #include "ioc.h"
 #include "sigma_int.h"
@@ -44,12 +45,13 @@ static const bool IDISH[256] = {
     ['z'] = 1, ['Z'] = 1, ['-'] = 1, [':'] = 1, ['.'] = 1, ['+'] = 1,
 };
 
+/* Text values mostly show a letter past f within their first bytes, so the loop stops early. */
 static bool idish(const char *s, uint32_t n)
 {
-	unsigned bad = 0;
 	for (uint32_t i = 0; i < n; i++)
-		bad |= !IDISH[(unsigned char)s[i]];
-	return !bad;
+		if (!IDISH[(unsigned char)s[i]])
+			return false;
+	return true;
 }
 
 /* Rules with one logsource (product, category, service): a literal found counts only when its
@@ -100,6 +102,12 @@ struct detect_engine {
 	struct litscan *kw_scan;
 	uint32_t *kw_atoms;
 	unsigned nkw_atoms, capkw_atoms;
+	/* The keyword literals made only of id characters (see idish): the only ones a value made
+	 * of those can hold, so such values (ids, hashes, times) skip the others. */
+	struct litscan *kw_id_scan;
+	uint32_t *kw_id_atoms;
+	unsigned nkw_id_atoms, capkw_id_atoms;
+	uint32_t kw_id_min; /* bytes of the shortest of them */
 };
 
 struct field_scan {
@@ -108,6 +116,9 @@ struct field_scan {
 	struct litscan *own;
 	struct litscan *with_kw; /* == own without keyword literals */
 };
+
+#define LS_KEY_MAX 256
+#define LS_MEMO 8
 
 struct detect_ctx {
 	struct detect_engine *e;
@@ -119,6 +130,17 @@ struct detect_ctx {
 	uint32_t *rule_seen;
 	uint32_t *cand;
 	unsigned ncand;
+	uint64_t found; /* literals the scans reported, in all */
+	struct scan_memo memo;
+	/* The last few logsources seen, with what each gave: which groups apply (gapp points
+	 * into gapp_all at the current one's), whether keywords do. Events share a handful. */
+	struct ls_memo {
+		char key[LS_KEY_MAX];
+		size_t len; /* 0: empty */
+		bool keywords, idish_kw;
+	} lsm[LS_MEMO];
+	bool *gapp_all; /* LS_MEMO rows of ngroups */
+	unsigned lsm_next;
 	char group[1024];
 };
 
@@ -263,6 +285,8 @@ void detect_engine_free(struct detect_engine *e)
 	free(e->rule_group);
 	litscan_free(e->kw_scan);
 	free(e->kw_atoms);
+	litscan_free(e->kw_id_scan);
+	free(e->kw_id_atoms);
 	free(e->rules);
 	free(e->corrs);
 	free(e->filters);
@@ -934,10 +958,18 @@ static int scan_add(struct detect_engine *e, struct lsgroup *g, const struct ato
 {
 	if (a->field == FM_KEYWORD) {
 		g->keywords = true;
-		g->idish_kw |= idish(a->lit, a->len);
 		if (grow((void **)&e->kw_atoms, &e->capkw_atoms, e->nkw_atoms, sizeof(uint32_t)) < 0)
 			return -ENOMEM;
 		e->kw_atoms[e->nkw_atoms++] = id;
+		if (!idish(a->lit, a->len))
+			return 0;
+		g->idish_kw = true;
+		if (!e->nkw_id_atoms || a->len < e->kw_id_min)
+			e->kw_id_min = a->len;
+		if (grow((void **)&e->kw_id_atoms, &e->capkw_id_atoms, e->nkw_id_atoms,
+			 sizeof(uint32_t)) < 0)
+			return -ENOMEM;
+		e->kw_id_atoms[e->nkw_id_atoms++] = id;
 		return 0;
 	}
 	if (a->field >= e->nfscan)
@@ -972,6 +1004,9 @@ static struct litscan *scanner_of(const struct detect_engine *e, const uint32_t 
 static int build_scanners(struct detect_engine *e)
 {
 	if (e->nkw_atoms && !(e->kw_scan = scanner_of(e, e->kw_atoms, e->nkw_atoms, NULL, 0)))
+		return -errno;
+	if (e->nkw_id_atoms &&
+	    !(e->kw_id_scan = scanner_of(e, e->kw_id_atoms, e->nkw_id_atoms, NULL, 0)))
 		return -errno;
 	for (unsigned f = 0; f < e->nfscan; f++) {
 		struct field_scan *fs = &e->fscan[f];
@@ -1114,10 +1149,11 @@ struct detect_ctx *detect_ctx_new(struct detect_engine *e)
 	c->doc = detect_doc_new(e->fields);
 	c->ms.md = pcre2_match_data_create(1, NULL);
 	c->atom_seen = calloc(e->natoms ? e->natoms : 1, sizeof(uint32_t));
-	c->gapp = calloc(e->ngroups ? e->ngroups : 1, sizeof(bool));
+	c->gapp_all = calloc((size_t)LS_MEMO * (e->ngroups ? e->ngroups : 1), sizeof(bool));
+	c->gapp = c->gapp_all;
 	c->rule_seen = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
 	c->cand = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
-	if (!c->doc || !c->ms.md || !c->atom_seen || !c->gapp || !c->rule_seen || !c->cand) {
+	if (!c->doc || !c->ms.md || !c->atom_seen || !c->gapp_all || !c->rule_seen || !c->cand) {
 		detect_ctx_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -1132,10 +1168,16 @@ void detect_ctx_free(struct detect_ctx *c)
 	detect_doc_free(c->doc);
 	pcre2_match_data_free(c->ms.md);
 	free(c->atom_seen);
-	free(c->gapp);
+	free(c->gapp_all);
 	free(c->rule_seen);
 	free(c->cand);
 	free(c);
+}
+
+void detect_ctx_memo_stats(const struct detect_ctx *c, uint64_t *hits, uint64_t *misses)
+{
+	*hits = c->memo.hits;
+	*misses = c->memo.misses;
 }
 
 struct detect_doc *detect_ctx_doc(struct detect_ctx *c)
@@ -1165,14 +1207,33 @@ static int on_literal(void *ctx, uint32_t id, size_t start)
 {
 	(void)start;
 	struct detect_ctx *c = ctx;
+	c->found++;
 	if (c->gapp[c->e->atoms[id].group])
 		on_atom(c, id);
 	return 0;
 }
 
+/* One value through one scanner; a short value it found nothing in before is skipped. */
+static void scan_one(struct detect_ctx *c, const struct litscan *ls, const struct detect_value *v)
+{
+	if (v->len > SCAN_MEMO_MAX_LEN) {
+		litscan_scan(ls, v->str, v->len, on_literal, c);
+		return;
+	}
+	struct scan_memo_key k = scan_memo_key(v->str, v->len);
+	if (scan_memo_known(&c->memo, &k, ls))
+		return;
+	uint64_t before = c->found;
+	litscan_scan(ls, v->str, v->len, on_literal, c);
+	if (c->found == before)
+		scan_memo_put(&c->memo, &k, ls);
+}
+
 /* Every value that a literal could count in goes through one scanner, once: the literals of
- * its field, plus the keyword literals when a keyword group applies (values made only of id
- * characters only when some keyword literal is too). */
+ * its field, plus the keyword literals when a keyword group applies. A value made only of id
+ * characters can hold only the keyword literals that are too, so such a value (an id, a
+ * number, a time) goes through its field's literals and, when some apply, a scanner of those
+ * keyword literals. */
 static void scan_values(struct detect_ctx *c, bool keywords, bool idish_kw)
 {
 	const struct detect_engine *e = c->e;
@@ -1182,15 +1243,18 @@ static void scan_values(struct detect_ctx *c, bool keywords, bool idish_kw)
 		if (!v->len)
 			continue;
 		const struct field_scan *fs = v->field < e->nfscan ? &e->fscan[v->field] : NULL;
-		bool kw = keywords && (idish_kw || !idish(v->str, v->len));
-		const struct litscan *ls;
-		if (fs && fs->own)
-			ls = kw ? fs->with_kw : fs->own;
-		else if (kw)
-			ls = e->kw_scan;
-		else
-			continue;
-		litscan_scan(ls, v->str, v->len, on_literal, c);
+		bool own = fs && fs->own;
+		if (!keywords) {
+			if (own)
+				scan_one(c, fs->own, v);
+		} else if (!idish(v->str, v->len)) {
+			scan_one(c, own ? fs->with_kw : e->kw_scan, v);
+		} else {
+			if (own)
+				scan_one(c, fs->own, v);
+			if (idish_kw && v->len >= e->kw_id_min)
+				litscan_scan(e->kw_id_scan, v->str, v->len, on_literal, c);
+		}
 	}
 }
 
@@ -1241,6 +1305,72 @@ int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hi
 	return rc;
 }
 
+/* The logsource as one string (product, service, categories, each NUL-terminated) in out;
+ * its length, or 0 when it does not fit. */
+static size_t logsource_key(const struct detect_logsource *s, char *out, size_t cap)
+{
+	const char *part[2 + DETECT_DOC_MAX_CATEGORIES];
+	unsigned n = 0;
+	size_t len = 0;
+
+	part[n++] = s->product ? s->product : "";
+	part[n++] = s->service ? s->service : "";
+	for (unsigned i = 0; i < s->ncategory && i < DETECT_DOC_MAX_CATEGORIES; i++)
+		part[n++] = s->category[i] ? s->category[i] : "";
+	for (unsigned i = 0; i < n; i++) {
+		size_t k = strlen(part[i]) + 1;
+		if (k > cap - len)
+			return 0;
+		memcpy(out + len, part[i], k);
+		len += k;
+	}
+	return len;
+}
+
+/* Which groups apply to the event (c->gapp), and whether keyword literals do; the rules of
+ * the applying groups without literals become candidates. */
+static void apply_groups(struct detect_ctx *c, bool *keywords, bool *idish_kw)
+{
+	const struct detect_engine *e = c->e;
+	const unsigned ng = e->ngroups ? e->ngroups : 1;
+	char key[LS_KEY_MAX];
+	size_t kl = logsource_key(&c->doc->src, key, sizeof(key));
+	unsigned slot = LS_MEMO;
+
+	for (unsigned i = 0; kl && i < LS_MEMO; i++)
+		if (c->lsm[i].len == kl && memcmp(c->lsm[i].key, key, kl) == 0) {
+			slot = i;
+			break;
+		}
+	if (slot == LS_MEMO) {
+		struct ls_memo *m = &c->lsm[slot = c->lsm_next];
+		bool *gapp = c->gapp_all + (size_t)slot * ng;
+		c->lsm_next = (c->lsm_next + 1) % LS_MEMO;
+		m->keywords = m->idish_kw = false;
+		for (unsigned gi = 0; gi < e->ngroups; gi++) {
+			const struct lsgroup *g = &e->groups[gi];
+			gapp[gi] = sigma_logsource_applies(&g->ls, c->doc);
+			m->keywords |= gapp[gi] && g->keywords;
+			m->idish_kw |= gapp[gi] && g->idish_kw;
+		}
+		m->len = kl; /* 0 (did not fit): computed again next time */
+		memcpy(m->key, key, kl);
+	}
+	c->gapp = c->gapp_all + (size_t)slot * ng;
+	*keywords = c->lsm[slot].keywords;
+	*idish_kw = c->lsm[slot].idish_kw;
+	for (unsigned gi = 0; gi < e->ngroups; gi++) {
+		const struct lsgroup *g = &e->groups[gi];
+		if (!c->gapp[gi])
+			continue;
+		for (unsigned i = 0; i < g->nalways; i++)
+			if (c->rule_seen[g->always[i]] != c->gen) {
+				c->rule_seen[g->always[i]] = c->gen;
+				c->cand[c->ncand++] = g->always[i];
+			}
+	}
+}
+
 int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 {
 	struct detect_engine *e = c->e;
@@ -1251,22 +1381,10 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 		c->gen = 1;
 	}
 	c->ncand = 0;
-	bool keywords = false, idish_kw = false;
+	bool keywords, idish_kw;
 	c->ms.atom_seen = c->atom_seen;
 	c->ms.gen = c->gen;
-	for (unsigned gi = 0; gi < e->ngroups; gi++) {
-		const struct lsgroup *g = &e->groups[gi];
-		c->gapp[gi] = sigma_logsource_applies(&g->ls, doc);
-		if (!c->gapp[gi])
-			continue;
-		keywords |= g->keywords;
-		idish_kw |= g->idish_kw;
-		for (unsigned i = 0; i < g->nalways; i++)
-			if (c->rule_seen[g->always[i]] != c->gen) {
-				c->rule_seen[g->always[i]] = c->gen;
-				c->cand[c->ncand++] = g->always[i];
-			}
-	}
+	apply_groups(c, &keywords, &idish_kw);
 	scan_values(c, keywords, idish_kw);
 	sort_u32(c->cand, c->ncand);
 	int hits = 0;

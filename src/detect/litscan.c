@@ -77,6 +77,7 @@ struct litscan {
 	size_t nentries;
 	unsigned char *folded;
 	size_t nfolded;
+	size_t min_len; /* of the literals: a shorter text holds none */
 };
 
 static const unsigned char FOLD[256] = {
@@ -351,6 +352,10 @@ struct litscan *litscan_build(const struct litscan_builder *b)
 		};
 	}
 	s->nentries = b->nlits;
+	s->min_len = SIZE_MAX;
+	for (size_t k = 0; k < b->nlits; k++)
+		if (b->lits[k].len < s->min_len)
+			s->min_len = b->lits[k].len;
 	qsort(s->entries, s->nentries, sizeof(*s->entries), cmp_entry);
 	for (size_t k = 0; k < s->nentries;) {
 		size_t end = k;
@@ -502,7 +507,7 @@ int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_
 	const unsigned char *p = text;
 	int rc;
 
-	if (!s || !p || !len)
+	if (!s || !p || len < s->min_len || !len)
 		return 0;
 	const unsigned any = s->active[CLS_ANY];
 	if ((s->active[CLS_START] | s->active[CLS_END]) && (rc = scan_ends(s, p, len, fn, ctx)))
