@@ -27,12 +27,15 @@
  * Each level is a token, so nesting is bounded by DETECT_DOC_JSON_MAX_TOKENS. */
 #define MAX_LEVELS (DETECT_DOC_JSON_MAX_TOKENS + 1)
 
+struct name_cache;
+
 struct flat {
 	struct detect_doc *doc;
 	const char *p;	 /* next byte */
 	const char *end; /* the input stops at its first NUL, as a C string would */
 	unsigned ntok;
 	bool keep_other;
+	struct name_cache *names;
 	char path[DETECT_DOC_JSON_MAX_NAME + 1];
 	char key[MAX_RAW_KEY]; /* an escaped key, unescaped */
 };
@@ -160,10 +163,67 @@ static size_t unescape(const char *s, size_t n, char *dst, size_t cap)
 	return o;
 }
 
+/* The field ids of the names met lately, per thread: events of one producer repeat their names,
+ * and comparing a name with the one cached in its slot costs a few loads where the field table
+ * would hash it and probe. Valid for one field table in one state (its count of names). */
+#define NAME_CACHE_LOG2 7
+#define NAME_CACHE_MAX 56 /* longer names go to the table */
+struct name_cache {
+	uint64_t serial; /* of the table the ids come from (detect_fields_serial) */
+	unsigned count;
+	struct {
+		uint32_t len; /* 0: empty */
+		uint32_t id;
+		char name[NAME_CACHE_MAX];
+	} e[1u << NAME_CACHE_LOG2];
+};
+
+static bool same_bytes(const char *a, const char *b, size_t n) /* 8 <= n */
+{
+	for (size_t i = 0; i + 8 < n; i += 8)
+		if (le64_get((const uint8_t *)a + i) != le64_get((const uint8_t *)b + i))
+			return false;
+	return le64_get((const uint8_t *)a + n - 8) == le64_get((const uint8_t *)b + n - 8);
+}
+
+/* This thread's cache, emptied when the doc's field table is not the one it was filled from. */
+static struct name_cache *name_cache_for(const struct detect_fields *f)
+{
+	static __thread struct name_cache nc;
+
+	if (nc.serial != detect_fields_serial(f) || nc.count != detect_fields_count(f)) {
+		memset(nc.e, 0, sizeof(nc.e));
+		nc.serial = detect_fields_serial(f);
+		nc.count = detect_fields_count(f);
+	}
+	return &nc;
+}
+
+static uint32_t field_of(struct flat *w, size_t plen)
+{
+	struct name_cache *nc = w->names;
+
+	uint32_t id;
+
+	if (plen < 8 || plen > NAME_CACHE_MAX)
+		return detect_doc_field(w->doc, w->path, plen);
+	uint64_t h = (le64_get((const uint8_t *)w->path + plen - 8) ^ plen) * 0x9E3779B97F4A7C15ull;
+	unsigned slot = (unsigned)(h >> (64 - NAME_CACHE_LOG2));
+	if (nc->e[slot].len == plen && same_bytes(nc->e[slot].name, w->path, plen)) {
+		id = nc->e[slot].id;
+	} else {
+		id = detect_fields_find(w->doc->fields, w->path, plen);
+		nc->e[slot].len = (uint32_t)plen;
+		nc->e[slot].id = id;
+		memcpy(nc->e[slot].name, w->path, plen);
+	}
+	return id < w->doc->nfields ? id : DETECT_FIELD_NONE; /* as detect_doc_field */
+}
+
 /* One scalar (s[0, n): a string body, or a primitive when !string) named path[0, plen). */
 static void leaf(struct flat *w, const char *s, size_t n, bool string, bool escaped, size_t plen)
 {
-	uint32_t id = detect_doc_field(w->doc, w->path, plen);
+	uint32_t id = field_of(w, plen);
 	size_t room, cap, out;
 	char *p;
 
@@ -483,6 +543,7 @@ int detect_doc_from_json(struct detect_doc *doc, const char *json, size_t len, c
 	w.end = nul ? nul : json + len;
 	w.ntok = 0;
 	w.keep_other = detect_fields_keep_other(doc->fields);
+	w.names = name_cache_for(doc->fields);
 	space(&w);
 	if (w.p >= w.end || *w.p != '{')
 		return fail(err, errlen, -EINVAL, "not a JSON object");

@@ -25,6 +25,7 @@ struct detect_fields {
 	char *names;	/* every name NUL-terminated, back to back */
 	size_t names_len, names_cap;
 	bool keep_other;
+	uint64_t serial; /* unique per table made by this process */
 };
 
 static const char *const fixed_names[] = {
@@ -168,11 +169,13 @@ static int grow_entries(struct detect_fields *f)
 
 struct detect_fields *detect_fields_new(void)
 {
+	static _Atomic uint64_t serials;
 	struct detect_fields *f = calloc(1, sizeof(*f));
 	int err = ENOMEM;
 
 	if (!f)
 		return NULL;
+	f->serial = ++serials;
 	f->cap = 64;
 	f->ent = calloc(f->cap, sizeof(*f->ent));
 	f->mask = 127;
@@ -254,6 +257,11 @@ const char *detect_fields_name(const struct detect_fields *f, uint32_t id)
 	if (id >= f->count)
 		return "";
 	return f->names + f->ent[id].off;
+}
+
+uint64_t detect_fields_serial(const struct detect_fields *f)
+{
+	return f->serial;
 }
 
 unsigned detect_fields_count(const struct detect_fields *f)

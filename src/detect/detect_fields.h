@@ -37,6 +37,9 @@ uint32_t detect_fields_find(const struct detect_fields *f, const char *name, siz
 const char *detect_fields_name(const struct detect_fields *f, uint32_t id);
 /* Number of ids handed out, DETECT_FIELD_OTHER included (valid ids are < count). */
 unsigned detect_fields_count(const struct detect_fields *f);
+/* Tells tables apart for caches that outlive one (never 0; no two tables of a process share
+ * one, even when one reuses the other's memory). */
+uint64_t detect_fields_serial(const struct detect_fields *f);
 /* Keyword searches need every value of the event: when set, adapters keep values of unknown
  * fields under DETECT_FIELD_OTHER. */
 void detect_fields_set_keep_other(struct detect_fields *f, bool keep);

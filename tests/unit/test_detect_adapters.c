@@ -195,6 +195,60 @@ static void test_json_flatten(void **state)
 	assert_string_equal(cats(doc), "file_event,file_rename");
 }
 
+/* The reader remembers field ids by name per thread: a second table, one that grows, and one
+ * made where a freed one was must each get their own ids. */
+static void test_json_name_cache(void **state)
+{
+	const char *js = "{\"process\":{\"executable\":\"/bin/a\",\"command_line\":\"a b\"}}";
+	struct detect_fields *a = detect_fields_new(), *b;
+	struct detect_doc *da, *db;
+
+	(void)state;
+	assert_non_null(a);
+	uint32_t exe_a = detect_fields_intern(a, "process.executable", 18);
+	da = detect_doc_new(a);
+	assert_int_equal(detect_doc_from_json(da, js, strlen(js), err, sizeof(err)), 0);
+	assert_non_null(detect_doc_first(da, exe_a));
+	assert_null(detect_doc_first(da, detect_doc_field(da, "process.command_line", 20)));
+
+	/* Another table where the same name has another id, and the other name is known. */
+	b = detect_fields_new();
+	assert_non_null(b);
+	uint32_t cmd_b = detect_fields_intern(b, "process.command_line", 20);
+	uint32_t exe_b = detect_fields_intern(b, "process.executable", 18);
+	assert_int_not_equal(exe_a, exe_b);
+	db = detect_doc_new(b);
+	assert_int_equal(detect_doc_from_json(db, js, strlen(js), err, sizeof(err)), 0);
+	assert_string_equal(detect_doc_first(db, cmd_b)->str, "a b\"}}");
+	assert_int_equal(detect_doc_first(db, exe_b)->len, 6);
+	assert_int_equal(db->nvalues, 2);
+	detect_doc_free(db);
+	detect_fields_free(b);
+
+	/* The first table again, after it learnt the other name: a doc made since sees it. */
+	assert_int_equal(detect_doc_from_json(da, js, strlen(js), err, sizeof(err)), 0);
+	assert_int_equal(da->nvalues, 1);
+	uint32_t cmd_a = detect_fields_intern(a, "process.command_line", 20);
+	detect_doc_free(da);
+	da = detect_doc_new(a);
+	assert_int_equal(detect_doc_from_json(da, js, strlen(js), err, sizeof(err)), 0);
+	assert_int_equal(da->nvalues, 2);
+	assert_non_null(detect_doc_first(da, cmd_a));
+	detect_doc_free(da);
+	detect_fields_free(a);
+
+	/* A table made after both were freed (perhaps at the same address), with one name only. */
+	b = detect_fields_new();
+	assert_non_null(b);
+	uint32_t only = detect_fields_intern(b, "process.command_line", 20);
+	db = detect_doc_new(b);
+	assert_int_equal(detect_doc_from_json(db, js, strlen(js), err, sizeof(err)), 0);
+	assert_int_equal(db->nvalues, 1);
+	assert_non_null(detect_doc_first(db, only));
+	detect_doc_free(db);
+	detect_fields_free(b);
+}
+
 static void test_json_escapes(void **state)
 {
 	const struct detect_value *v;
@@ -714,6 +768,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_flatten),
+	    cmocka_unit_test(test_json_name_cache),
 	    cmocka_unit_test(test_json_escapes),
 	    cmocka_unit_test(test_json_names),
 	    cmocka_unit_test(test_json_malformed),
