@@ -594,17 +594,17 @@ static int single(struct behaviour *b, struct detect_doc *doc, detect_hit_fn fn,
 	if (rc)
 		return rc;
 	const struct detect_value *exe = val(b, doc, F_EXE);
-	/* Container runtimes re-execute themselves from a sealed memfd (CVE-2019-5736 fix). */
-	if (exe && (memmem(exe->str, exe->len, "runc", 4) || memmem(exe->str, exe->len, "crun", 4)))
-		return 0;
 	bool fileless = val_is(val(b, doc, F_MEMFD), "true") ||
 			val_is(val(b, doc, F_DELETED), "true") ||
 			(exe && exe->len >= 7 && memcmp(exe->str, "/memfd:", 7) == 0) ||
 			(exe && exe->len >= 10 &&
 			 memcmp(exe->str + exe->len - 10, " (deleted)", 10) == 0);
-	if (fileless)
-		rc = emit(fn, ctx, R_FILELESS, doc, 1, doc->time_ns, doc->time_ns, NULL, hits);
-	return rc;
+	if (!fileless)
+		return 0;
+	/* Container runtimes re-execute themselves from a sealed memfd (CVE-2019-5736 fix). */
+	if (exe && (memmem(exe->str, exe->len, "runc", 4) || memmem(exe->str, exe->len, "crun", 4)))
+		return 0;
+	return emit(fn, ctx, R_FILELESS, doc, 1, doc->time_ns, doc->time_ns, NULL, hits);
 }
 
 int behaviour_match(struct behaviour *b, struct detect_doc *doc, detect_hit_fn fn, void *ctx,
