@@ -176,7 +176,7 @@ struct behaviour {
 
 static int table_init(struct table *t, unsigned max)
 {
-	t->nbuckets = 4096;
+	t->nbuckets = 1024; /* grows with the keys (table_grow) */
 	t->max = max;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	return t->buckets ? 0 : -ENOMEM;
@@ -228,6 +228,28 @@ static void table_trim(struct table *t)
 		}
 }
 
+/* Twice the buckets, once there are as many keys as buckets, so chains stay about one slot
+ * long (a full table of 65,536 keys in the first 4,096 buckets walked 16 slots per event).
+ * Out of memory: the table keeps working with longer chains. */
+static int table_grow(struct table *t)
+{
+	unsigned n = t->nbuckets * 2;
+	struct slot **nb = n > t->nbuckets ? calloc(n, sizeof(*nb)) : NULL;
+
+	if (!nb)
+		return -ENOMEM;
+	for (unsigned i = 0; i < t->nbuckets; i++)
+		for (struct slot *s = t->buckets[i], *next; s; s = next) {
+			next = s->next;
+			s->next = nb[s->hash % n];
+			nb[s->hash % n] = s;
+		}
+	free(t->buckets);
+	t->buckets = nb;
+	t->nbuckets = n;
+	return 0;
+}
+
 /* The slot for key, created when new; the older half is forgotten when the table is full. */
 static struct slot *table_get(struct table *t, const char *key, size_t klen, uint64_t now)
 {
@@ -242,6 +264,8 @@ static struct slot *table_get(struct table *t, const char *key, size_t klen, uin
 		}
 	if (t->count >= t->max)
 		table_trim(t);
+	else if (t->count >= t->nbuckets && table_grow(t) == 0)
+		b = &t->buckets[h % t->nbuckets];
 	struct slot *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
