@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "detect_fields.h"
+#include "hash64.h"
 
 /* ---- the built-in rules ---- */
 static const char *const T_C2[] = {"Command and Control"};
@@ -196,13 +197,6 @@ static void table_release(struct table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static uint64_t fnv(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
 
 /* Full: forget the older half of the keys (by last sight) in one sweep, so the cost stays
  * constant per insertion instead of a search for the oldest key each time. */
@@ -255,7 +249,7 @@ static struct slot *table_get(struct table *t, const char *key, size_t klen, uin
 {
 	if (klen >= sizeof(((struct slot *)0)->key))
 		klen = sizeof(((struct slot *)0)->key) - 1;
-	uint64_t h = fnv(key, klen);
+	uint64_t h = hash64_bytes(key, klen, 0);
 	struct slot **b = &t->buckets[h % t->nbuckets];
 	for (struct slot *s = *b; s; s = s->next)
 		if (s->hash == h && strncmp(s->key, key, klen) == 0 && !s->key[klen]) {
@@ -342,15 +336,28 @@ static bool val_is_n(const struct detect_value *v, const char *s, size_t n)
 
 static size_t key_of(char *out, size_t size, const struct detect_value *const *parts, size_t n)
 {
+	/* "a|b|c", each part up to its first NUL and at most 80 bytes; cut at size - 1. */
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(out + k, size - k, "%s%.*s", i ? "|" : "",
-				 parts[i] ? (int)(parts[i]->len > 80 ? 80 : parts[i]->len) : 0,
-				 parts[i] ? parts[i]->str : "");
-		if (w < 0 || (size_t)w >= size - k)
+		const struct detect_value *v = parts[i];
+		size_t len = v ? strnlen(v->str, v->len > 80 ? 80 : v->len) : 0;
+		if (k + (i ? 1 : 0) + len >= size) {
+			size_t room = size - 1 - k;
+			if (i && room) {
+				out[k++] = '|';
+				room--;
+			}
+			memcpy(out + k, v ? v->str : "", room < len ? room : len);
+			out[size - 1] = '\0';
 			return size - 1;
-		k += (size_t)w;
+		}
+		if (i)
+			out[k++] = '|';
+		if (len)
+			memcpy(out + k, v->str, len);
+		k += len;
 	}
+	out[k] = '\0';
 	return k;
 }
 
