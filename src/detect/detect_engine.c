@@ -1305,23 +1305,24 @@ int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hi
 	return rc;
 }
 
-/* The logsource as one string (product, service, categories, each NUL-terminated) in out;
- * its length, or 0 when it does not fit. */
+/* The logsource as one string in out: product, service and categories, each as 'N' (absent)
+ * or 'S' and its text, NUL-terminated; its length, or 0 when it does not fit. */
 static size_t logsource_key(const struct detect_logsource *s, char *out, size_t cap)
 {
 	const char *part[2 + DETECT_DOC_MAX_CATEGORIES];
 	unsigned n = 0;
 	size_t len = 0;
 
-	part[n++] = s->product ? s->product : "";
-	part[n++] = s->service ? s->service : "";
+	part[n++] = s->product;
+	part[n++] = s->service;
 	for (unsigned i = 0; i < s->ncategory && i < DETECT_DOC_MAX_CATEGORIES; i++)
-		part[n++] = s->category[i] ? s->category[i] : "";
+		part[n++] = s->category[i];
 	for (unsigned i = 0; i < n; i++) {
-		size_t k = strlen(part[i]) + 1;
-		if (k > cap - len)
+		size_t k = part[i] ? strlen(part[i]) + 1 : 0;
+		if (k + 1 > cap - len)
 			return 0;
-		memcpy(out + len, part[i], k);
+		out[len++] = part[i] ? 'S' : 'N';
+		memcpy(out + len, part[i] ? part[i] : "", k);
 		len += k;
 	}
 	return len;
