@@ -197,7 +197,6 @@ static void table_release(struct table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-
 /* Full: forget the older half of the keys (by last sight) in one sweep, so the cost stays
  * constant per insertion instead of a search for the oldest key each time. */
 static void table_trim(struct table *t)

@@ -178,14 +178,6 @@ struct name_cache {
 	} e[1u << NAME_CACHE_LOG2];
 };
 
-static bool same_bytes(const char *a, const char *b, size_t n) /* 8 <= n */
-{
-	for (size_t i = 0; i + 8 < n; i += 8)
-		if (le64_get((const uint8_t *)a + i) != le64_get((const uint8_t *)b + i))
-			return false;
-	return le64_get((const uint8_t *)a + n - 8) == le64_get((const uint8_t *)b + n - 8);
-}
-
 /* This thread's cache, emptied when the doc's field table is not the one it was filled from. */
 static struct name_cache *name_cache_for(const struct detect_fields *f)
 {
@@ -202,14 +194,13 @@ static struct name_cache *name_cache_for(const struct detect_fields *f)
 static uint32_t field_of(struct flat *w, size_t plen)
 {
 	struct name_cache *nc = w->names;
-
 	uint32_t id;
 
 	if (plen < 8 || plen > NAME_CACHE_MAX)
 		return detect_doc_field(w->doc, w->path, plen);
 	uint64_t h = (le64_get((const uint8_t *)w->path + plen - 8) ^ plen) * 0x9E3779B97F4A7C15ull;
 	unsigned slot = (unsigned)(h >> (64 - NAME_CACHE_LOG2));
-	if (nc->e[slot].len == plen && same_bytes(nc->e[slot].name, w->path, plen)) {
+	if (nc->e[slot].len == plen && detect_name_equal(nc->e[slot].name, w->path, plen)) {
 		id = nc->e[slot].id;
 	} else {
 		id = detect_fields_find(w->doc->fields, w->path, plen);

@@ -80,22 +80,6 @@ static uint32_t name_hash(const char *s, size_t n)
 	return (uint32_t)h;
 }
 
-/* a[0, n) == b[0, n) for names (n >= 1), in whole loads: a library call per lookup costs more
- * than the bytes. */
-static inline bool same_name(const char *a, const char *b, size_t n)
-{
-	size_t i = 0;
-
-	if (n < 4)
-		return a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1];
-	if (n < 8)
-		return read32(a) == read32(b) && read32(a + n - 4) == read32(b + n - 4);
-	for (; i + 8 < n; i += 8)
-		if (read64(a + i) != read64(b + i))
-			return false;
-	return read64(a + n - 8) == read64(b + n - 8);
-}
-
 static uint32_t lookup(const struct detect_fields *f, const char *name, size_t len, uint32_t h)
 {
 	for (uint32_t i = h & f->mask;; i = (i + 1) & f->mask) {
@@ -105,7 +89,8 @@ static uint32_t lookup(const struct detect_fields *f, const char *name, size_t l
 		if (id == 0)
 			return DETECT_FIELD_NONE;
 		e = &f->ent[id];
-		if (e->hash == h && e->len == len && same_name(f->names + e->off, name, len))
+		if (e->hash == h && e->len == len &&
+		    detect_name_equal(f->names + e->off, name, len))
 			return id;
 	}
 }

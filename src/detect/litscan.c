@@ -326,8 +326,11 @@ struct litscan *litscan_build(const struct litscan_builder *b)
 	for (size_t k = 0; k < b->nbytes; k++)
 		s->folded[k] = FOLD[b->bytes[k]];
 	s->nfolded = b->nbytes;
+	s->min_len = SIZE_MAX;
 	for (size_t k = 0; k < b->nlits; k++) {
 		const struct lit *l = &b->lits[k];
+		if (l->len < s->min_len)
+			s->min_len = l->len;
 		const unsigned char *f = s->folded + l->off;
 		uint32_t width = l->len < 4 ? l->len : 4, anchor = 0;
 		uint8_t cls = CLS_ANY;
@@ -352,10 +355,6 @@ struct litscan *litscan_build(const struct litscan_builder *b)
 		};
 	}
 	s->nentries = b->nlits;
-	s->min_len = SIZE_MAX;
-	for (size_t k = 0; k < b->nlits; k++)
-		if (b->lits[k].len < s->min_len)
-			s->min_len = b->lits[k].len;
 	qsort(s->entries, s->nentries, sizeof(*s->entries), cmp_entry);
 	for (size_t k = 0; k < s->nentries;) {
 		size_t end = k;
