@@ -38,9 +38,10 @@ static const char usage_scan[] =
     "  -o, --output FORMAT     jsonl (alert documents) or table (default)\n"
     "  -l, --min-level LEVEL   report only matches at or above informational, low, medium,\n"
     "                          high or critical (default: all)\n"
-    "  -j, --threads N         1 parses and matches on one thread; 2 parses each line on a\n"
-    "                          second thread while the first matches (default: 2 when there is\n"
-    "                          more than one CPU); the output is the same\n"
+    "  -j, --threads N         1 parses and matches on one thread; N from 2 to 8 parses and\n"
+    "                          matches rules on N worker threads while the first thread keeps\n"
+    "                          what depends on event order (correlations, behaviour, output)\n"
+    "                          (default: the number of CPUs, at most 8); the output is the same\n"
     "  -q, --quiet             no summary\n";
 
 struct rule_count {
@@ -211,6 +212,13 @@ static void progress(struct scan *s, bool final)
 	fflush(s->cli->err);
 }
 
+/* The order-free half of matching, on the thread that parsed the line: which rules match it. */
+static void select_line(void *state, struct scan_pipe_line *l)
+{
+	if (l->kind == SCAN_PIPE_LINE_EVENT)
+		l->nsel = detect_ctx_select(state, l->doc, l->sel, SCAN_PIPE_SEL);
+}
+
 /* Everything after parsing, on the main thread and in file order: correlation and behaviour
  * state and the output depend on the order of events. */
 static int scan_line(void *ctx, const struct scan_pipe_line *l)
@@ -236,7 +244,10 @@ static int scan_line(void *ctx, const struct scan_pipe_line *l)
 		s->line = l->line;
 		s->line_len = l->len;
 		s->line_is_json = l->is_json;
-		detect_ctx_match_doc(s->ctx, l->doc, on_hit, s);
+		if (l->nsel >= 0)
+			detect_ctx_emit(s->ctx, l->doc, l->sel, (unsigned)l->nsel, on_hit, s);
+		else /* more rules matched than the line has room for */
+			detect_ctx_match_doc(s->ctx, l->doc, on_hit, s);
 		if (s->iocs)
 			ioc_set_match(s->iocs, l->doc, on_ioc, s);
 		if ((s->lines & 0xffff) == 0)
@@ -287,8 +298,9 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 {
 	const char *rules = NULL, *output = NULL, *level = NULL, *iocs = NULL, *threads = NULL;
 	bool no_behaviour = false;
-	long nthreads = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+	long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct scan_pipe *sp = NULL;
+	struct detect_ctx *wctx[SCAN_PIPE_MAX_THREADS] = {NULL};
 	struct scan s = {.cli = cli, .min_level = 0};
 	const struct cli_args_opt opts[] = {{"rules", 'r', &rules, NULL},
 					    {"output", 'o', &output, NULL},
@@ -310,9 +322,14 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, usage_scan, "scan: --rules or --iocs is required");
 	if (level && (s.min_level = detect_severity_parse(level)) < 0)
 		return cli_usage_error(cli, usage_scan, "scan: unknown level '%s'", level);
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > (long)SCAN_PIPE_MAX_THREADS)
+		nthreads = SCAN_PIPE_MAX_THREADS;
 	if (threads && cli_args_parse_long(threads, 1, SCAN_PIPE_MAX_THREADS, &nthreads) < 0)
-		return cli_usage_error(cli, usage_scan, "scan: --threads must be 1 or 2, not '%s'",
-				       threads);
+		return cli_usage_error(cli, usage_scan,
+				       "scan: --threads must be a number from 1 to %u, not '%s'",
+				       SCAN_PIPE_MAX_THREADS, threads);
 	s.e = detect_engine_new();
 	if (!s.e) {
 		cli_error(cli, "out of memory");
@@ -345,7 +362,14 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		rc = CLI_EXIT_SERVER;
 		goto out;
 	}
-	if (!(sp = scan_pipe_new(detect_engine_fields(s.e), (unsigned)nthreads))) {
+	for (long i = 0; i < nthreads; i++)
+		if (!(wctx[i] = detect_ctx_new(s.e))) {
+			cli_error(cli, "out of memory");
+			rc = CLI_EXIT_SERVER;
+			goto out;
+		}
+	if (!(sp = scan_pipe_new(detect_engine_fields(s.e), (unsigned)nthreads, select_line,
+				 (void *const *)wctx))) {
 		cli_error(cli, "out of memory");
 		rc = CLI_EXIT_SERVER;
 		goto out;
@@ -384,6 +408,8 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		summary(&s, pos.n, &st);
 out:
 	scan_pipe_free(sp);
+	for (unsigned i = 0; i < SCAN_PIPE_MAX_THREADS; i++)
+		detect_ctx_free(wctx[i]);
 	free(s.counts);
 	ioc_set_unref(s.iocs);
 	detect_ctx_free(s.ctx);

@@ -1,6 +1,8 @@
 /* mamori scan's parser stage: splitting a file into lines and filling one detect_doc per line,
- * either inline or on a thread of its own that hands batches of parsed lines, in file order,
- * through a small ring to the thread that matches them. */
+ * either inline or on worker threads. Each worker takes the next batch of lines from the file,
+ * parses them and runs the prep step on them (the order-free half of matching) while the other
+ * workers do the same with the batches after it; the calling thread consumes the batches through
+ * a small ring in file order. */
 #include "scan_pipe.h"
 
 #include <errno.h>
@@ -23,8 +25,9 @@
 /* One handoff per batch keeps the locking far below the cost of parsing its lines, and a few
  * batches in flight absorb the jitter between the stages. Every line has a doc of its own (about
  * 270 KiB of address space, of which a line touches a few pages), so the ring stays small. */
-#define BATCH_LINES 64
-#define RING_BATCHES 4
+#define BATCH_LINES 256
+#define BATCHES_PER_WORKER 3
+#define RING_MAX (BATCHES_PER_WORKER * SCAN_PIPE_MAX_THREADS)
 /* Read from a pipe, a batch keeps a copy of its lines; past this many bytes it is handed over
  * early. */
 #define BATCH_TEXT (1u << 20)
@@ -41,6 +44,7 @@ struct batch {
 	struct dynbuf text; /* the lines' bytes, when the source reuses its buffer */
 	bool last;	    /* the file ends with this batch */
 	int err;	    /* with last: 0, or why reading failed */
+	bool ready;	    /* parsed, and not yet consumed */
 };
 
 /* The lines of one file: a mapping (valid until the pipeline has drained) or blocks read into
@@ -56,16 +60,27 @@ struct source {
 	uint64_t line_no;
 };
 
+struct worker {
+	struct scan_pipe *p;
+	void *state; /* the prep step's, for this worker */
+	pthread_t tid;
+};
+
 struct scan_pipe {
-	struct batch b[RING_BATCHES];
-	unsigned nbatch; /* 1 when parsing inline */
-	unsigned cap;	 /* lines per batch */
-	bool threaded, synced;
-	struct source src; /* touched by the parser stage only while a file runs */
+	struct batch b[RING_MAX];
+	unsigned nbatch;   /* 1 when parsing inline */
+	unsigned cap;	   /* lines per batch */
+	unsigned nworkers; /* 0: inline */
+	struct worker w[SCAN_PIPE_MAX_THREADS];
+	scan_pipe_prep_fn prep;
+	void *inline_state;
+	bool synced;
+	struct source src; /* under mu while workers run */
 	pthread_mutex_t mu;
 	pthread_cond_t filled, freed;
-	unsigned count; /* batches parsed and not yet consumed */
-	bool stop;	/* the consumer gave up: the parser ends at its next handoff */
+	uint64_t taken, consumed; /* batches taken from the file, and consumed, this run */
+	bool ended;		  /* the batch with the file's end was taken */
+	bool stop;		  /* the consumer gave up: workers end at their next batch */
 };
 
 /* The next line, without its newline: 1 with *line valid until the next call (or the unmap; NULL
@@ -148,6 +163,7 @@ static void parse_line(struct scan_pipe_line *l)
 	int rc;
 	p = l->line;
 	n = l->len;
+	l->nsel = -1;
 	l->is_json = p[0] == '{';
 	if (l->is_json) {
 		rc = detect_doc_from_json(l->doc, p, n, l->err, sizeof(l->err));
@@ -161,10 +177,10 @@ static void parse_line(struct scan_pipe_line *l)
 	l->kind = rc < 0 ? SCAN_PIPE_LINE_BAD : SCAN_PIPE_LINE_EVENT;
 }
 
-/* Takes the next lines from the source, then parses them: lines are copied into the batch first
- * when the source's buffer would not outlive the batch, so that every doc's borrowed strings
- * stay valid until the consumer is done with it. */
-static void batch_fill(struct scan_pipe *p, struct batch *b)
+/* Takes the next lines from the source: copied into the batch when the source's buffer would not
+ * outlive the batch, so that every doc's borrowed strings stay valid until the consumer is done
+ * with it. */
+static void batch_take(struct scan_pipe *p, struct batch *b)
 {
 	struct source *r = &p->src;
 	bool copy = !r->map && p->cap > 1;
@@ -194,11 +210,20 @@ static void batch_fill(struct scan_pipe *p, struct batch *b)
 		s->l.line_no = ++r->line_no;
 		b->n++;
 	}
-	for (unsigned i = 0; i < b->n; i++) {
+	for (unsigned i = 0; copy && i < b->n; i++) {
 		struct slot *s = &b->slot[i];
-		if (copy && s->l.line)
+		if (s->l.line)
 			s->l.line = b->text.data ? b->text.data + s->off : "";
-		parse_line(&s->l);
+	}
+}
+
+/* Parses the batch's lines, then runs the prep step on each with the given state. */
+static void batch_parse(struct scan_pipe *p, struct batch *b, void *state)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		parse_line(&b->slot[i].l);
+		if (p->prep)
+			p->prep(state, &b->slot[i].l);
 	}
 }
 
@@ -215,71 +240,83 @@ static int run_inline(struct scan_pipe *p, scan_pipe_fn fn, void *ctx)
 {
 	struct batch *b = &p->b[0];
 	do {
-		batch_fill(p, b);
+		batch_take(p, b);
+		batch_parse(p, b, p->inline_state);
 		if (batch_drain(b, fn, ctx))
 			return 0;
 	} while (!b->last);
 	return b->err;
 }
 
-static void *parser_main(void *arg)
+/* A worker: takes the next batch while its ring slot is free, parses it outside the lock, marks
+ * it ready. Batches are numbered as they are taken, so the ring holds them in file order. */
+static void *worker_main(void *arg)
 {
-	struct scan_pipe *p = arg;
-	for (unsigned tail = 0;; tail = (tail + 1) % p->nbatch) {
-		pthread_mutex_lock(&p->mu);
-		while (p->count == p->nbatch && !p->stop)
+	struct worker *w = arg;
+	struct scan_pipe *p = w->p;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && !p->ended && p->taken - p->consumed >= p->nbatch)
 			pthread_cond_wait(&p->freed, &p->mu);
-		bool stop = p->stop;
-		pthread_mutex_unlock(&p->mu);
-		if (stop)
+		if (p->stop || p->ended)
 			break;
-		struct batch *b = &p->b[tail];
-		batch_fill(p, b);
-		bool last = b->last; /* b belongs to the consumer once counted */
+		struct batch *b = &p->b[p->taken++ % p->nbatch];
+		batch_take(p, b);
+		if (b->last) {
+			p->ended = true;
+			pthread_cond_broadcast(&p->freed); /* the other workers can end */
+		}
+		pthread_mutex_unlock(&p->mu);
+		batch_parse(p, b, w->state);
 		pthread_mutex_lock(&p->mu);
-		p->count++;
-		pthread_cond_signal(&p->filled);
-		pthread_mutex_unlock(&p->mu);
-		if (last)
-			break;
+		b->ready = true;
+		pthread_cond_broadcast(&p->filled);
 	}
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
 static int run_threaded(struct scan_pipe *p, scan_pipe_fn fn, void *ctx)
 {
-	pthread_t tid;
 	sigset_t all, old;
+	unsigned started = 0;
 	int rc = 0;
 
-	p->count = 0;
-	p->stop = false;
+	p->taken = p->consumed = 0;
+	p->ended = p->stop = false;
+	for (unsigned i = 0; i < p->nbatch; i++)
+		p->b[i].ready = false;
 	/* Signals stay with the main thread. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(&tid, NULL, parser_main, p);
+	while (started < p->nworkers &&
+	       pthread_create(&p->w[started].tid, NULL, worker_main, &p->w[started]) == 0)
+		started++;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
+	if (!started)
 		return run_inline(p, fn, ctx);
-	for (unsigned head = 0;; head = (head + 1) % p->nbatch) {
+	for (;;) {
+		struct batch *b = &p->b[p->consumed % p->nbatch];
 		pthread_mutex_lock(&p->mu);
-		while (!p->count)
+		while (!b->ready)
 			pthread_cond_wait(&p->filled, &p->mu);
 		pthread_mutex_unlock(&p->mu);
-		struct batch *b = &p->b[head];
 		bool stopped = batch_drain(b, fn, ctx);
 		bool last = b->last;
 		if (last && !stopped)
 			rc = b->err;
 		pthread_mutex_lock(&p->mu);
-		p->count--;
+		b->ready = false;
+		p->consumed++;
 		p->stop = stopped;
-		pthread_cond_signal(&p->freed);
+		pthread_cond_broadcast(&p->freed);
 		pthread_mutex_unlock(&p->mu);
 		if (last || stopped)
 			break;
 	}
-	pthread_join(tid, NULL);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(p->w[i].tid, NULL);
 	return rc;
 }
 
@@ -304,24 +341,36 @@ int scan_pipe_run(struct scan_pipe *p, int fd, scan_pipe_fn fn, void *ctx)
 		}
 	}
 	/* Pipes and the like are read in blocks instead, carrying a partial last line over. */
-	int rc = p->threaded ? run_threaded(p, fn, ctx) : run_inline(p, fn, ctx);
+	int rc = p->nworkers ? run_threaded(p, fn, ctx) : run_inline(p, fn, ctx);
 	if (r->map)
 		munmap((void *)r->map, r->map_len);
 	r->map = NULL;
 	return rc;
 }
 
-struct scan_pipe *scan_pipe_new(const struct detect_fields *fields, unsigned threads)
+struct scan_pipe *scan_pipe_new(const struct detect_fields *fields, unsigned threads,
+				scan_pipe_prep_fn prep, void *const *states)
 {
 	struct scan_pipe *p = calloc(1, sizeof(*p));
 	int err = ENOMEM;
 
 	if (!p)
 		return NULL;
+	if (threads < 1 || threads > SCAN_PIPE_MAX_THREADS) {
+		free(p);
+		errno = EINVAL;
+		return NULL;
+	}
 	dynbuf_init(&p->src.buf, SCAN_PIPE_MAX_LINE + READ_BLOCK);
-	p->threaded = threads > 1;
-	p->nbatch = p->threaded ? RING_BATCHES : 1;
-	p->cap = p->threaded ? BATCH_LINES : 1;
+	p->prep = prep;
+	p->nworkers = threads > 1 ? threads : 0;
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		p->w[i].p = p;
+		p->w[i].state = states ? states[i] : NULL;
+	}
+	p->inline_state = states ? states[0] : NULL;
+	p->nbatch = p->nworkers ? BATCHES_PER_WORKER * p->nworkers : 1;
+	p->cap = p->nworkers ? BATCH_LINES : 1;
 	for (unsigned i = 0; i < p->nbatch; i++) {
 		struct batch *b = &p->b[i];
 		dynbuf_init(&b->text, BATCH_TEXT + SCAN_PIPE_MAX_LINE);
@@ -333,7 +382,7 @@ struct scan_pipe *scan_pipe_new(const struct detect_fields *fields, unsigned thr
 				goto out;
 			}
 	}
-	if (p->threaded) {
+	if (p->nworkers) {
 		if ((err = pthread_mutex_init(&p->mu, NULL)))
 			goto out;
 		if ((err = pthread_cond_init(&p->filled, NULL))) {

@@ -165,6 +165,7 @@ struct slot {
 struct table {
 	struct slot **buckets;
 	unsigned nbuckets, count, max;
+	struct slot *spare; /* slots forgotten by table_trim, reused before allocating */
 };
 
 struct behaviour {
@@ -193,6 +194,10 @@ static void table_release(struct table *t)
 			s = n;
 		}
 	}
+	for (struct slot *s = t->spare, *n; s; s = n) {
+		n = s->next;
+		free(s);
+	}
 	free(t->buckets);
 	memset(t, 0, sizeof(*t));
 }
@@ -213,7 +218,8 @@ static void table_trim(struct table *t)
 			if ((*p)->last_ns <= cut) {
 				struct slot *s = *p;
 				*p = s->next;
-				free(s);
+				s->next = t->spare;
+				t->spare = s;
 				t->count--;
 			} else {
 				p = &(*p)->next;
@@ -259,9 +265,13 @@ static struct slot *table_get(struct table *t, const char *key, size_t klen, uin
 		table_trim(t);
 	else if (t->count >= t->nbuckets && table_grow(t) == 0)
 		b = &t->buckets[h % t->nbuckets];
-	struct slot *s = calloc(1, sizeof(*s));
-	if (!s)
+	struct slot *s = t->spare;
+	if (s) {
+		t->spare = s->next;
+		memset(s, 0, sizeof(*s));
+	} else if (!(s = calloc(1, sizeof(*s)))) {
 		return NULL;
+	}
 	s->hash = h;
 	memcpy(s->key, key, klen);
 	s->last_ns = now;

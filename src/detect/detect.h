@@ -109,6 +109,18 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx);
  * thread can fill docs while another matches them. */
 int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hit_fn fn,
 			 void *fn_ctx);
+/* detect_ctx_match_doc in two halves, for a caller that matches on several threads but must
+ * keep the order of events where it matters (correlations, behaviour, output):
+ * - detect_ctx_select, on any thread with a ctx of its own: the rules whose detection matches
+ *   doc, no filter excluding them, as indexes into out[0, cap) in rule order. Returns their
+ *   number, or -E2BIG when there are more than cap (out then holds the first cap). It changes
+ *   nothing but c.
+ * - detect_ctx_emit, on one thread for all events, in their order: what those rules give (hits,
+ *   the correlations they feed, then the behaviour detections), exactly as detect_ctx_match
+ *   would. Returns as detect_ctx_match does. */
+int detect_ctx_select(struct detect_ctx *c, struct detect_doc *doc, uint32_t *out, unsigned cap);
+int detect_ctx_emit(struct detect_ctx *c, struct detect_doc *doc, const uint32_t *sel, unsigned n,
+		    detect_hit_fn fn, void *fn_ctx);
 /* For benchmarks: short values this ctx skipped because the same scanner had found nothing in
  * them before (hits), and those it looked up and scanned (misses). */
 void detect_ctx_memo_stats(const struct detect_ctx *c, uint64_t *hits, uint64_t *misses);

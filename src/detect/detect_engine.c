@@ -1372,7 +1372,9 @@ static void apply_groups(struct detect_ctx *c, bool *keywords, bool *idish_kw)
 	}
 }
 
-int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
+/* The candidates of c->doc whose detection matches and no filter excludes, compacted into
+ * c->cand in rule order; their count. Reads the engine, writes only the ctx. */
+static unsigned select_rules(struct detect_ctx *c)
 {
 	struct detect_engine *e = c->e;
 	struct detect_doc *doc = c->doc;
@@ -1388,7 +1390,7 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 	apply_groups(c, &keywords, &idish_kw);
 	scan_values(c, keywords, idish_kw);
 	sort_u32(c->cand, c->ncand);
-	int hits = 0;
+	unsigned n = 0;
 	for (unsigned i = 0; i < c->ncand; i++) {
 		const struct sigma_rule *r = e->rules[c->cand[i]];
 		if (!c->gapp[e->rule_group[c->cand[i]]]) /* the rule's logsource is its group's */
@@ -1399,8 +1401,24 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 		for (unsigned f = 0; f < r->nfilters && !filtered; f++)
 			filtered = sigma_logsource_applies(&r->filters[f]->ls, doc) &&
 				   sigma_detection_eval(&r->filters[f]->det, doc, &c->ms);
-		if (filtered)
+		if (!filtered)
+			c->cand[n++] = c->cand[i];
+	}
+	return n;
+}
+
+/* What follows from the selected rules sel[0, n) of c->doc, in order: their hits, the
+ * correlations they feed, then the behaviour detections. The stateful half of matching. */
+static int emit_selected(struct detect_ctx *c, const uint32_t *sel, unsigned n, detect_hit_fn fn,
+			 void *fn_ctx)
+{
+	struct detect_engine *e = c->e;
+	struct detect_doc *doc = c->doc;
+	int hits = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (sel[i] >= e->nrules)
 			continue;
+		const struct sigma_rule *r = e->rules[sel[i]];
 		if (r->meta.generate) {
 			struct detect_hit hit = {.rule = &r->meta, .doc = doc};
 			hits++;
@@ -1420,4 +1438,30 @@ int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
 			return rc;
 	}
 	return hits;
+}
+
+int detect_ctx_match(struct detect_ctx *c, detect_hit_fn fn, void *fn_ctx)
+{
+	unsigned n = select_rules(c);
+	return emit_selected(c, c->cand, n, fn, fn_ctx);
+}
+
+int detect_ctx_select(struct detect_ctx *c, struct detect_doc *doc, uint32_t *out, unsigned cap)
+{
+	struct detect_doc *own = c->doc;
+	c->doc = doc;
+	unsigned n = select_rules(c);
+	c->doc = own;
+	memcpy(out, c->cand, (n < cap ? n : cap) * sizeof(*out));
+	return n <= cap ? (int)n : -E2BIG;
+}
+
+int detect_ctx_emit(struct detect_ctx *c, struct detect_doc *doc, const uint32_t *sel, unsigned n,
+		    detect_hit_fn fn, void *fn_ctx)
+{
+	struct detect_doc *own = c->doc;
+	c->doc = doc;
+	int rc = emit_selected(c, sel, n, fn, fn_ctx);
+	c->doc = own;
+	return rc;
 }

@@ -47,7 +47,7 @@ printf 'path /usr/bin/chattr\n' >"$WORK/iocs.txt"
 grep -q "missing.jsonl" "$WORK/e2.txt" || fail "missing file not named"
 echo "ok: table, stdin, levels, indicators, errors"
 
-# The parser thread changes nothing: --threads 1 and 2 give the same alerts in the same order,
+# Worker threads change nothing: --threads 1, 2 and 3 give the same alerts in the same order,
 # from a file and from a pipe, over a few thousand events with attacks among them.
 python3 - "$WORK/many.jsonl" <<'PY'
 import json, sys
@@ -62,7 +62,7 @@ with open(sys.argv[1], "w") as f:
         if i % 1000 == 999:
             f.write("not a log line %d\n" % i)
 PY
-for t in 1 2; do
+for t in 1 2 3; do
   "$CLI" scan --threads $t --rules "$RULES" --output jsonl "$WORK/many.jsonl" 2>"$WORK/m$t.err" |
     python3 -c 'import json,sys; [print(json.dumps({k: v for k, v in json.loads(l).items() if k != "event"}, sort_keys=True)) for l in sys.stdin]' >"$WORK/m$t.txt"
   "$CLI" scan --threads $t --rules "$RULES" --output jsonl - <"$WORK/many.jsonl" 2>/dev/null |
@@ -71,5 +71,13 @@ done
 [ "$(wc -l <"$WORK/m1.txt")" -gt 50 ] || fail "too few alerts over the threads corpus: $(wc -l <"$WORK/m1.txt")"
 cmp -s "$WORK/m1.txt" "$WORK/m2.txt" || fail "--threads 2 differs from --threads 1 (file)"
 cmp -s "$WORK/p1.txt" "$WORK/p2.txt" || fail "--threads 2 differs from --threads 1 (pipe)"
-grep -q "5 malformed lines" "$WORK/m2.txt" "$WORK/m2.err" || fail "malformed count with 2 threads: $(cat "$WORK/m2.err")"
-echo "ok: --threads 2 gives what --threads 1 gives ($(wc -l <"$WORK/m1.txt") alerts)"
+cmp -s "$WORK/m1.txt" "$WORK/m3.txt" || fail "--threads 3 differs from --threads 1 (file)"
+cmp -s "$WORK/p1.txt" "$WORK/p3.txt" || fail "--threads 3 differs from --threads 1 (pipe)"
+for t in 2 3; do
+  grep -q "5 malformed lines" "$WORK/m$t.err" || fail "malformed count with $t threads: $(cat "$WORK/m$t.err")"
+done
+rc=0
+"$CLI" scan --threads 9 --rules "$RULES" "$WORK/many.jsonl" >/dev/null 2>"$WORK/t9.err" || rc=$?
+[ $rc -eq 2 ] || fail "--threads 9: exit status $rc, not 2"
+grep -q "from 1 to 8" "$WORK/t9.err" || fail "--threads 9: $(cat "$WORK/t9.err")"
+echo "ok: --threads 2 and 3 give what --threads 1 gives ($(wc -l <"$WORK/m1.txt") alerts)"

@@ -74,7 +74,34 @@ static void normalise(const char *text, struct dynbuf *out)
 	}
 }
 
-static bool run_case(const char *name)
+/* Every case runs three ways, and all must give the expected hits: detect_ctx_match; selection
+ * on a second ctx then emission (detect_ctx_select and detect_ctx_emit, as mamori scan's workers
+ * and main thread do); and the same with room for one selected rule, so that events matching
+ * more take the fallback. */
+enum mode { MODE_MATCH, MODE_SPLIT, MODE_SPLIT_TINY, MODE_COUNT };
+static const char *const MODE_NAME[MODE_COUNT] = {"match", "select+emit", "select+emit, cap 1"};
+
+/* c's doc, matched the way mode says; w is the selecting ctx in the split modes. As mamori scan
+ * does: select on one ctx, emit on another, and when more rules match than there is room for,
+ * match the whole event instead. */
+static void match_doc(struct detect_ctx *c, struct detect_ctx *w, struct detect_doc *doc,
+		      enum mode mode, struct run *r)
+{
+	uint32_t sel[32];
+	int ns;
+
+	if (mode == MODE_MATCH) {
+		detect_ctx_match(c, on_hit, r);
+		return;
+	}
+	ns = detect_ctx_select(w, doc, sel, mode == MODE_SPLIT ? 32 : 1);
+	if (ns >= 0)
+		detect_ctx_emit(c, doc, sel, (unsigned)ns, on_hit, r);
+	else
+		detect_ctx_match(c, on_hit, r);
+}
+
+static bool run_case(const char *name, enum mode mode)
 {
 	char path[1024];
 	struct dynbuf buf, expected;
@@ -129,7 +156,9 @@ static bool run_case(const char *name)
 	}
 
 	struct detect_ctx *c = detect_ctx_new(e);
+	struct detect_ctx *w = detect_ctx_new(e); /* the selecting thread's, in the split modes */
 	assert_non_null(c);
+	assert_non_null(w);
 	snprintf(path, sizeof(path), "%s/%s/events.jsonl", DIR_DETECT, name);
 	if (file_read(path, 8u << 20, &buf) == 0) {
 		char *p = buf.data;
@@ -146,7 +175,7 @@ static bool run_case(const char *name)
 					print_error("%s: events.jsonl:%u: %s\n", name, r.line, err);
 					ok = false;
 				} else {
-					detect_ctx_match(c, on_hit, &r);
+					match_doc(c, w, doc, mode, &r);
 				}
 			}
 			p = nl ? nl + 1 : NULL;
@@ -158,9 +187,11 @@ static bool run_case(const char *name)
 	const char *g = r.got.data ? r.got.data : "";
 	const char *x = expected.data ? expected.data : "";
 	if (strcmp(g, x) != 0) {
-		print_error("%s: hits differ\n--- expected\n%s--- got\n%s", name, x, g);
+		print_error("%s (%s): hits differ\n--- expected\n%s--- got\n%s", name,
+			    MODE_NAME[mode], x, g);
 		ok = false;
 	}
+	detect_ctx_free(w);
 	detect_ctx_free(c);
 	detect_engine_free(e);
 	dynbuf_release(&buf);
@@ -190,11 +221,12 @@ static void test_golden_cases(void **state)
 	qsort(names, n, sizeof(*names), cmp_name);
 	unsigned failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!run_case(names[i]))
-			failed++;
+		for (int mode = 0; mode < MODE_COUNT; mode++)
+			if (!run_case(names[i], (enum mode)mode))
+				failed++;
 		free(names[i]);
 	}
-	print_message("%zu golden detection cases, %u failed\n", n, failed);
+	print_message("%zu golden detection cases in %d ways, %u failed\n", n, MODE_COUNT, failed);
 	assert_true(n >= 20);
 	assert_int_equal(failed, 0);
 }
