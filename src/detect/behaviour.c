@@ -335,9 +335,21 @@ static const struct detect_value *val(struct behaviour *b, struct detect_doc *do
 	return b->id[f] == DETECT_FIELD_NONE ? NULL : detect_doc_first(doc, b->id[f]);
 }
 
+/* s is lower case (every caller passes a literal or a table entry): ASCII folding inline, as
+ * strncasecmp would in the C locale, without a call for each of the dozens of names an exec is
+ * compared with. */
 static bool val_is_n(const struct detect_value *v, const char *s, size_t n)
 {
-	return v && v->len == n && strncasecmp(v->str, s, n) == 0;
+	if (!v || v->len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v->str[i];
+		if ((unsigned)(c - 'A') < 26u)
+			c += 'a' - 'A';
+		if (c != (unsigned char)s[i])
+			return false;
+	}
+	return true;
 }
 /* Against a string literal: its length is known at compile time, so most values are told apart
  * by length alone (this runs for every event). */
