@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,7 +42,8 @@ static const char usage_scan[] =
     "  -j, --threads N         1 parses and matches on one thread; N from 2 to 8 parses and\n"
     "                          matches rules on N worker threads while the first thread keeps\n"
     "                          what depends on event order (correlations, behaviour, output)\n"
-    "                          (default: the number of CPUs, at most 8); the output is the same\n"
+    "                          (default: the CPUs this process may use, at most 8); the\n"
+    "                          output is the same\n"
     "  -q, --quiet             no summary\n";
 
 struct rule_count {
@@ -212,6 +214,17 @@ static void progress(struct scan *s, bool final)
 	fflush(s->cli->err);
 }
 
+/* The CPUs this process may run on (its affinity mask, which container runtimes and taskset
+ * narrow), else the CPUs online. */
+static long usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* The order-free half of matching, on the thread that parsed the line: which rules match it. */
 static void select_line(void *state, struct scan_pipe_line *l)
 {
@@ -298,7 +311,7 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 {
 	const char *rules = NULL, *output = NULL, *level = NULL, *iocs = NULL, *threads = NULL;
 	bool no_behaviour = false;
-	long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+	long nthreads = usable_cpus();
 	struct scan_pipe *sp = NULL;
 	struct detect_ctx *wctx[SCAN_PIPE_MAX_THREADS] = {NULL};
 	struct scan s = {.cli = cli, .min_level = 0};
@@ -381,6 +394,10 @@ int cmd_scan_run(struct cli *cli, int argc, char **argv)
 		cli_error(cli, "%u rule problems: some rules were not loaded (see mamori rules check %s)",
 			  failed, rules);
 	s.progress = !s.quiet && isatty(fileno(cli->err));
+	/* One line per alert, as each is found: alerts are few next to the events, and a live
+	 * stream (tail -f | mamori scan -) should not wait for a buffer to fill. */
+	if (cli->out == stdout)
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	s.start = now_s();
 	for (size_t i = 0; i < pos.n && !s.out_err; i++) {
 		s.file = pos.v[i];

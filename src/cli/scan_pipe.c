@@ -22,11 +22,16 @@
 
 #include "banned.h"
 
-/* One handoff per batch keeps the locking far below the cost of parsing its lines, and a few
- * batches in flight absorb the jitter between the stages. Every line has a doc of its own (about
- * 270 KiB of address space, of which a line touches a few pages), so the ring stays small. */
-#define BATCH_LINES 256
-#define BATCHES_PER_WORKER 3
+/* One handoff per batch keeps the locking and the wake-ups far below the cost of parsing its
+ * lines (64 lines a batch made 30,000 context switches over a million events, 256 made 8,600),
+ * and two batches per worker absorb the jitter between the stages. Every line in the ring has a
+ * doc of its own (about 270 KiB of address space, of which a line touches a few pages), so the
+ * lines in the ring are capped at RING_LINES whatever the number of workers: 1,024 docs, about
+ * 280 MB of address space and a few MB resident. */
+#define BATCH_LINES_MAX 256
+#define BATCH_LINES_MIN 64
+#define BATCHES_PER_WORKER 2
+#define RING_LINES 1024u
 #define RING_MAX (BATCHES_PER_WORKER * SCAN_PIPE_MAX_THREADS)
 /* Read from a pipe, a batch keeps a copy of its lines; past this many bytes it is handed over
  * early. */
@@ -57,6 +62,7 @@ struct source {
 	size_t pos;	/* the next byte to look at, in map or in buf */
 	size_t skipped; /* bytes of an overlong line already dropped from buf */
 	bool eof;
+	bool nowait; /* return NOT_BUFFERED rather than block in read() */
 	uint64_t line_no;
 };
 
@@ -75,16 +81,22 @@ struct scan_pipe {
 	scan_pipe_prep_fn prep;
 	void *inline_state;
 	bool synced;
-	struct source src; /* under mu while workers run */
-	pthread_mutex_t mu;
+	/* Locks: src_mu serialises taking lines from the source (which may block in read() on a
+	 * pipe) and is taken before mu, which guards the ring; nothing waits on a read while
+	 * holding mu, so a parsed batch is handed over while another worker waits for input. */
+	struct source src; /* under src_mu while workers run */
+	pthread_mutex_t src_mu, mu;
 	pthread_cond_t filled, freed;
 	uint64_t taken, consumed; /* batches taken from the file, and consumed, this run */
 	bool ended;		  /* the batch with the file's end was taken */
 	bool stop;		  /* the consumer gave up: workers end at their next batch */
 };
 
+#define NOT_BUFFERED 2
+
 /* The next line, without its newline: 1 with *line valid until the next call (or the unmap; NULL
- * when *len is over SCAN_PIPE_MAX_LINE), 0 at the end, or a negative errno. */
+ * when *len is over SCAN_PIPE_MAX_LINE), 0 at the end, NOT_BUFFERED when r->nowait is set and the
+ * next line would need a read, or a negative errno. */
 static int source_next(struct source *r, const char **line, size_t *len, size_t *bytes)
 {
 	if (r->map) {
@@ -114,6 +126,8 @@ static int source_next(struct source *r, const char **line, size_t *len, size_t 
 		}
 		if (r->eof)
 			return 0;
+		if (r->nowait)
+			return NOT_BUFFERED;
 		/* Carry the partial line over to the next block, or drop it once it is too long to
 		 * report as anything but that (it still counts in *len and *bytes). */
 		if (r->skipped + left > SCAN_PIPE_MAX_LINE) {
@@ -193,7 +207,12 @@ static void batch_take(struct scan_pipe *p, struct batch *b)
 		struct slot *s = &b->slot[b->n];
 		const char *line = NULL;
 		size_t len = 0, bytes = 0;
+		/* From a pipe, a batch with lines in it goes now rather than wait for more input:
+		 * alerts from a live stream (tail -f | mamori scan -) are not held back. */
+		r->nowait = copy && b->n > 0;
 		int rc = source_next(r, &line, &len, &bytes);
+		if (rc == NOT_BUFFERED)
+			break;
 		if (rc > 0 && copy && line) {
 			s->off = b->text.len;
 			if ((rc = dynbuf_add(&b->text, line, len)) == 0)
@@ -248,32 +267,40 @@ static int run_inline(struct scan_pipe *p, scan_pipe_fn fn, void *ctx)
 	return b->err;
 }
 
-/* A worker: takes the next batch while its ring slot is free, parses it outside the lock, marks
- * it ready. Batches are numbered as they are taken, so the ring holds them in file order. */
+/* A worker: reserves the next ring slot, takes the next lines from the source into it, then
+ * parses them outside both locks and marks the batch ready. Slots are reserved and filled under
+ * src_mu, one worker at a time, so the ring holds batches in file order. */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct scan_pipe *p = w->p;
 
-	pthread_mutex_lock(&p->mu);
 	for (;;) {
+		pthread_mutex_lock(&p->src_mu);
+		pthread_mutex_lock(&p->mu);
 		while (!p->stop && !p->ended && p->taken - p->consumed >= p->nbatch)
 			pthread_cond_wait(&p->freed, &p->mu);
-		if (p->stop || p->ended)
+		bool done = p->stop || p->ended;
+		struct batch *b = done ? NULL : &p->b[p->taken++ % p->nbatch];
+		pthread_mutex_unlock(&p->mu);
+		if (done) {
+			pthread_mutex_unlock(&p->src_mu);
 			break;
-		struct batch *b = &p->b[p->taken++ % p->nbatch];
+		}
 		batch_take(p, b);
 		if (b->last) {
+			pthread_mutex_lock(&p->mu);
 			p->ended = true;
 			pthread_cond_broadcast(&p->freed); /* the other workers can end */
+			pthread_mutex_unlock(&p->mu);
 		}
-		pthread_mutex_unlock(&p->mu);
+		pthread_mutex_unlock(&p->src_mu);
 		batch_parse(p, b, w->state);
 		pthread_mutex_lock(&p->mu);
 		b->ready = true;
 		pthread_cond_broadcast(&p->filled);
+		pthread_mutex_unlock(&p->mu);
 	}
-	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
@@ -330,6 +357,7 @@ int scan_pipe_run(struct scan_pipe *p, int fd, scan_pipe_fn fn, void *ctx)
 	r->pos = 0;
 	r->skipped = 0;
 	r->eof = false;
+	r->nowait = false;
 	r->line_no = 0;
 	dynbuf_reset(&r->buf);
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
@@ -370,7 +398,11 @@ struct scan_pipe *scan_pipe_new(const struct detect_fields *fields, unsigned thr
 	}
 	p->inline_state = states ? states[0] : NULL;
 	p->nbatch = p->nworkers ? BATCHES_PER_WORKER * p->nworkers : 1;
-	p->cap = p->nworkers ? BATCH_LINES : 1;
+	p->cap = p->nworkers ? RING_LINES / p->nbatch : 1;
+	if (p->nworkers && p->cap > BATCH_LINES_MAX)
+		p->cap = BATCH_LINES_MAX;
+	if (p->nworkers && p->cap < BATCH_LINES_MIN)
+		p->cap = BATCH_LINES_MIN;
 	for (unsigned i = 0; i < p->nbatch; i++) {
 		struct batch *b = &p->b[i];
 		dynbuf_init(&b->text, BATCH_TEXT + SCAN_PIPE_MAX_LINE);
@@ -383,15 +415,21 @@ struct scan_pipe *scan_pipe_new(const struct detect_fields *fields, unsigned thr
 			}
 	}
 	if (p->nworkers) {
-		if ((err = pthread_mutex_init(&p->mu, NULL)))
+		if ((err = pthread_mutex_init(&p->src_mu, NULL)))
 			goto out;
+		if ((err = pthread_mutex_init(&p->mu, NULL))) {
+			pthread_mutex_destroy(&p->src_mu);
+			goto out;
+		}
 		if ((err = pthread_cond_init(&p->filled, NULL))) {
 			pthread_mutex_destroy(&p->mu);
+			pthread_mutex_destroy(&p->src_mu);
 			goto out;
 		}
 		if ((err = pthread_cond_init(&p->freed, NULL))) {
 			pthread_cond_destroy(&p->filled);
 			pthread_mutex_destroy(&p->mu);
+			pthread_mutex_destroy(&p->src_mu);
 			goto out;
 		}
 		p->synced = true;
@@ -411,6 +449,7 @@ void scan_pipe_free(struct scan_pipe *p)
 		pthread_cond_destroy(&p->freed);
 		pthread_cond_destroy(&p->filled);
 		pthread_mutex_destroy(&p->mu);
+		pthread_mutex_destroy(&p->src_mu);
 	}
 	for (unsigned i = 0; i < p->nbatch; i++) {
 		struct batch *b = &p->b[i];

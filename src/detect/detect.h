@@ -113,8 +113,9 @@ int detect_ctx_match_doc(struct detect_ctx *c, struct detect_doc *doc, detect_hi
  * keep the order of events where it matters (correlations, behaviour, output):
  * - detect_ctx_select, on any thread with a ctx of its own: the rules whose detection matches
  *   doc, no filter excluding them, as indexes into out[0, cap) in rule order. Returns their
- *   number, or -E2BIG when there are more than cap (out then holds the first cap). It changes
- *   nothing but c.
+ *   number, or -E2BIG when there are more than cap (out then holds the first cap). It writes c
+ *   and the doc (lower-case copies of values, cached in the doc's arena), nothing shared: one
+ *   thread at a time per doc, and the engine is only read.
  * - detect_ctx_emit, on one thread for all events, in their order: what those rules give (hits,
  *   the correlations they feed, then the behaviour detections), exactly as detect_ctx_match
  *   would. Returns as detect_ctx_match does. */

@@ -81,3 +81,18 @@ rc=0
 [ $rc -eq 2 ] || fail "--threads 9: exit status $rc, not 2"
 grep -q "from 1 to 8" "$WORK/t9.err" || fail "--threads 9: $(cat "$WORK/t9.err")"
 echo "ok: --threads 2 and 3 give what --threads 1 gives ($(wc -l <"$WORK/m1.txt") alerts)"
+
+# A live stream (tail -f | mamori scan -): the alerts of the lines already written come out while
+# the input stays open, with any number of threads (a batch does not wait for more input).
+ATTACK=$(grep -m1 'chattr -i' "$WORK/many.jsonl")
+for t in 1 2; do
+  (echo "$ATTACK"; echo "$ATTACK"; sleep 6; echo "$ATTACK") |
+    "$CLI" scan -q --threads $t --rules "$RULES" --output jsonl - >"$WORK/live$t.txt" 2>&1 &
+  live=$!
+  sleep 3
+  n=$(wc -l <"$WORK/live$t.txt")
+  [ "$n" -ge 2 ] || fail "--threads $t: $n alerts after 3 s of a live stream, expected the first 2"
+  wait $live
+  [ "$(wc -l <"$WORK/live$t.txt")" -ge 3 ] || fail "--threads $t: live stream lost alerts"
+done
+echo "ok: alerts from a live stream come out as lines arrive"
