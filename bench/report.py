@@ -118,16 +118,14 @@ def main():
     def elapsed(bench, cond, metric="elapsed"):
         return [num(r.get(metric)) for r in sel(bench, cond)]
 
-    def paired_ratio(bench, cond, metric="elapsed"):
-        base = {r["round"]: num(r.get(metric)) for r in sel(bench, "baseline")}
-        rs = [num(r.get(metric)) / base[r["round"]] for r in sel(bench, cond)
-              if base.get(r["round"]) and num(r.get(metric)) is not None]
-        return med(rs)
-
     def pairs_of(bench, cond, metric="elapsed"):
+        """(baseline, condition) values of the rounds that have both."""
         base = {r["round"]: num(r.get(metric)) for r in sel(bench, "baseline")}
         return [(base[r["round"]], num(r.get(metric))) for r in sel(bench, cond)
-                if base.get(r["round"]) and num(r.get(metric))]
+                if base.get(r["round"]) and num(r.get(metric)) is not None]
+
+    def paired_ratio(bench, cond, metric="elapsed"):
+        return median_ratio_of(pairs_of(bench, cond, metric))
 
     def ratio_of_medians(bench, cond, metric="elapsed"):
         b, c = med(elapsed(bench, "baseline", metric)), med(elapsed(bench, cond, metric))
@@ -282,10 +280,9 @@ def main():
             continue
         w("| %s | %d of %d | %s | %s | %s | %s |" % (
             name, len(pe), len(sel("exec", cond)),
-            pct(med([c for _, c in pe]) / med([b for b, _ in pe])),
-            pct(med([c / b for b, c in pe])),
-            pct(med([c for _, c in pc]) / med([b for b, _ in pc])) if pc else "n/a",
-            pct(med([c / b for b, c in pc])) if pc else "n/a"))
+            pct(ratio_of_medians_of(pe)), pct(median_ratio_of(pe)),
+            pct(ratio_of_medians_of(pc)) if pc else "n/a",
+            pct(median_ratio_of(pc)) if pc else "n/a"))
     w("")
     w("Storm CPU is the user + system time of the driver and its children: work the kernel "
       "does in exec hooks is charged there, and it is less sensitive than wall time to other "
@@ -396,8 +393,8 @@ def main():
     w("|---|---|---|")
     qe = quiet_pairs("agent", "elapsed")
     quiet = ("; in the %d rounds without steal: %s (ratio of medians), %s (median of per-round "
-             "ratios)" % (len(qe), pct(med([c for _, c in qe]) / med([b for b, _ in qe])),
-                          pct(med([c / b for b, c in qe])))) if qe else ""
+             "ratios)" % (len(qe), pct(ratio_of_medians_of(qe)),
+                          pct(median_ratio_of(qe)))) if qe else ""
     w("| exec-storm slowdown ≤ %.0f%% | all rounds: wall time %s (ratio of medians; 90%% "
       "interval %s), %s (median of per-round ratios); storm CPU %s%s | %s |" % (
           TARGET_EXEC_SLOWDOWN_PCT, pct(r_agent),

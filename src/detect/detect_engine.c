@@ -1373,7 +1373,8 @@ static void apply_groups(struct detect_ctx *c, bool *keywords, bool *idish_kw)
 }
 
 /* The candidates of c->doc whose detection matches and no filter excludes, compacted into
- * c->cand in rule order; their count. Reads the engine, writes only the ctx. */
+ * c->cand in rule order; their count. Reads the engine; writes the ctx and the doc's lower-case
+ * cache (detect.h, detect_ctx_select). */
 static unsigned select_rules(struct detect_ctx *c)
 {
 	struct detect_engine *e = c->e;
