@@ -437,65 +437,84 @@ static inline int probe(const struct litscan *s, const struct tier *tr, uint32_t
 	return verify(s, tr, key, p, len, pos, fn, ctx);
 }
 
-/* The literals bound to the start or the end: one probe per anchor width. */
+/* The literals bound to the start or the end: one probe per anchor width, all widths cut from
+ * one load at each end. */
 static int scan_ends(const struct litscan *s, const unsigned char *p, size_t len, litscan_hit_fn fn,
 		     void *ctx)
 {
+	const unsigned start = s->active[CLS_START], end = s->active[CLS_END];
+	const uint32_t head = len >= 4 ? le32_get(p) : load_upto4(p, len);
+	const uint32_t tail = len >= 4 ? le32_get(p + len - 4) : 0;
 	int rc;
 
 	for (unsigned t = 0; t < NTIERS && t < len; t++) {
-		if ((s->active[CLS_START] & (1u << t)) &&
-		    (rc = probe(s, &s->tier[CLS_START][t], load_upto4(p, t + 1), p, len, 0, fn,
-				ctx)))
+		if ((start & (1u << t)) &&
+		    (rc = probe(s, &s->tier[CLS_START][t], head, p, len, 0, fn, ctx)))
 			return rc;
-		if ((s->active[CLS_END] & (1u << t)) &&
-		    (rc = probe(s, &s->tier[CLS_END][t], load_upto4(p + len - t - 1, t + 1), p, len,
-				len - t - 1, fn, ctx)))
+		if (!(end & (1u << t)))
+			continue;
+		uint32_t x = len >= 4 ? tail >> (8 * (3 - t)) : load_upto4(p + len - t - 1, t + 1);
+		if ((rc = probe(s, &s->tier[CLS_END][t], x, p, len, len - t - 1, fn, ctx)))
 			return rc;
 	}
 	return 0;
 }
 
-/* The four-byte anchors, at every position but the last three: four windows from each eight-byte
- * load, tested together (a set bit is rare, so one branch per four positions). */
-static int scan_wide(const struct litscan *s, const unsigned char *p, size_t len, litscan_hit_fn fn,
-		     void *ctx)
+/* Bit 0: whether one of the four windows of tr's width that start in the first four bytes of x
+ * has its bit set. */
+static inline __attribute__((always_inline)) uint64_t bits4(const struct tier *tr, uint64_t x)
 {
-	const struct tier *tr = &s->tier[CLS_ANY][3];
 	const uint64_t *bm = tr->bitmap;
-	const uint32_t sh = tr->shift;
+	const uint32_t mask = tr->mask, sh = tr->shift;
+	uint32_t h0 = hash_key((uint32_t)x & mask, sh),
+		 h1 = hash_key((uint32_t)(x >> 8) & mask, sh),
+		 h2 = hash_key((uint32_t)(x >> 16) & mask, sh),
+		 h3 = hash_key((uint32_t)(x >> 24) & mask, sh);
+	return (bm[h0 >> 6] >> (h0 & 63)) | (bm[h1 >> 6] >> (h1 & 63)) |
+	       (bm[h2 >> 6] >> (h2 & 63)) | (bm[h3 >> 6] >> (h3 & 63));
+}
+
+/* The literals found anywhere, for the anchor widths in any (bit w - 1 for width w). Every width
+ * is hashed from the same eight-byte load, four positions at a time, and the bits found are
+ * tested together: a set bit is rare, so there is one branch per four positions however many
+ * widths there are. Inlined with any constant for the usual sets, so unused widths cost
+ * nothing. The last positions, where a load would pass the end, are probed one at a time. */
+static inline __attribute__((always_inline)) int scan_any(const struct litscan *s, unsigned any,
+							  const unsigned char *p, size_t len,
+							  litscan_hit_fn fn, void *ctx)
+{
+	const struct tier *tiers = s->tier[CLS_ANY];
 	size_t pos = 0;
 	int rc;
 
 	for (; pos + 8 <= len; pos += 4) {
-		uint64_t x = le64_get(p + pos) | 0x2020202020202020ull;
-		uint32_t h0 = hash_key((uint32_t)x, sh), h1 = hash_key((uint32_t)(x >> 8), sh),
-			 h2 = hash_key((uint32_t)(x >> 16), sh),
-			 h3 = hash_key((uint32_t)(x >> 24), sh);
-		uint64_t set = (bm[h0 >> 6] >> (h0 & 63)) | (bm[h1 >> 6] >> (h1 & 63)) |
-			       (bm[h2 >> 6] >> (h2 & 63)) | (bm[h3 >> 6] >> (h3 & 63));
-		if (unlikely(set & 1))
-			for (size_t q = pos; q < pos + 4; q++)
-				if ((rc = probe(s, tr, le32_get(p + q), p, len, q, fn, ctx)))
-					return rc;
+		const uint64_t x = le64_get(p + pos) | 0x2020202020202020ull;
+		uint64_t set = 0;
+		if (any & 8)
+			set |= bits4(&tiers[3], x);
+		if (any & 4)
+			set |= bits4(&tiers[2], x);
+		if (any & 2)
+			set |= bits4(&tiers[1], x);
+		if (any & 1)
+			set |= bits4(&tiers[0], x);
+		if (likely(!(set & 1)))
+			continue;
+		for (unsigned t = 0; t < NTIERS; t++)
+			if (any & (1u << t))
+				for (size_t q = pos; q < pos + 4; q++)
+					if ((rc = probe(s, &tiers[t], le32_get(p + q), p, len, q,
+							fn, ctx)))
+						return rc;
 	}
-	for (; pos + 4 <= len; pos++)
-		if ((rc = probe(s, tr, le32_get(p + pos), p, len, pos, fn, ctx)))
-			return rc;
-	return 0;
-}
-
-/* The anchors of width t + 1 (literals under four bytes, which are few), at every position. */
-static int scan_narrow(const struct litscan *s, unsigned t, const unsigned char *p, size_t len,
-		       litscan_hit_fn fn, void *ctx)
-{
-	const struct tier *tr = &s->tier[CLS_ANY][t];
-	int rc;
-
-	for (size_t pos = 0; pos + t < len; pos++) {
-		uint32_t x = pos + 4 <= len ? le32_get(p + pos) : load_upto4(p + pos, len - pos);
-		if ((rc = probe(s, tr, x, p, len, pos, fn, ctx)))
-			return rc;
+	for (unsigned t = 0; t < NTIERS; t++) {
+		if (!(any & (1u << t)))
+			continue;
+		for (size_t q = pos; q + t < len; q++) {
+			uint32_t x = q + 4 <= len ? le32_get(p + q) : load_upto4(p + q, len - q);
+			if ((rc = probe(s, &tiers[t], x, p, len, q, fn, ctx)))
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -508,15 +527,18 @@ int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_
 
 	if (!s || !p || len < s->min_len || !len)
 		return 0;
-	const unsigned any = s->active[CLS_ANY];
 	if ((s->active[CLS_START] | s->active[CLS_END]) && (rc = scan_ends(s, p, len, fn, ctx)))
 		return rc;
-	if ((any & (1u << 3)) && (rc = scan_wide(s, p, len, fn, ctx)))
-		return rc;
-	for (unsigned t = 0; t < 3; t++)
-		if ((any & (1u << t)) && (rc = scan_narrow(s, t, p, len, fn, ctx)))
-			return rc;
-	return 0;
+	switch (s->active[CLS_ANY]) {
+	case 0:
+		return 0;
+	case 8: /* four-byte anchors only: the usual case */
+		return scan_any(s, 8, p, len, fn, ctx);
+	case 12: /* and three-byte ones */
+		return scan_any(s, 12, p, len, fn, ctx);
+	default:
+		return scan_any(s, s->active[CLS_ANY], p, len, fn, ctx);
+	}
 }
 
 size_t litscan_literal_count(const struct litscan *s)
