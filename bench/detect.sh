@@ -11,7 +11,8 @@
 #      the built-in behaviour detections);
 #   2. the matcher alone (detect_ctx_match on parsed events, one thread) with the SigmaHQ set;
 #   3. the matcher with 10, 100, 210 and 1,000 rules, interleaved, DETECT_ROUNDS rounds (the
-#      rules alone; each round also runs the SigmaHQ set as shipped, behaviour included).
+#      rules alone; each round also runs the SigmaHQ set as shipped, behaviour included, and
+#      the first 10 process_creation rules: one logsource, no keyword rules).
 # Writes the report to DETECT_OUT and prints it. Needs python3 with PyYAML; no root.
 #
 # Environment: BENCH_BUILD, DETECT_SIGMA (../shared/corpora/sigma/rules/linux), DETECT_EVENTS
@@ -114,7 +115,7 @@ fi
 head -n "$MATCH_EVENTS" "$WORK/events.jsonl" >"$WORK/match.jsonl"
 say "generating rule sets: $SIZES"
 python3 bench/detect_rules.py --sigma "$SIGMA" --out "$WORK/rules" --sizes "$SIZES" \
-	--seed "$SEED" >&2
+	--process 10 --seed "$SEED" >&2
 record "$(python3 - "$WORK/events.jsonl" <<'EOF'
 import collections, json, os, sys
 c = collections.Counter()
@@ -191,12 +192,14 @@ IFS=, read -r -a SIZE_LIST <<<"$SIZES"
 say "2+3. matcher on $MATCH_EVENTS events, sizes $SIZES, $ROUNDS rounds x $REPEAT passes"
 for r in $(seq 1 "$ROUNDS"); do
 	# Rotate the order each round so a slow spell does not always hit the same set.
-	n=${#SIZE_LIST[@]}
+	sets=("${SIZE_LIST[@]}" p10)
+	n=${#sets[@]}
 	for k in $(seq 0 $((n - 1))); do
-		size=${SIZE_LIST[$(((k + r - 1) % n))]}
-		out=$("$DBENCH" --rules "$WORK/rules/r$size" --events "$WORK/match.jsonl" \
-			--repeat "$REPEAT" --no-behaviour) || die "mamori-detect-bench failed for $size rules"
-		record "{\"kind\":\"match\",\"round\":$r,\"size\":$size,\"load\":$(load),\"r\":$out}"
+		size=${sets[$(((k + r - 1) % n))]}
+		if [ "$size" = p10 ]; then dir=p10 kind=match_p10; else dir=r$size kind=match; fi
+		out=$("$DBENCH" --rules "$WORK/rules/$dir" --events "$WORK/match.jsonl" \
+			--repeat "$REPEAT" --no-behaviour) || die "mamori-detect-bench failed for $dir"
+		record "{\"kind\":\"$kind\",\"round\":$r,\"size\":\"$size\",\"load\":$(load),\"r\":$out}"
 	done
 	# The whole SigmaHQ set as shipped, behaviour detections included.
 	out=$("$DBENCH" --rules "$SIGMA" --events "$WORK/match.jsonl" --repeat "$REPEAT") ||

@@ -2,10 +2,14 @@
 """Rule sets of 10 to N rules for the detection benchmark (bench/detect.sh), derived from SigmaHQ.
 
 Writes one directory per set under --out:
-  r10    the first 10 process_creation rules (by file name)
-  r100   100 of the SigmaHQ rules, spread evenly over the sorted list (every logsource)
+  rN     for each N in --sizes up to the corpus size: N of the SigmaHQ rules, spread evenly over
+         the list sorted by path, so every set has the corpus's mix of logsources (r10: 3 auditd,
+         1 keyword rule for every Linux event, 1 network, 5 process_creation) and each holds the
+         smaller ones (r10 in r100 in r210)
   r210   all of them (the SigmaHQ Linux set)
   rN     for each N in --sizes above the corpus size: every SigmaHQ rule plus variants
+  p10    with --process 10: the first 10 process_creation rules (by file name), a set of one
+         logsource without keyword rules, the cheapest kind of small set
 
 A variant copies a SigmaHQ rule with a fresh id and title and every string literal of its
 detection altered: three random lowercase letters inserted at a random point inside the value
@@ -15,7 +19,7 @@ but values differ, so variants widen the prefilter as distinct rules would. Valu
 not treat as text (`cidr`, `expand`, `fieldref`, numbers, booleans, null) are kept. Deterministic
 for a given --seed.
 
-usage: detect_rules.py --sigma DIR --out DIR [--sizes 10,100,210,1000] [--seed S]
+usage: detect_rules.py --sigma DIR --out DIR [--sizes 10,100,210,1000] [--process N] [--seed S]
 """
 import argparse
 import os
@@ -99,6 +103,8 @@ def main():
     ap.add_argument("--sigma", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--sizes", default="10,100,210,1000")
+    ap.add_argument("--process", type=int, default=0,
+                    help="also write pN: the first N process_creation rules")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     files = rule_files(a.sigma)
@@ -107,12 +113,17 @@ def main():
         with open(p, encoding="utf-8") as f:
             docs.append((p, yaml.safe_load(f)))
     m = Mutator(a.seed)
+    if a.process > 0:
+        d = os.path.join(a.out, "p%d" % a.process)
+        os.makedirs(d, exist_ok=True)
+        pick = [x for x in docs if os.path.basename(x[0]).startswith("proc_creation_")]
+        for i, (p, _) in enumerate(pick[:a.process]):
+            shutil.copyfile(p, os.path.join(d, "%04d_%s" % (i, os.path.basename(p))))
+        print("%s: %d rules" % (d, len(os.listdir(d))))
     for size in (int(x) for x in a.sizes.split(",")):
         d = os.path.join(a.out, "r%d" % size)
         os.makedirs(d, exist_ok=True)
-        if size <= 10:
-            pick = [x for x in docs if os.path.basename(x[0]).startswith("proc_creation_")][:size]
-        elif size <= len(docs):
+        if size <= len(docs):
             pick = [docs[i * len(docs) // size] for i in range(size)]
         else:
             pick = docs
