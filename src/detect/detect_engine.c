@@ -707,19 +707,38 @@ static bool vm_atom(const struct vmatch *m, const char **lit, uint32_t *len)
 	return false;
 }
 
+/* The atoms of one matcher into out: its literal, or for an expression without one the set of
+ * literals one of which every match holds. False when it has none (out unchanged). */
+static int vm_atoms(const struct vmatch *m, uint32_t field, struct atomset *out, bool *none)
+{
+	const char *lit;
+	uint32_t len;
+	*none = false;
+	if (m->kind == VM_RE && !m->len && m->nalt && !m->neq) {
+		for (uint32_t i = 0; i < m->nalt; i++)
+			if (as_add(out, field, m->alt[i], m->alt_len[i], (struct vmatch *)m) < 0)
+				return -ENOMEM;
+		return 0;
+	}
+	if (!vm_atom(m, &lit, &len)) {
+		*none = true;
+		return 0;
+	}
+	return as_add(out, field, lit, len, (struct vmatch *)m) < 0 ? -ENOMEM : 0;
+}
+
 static int fmatch_atoms(const struct fmatch *fm, struct atomset *out)
 {
 	as_clear(out);
 	if (!fm->all) {
 		for (unsigned i = 0; i < fm->nv; i++) {
-			const char *lit;
-			uint32_t len;
-			if (!vm_atom(&fm->v[i], &lit, &len)) {
+			bool none;
+			if (vm_atoms(&fm->v[i], fm->field, out, &none) < 0)
+				return -ENOMEM;
+			if (none) {
 				out->none = true;
 				return 0;
 			}
-			if (as_add(out, fm->field, lit, len, (struct vmatch *)&fm->v[i]) < 0)
-				return -ENOMEM;
 		}
 		if (!fm->nv)
 			out->none = true;
@@ -735,13 +754,10 @@ static int fmatch_atoms(const struct fmatch *fm, struct atomset *out)
 		uint32_t g = fm->v[i].group;
 		as_clear(&cur);
 		for (; i < fm->nv && fm->v[i].group == g; i++) {
-			const char *lit;
-			uint32_t len;
-			if (!vm_atom(&fm->v[i], &lit, &len))
-				cur.none = true;
-			else if ((rc = as_add(&cur, fm->field, lit, len, (struct vmatch *)&fm->v[i])) <
-				 0)
+			bool none;
+			if ((rc = vm_atoms(&fm->v[i], fm->field, &cur, &none)) < 0)
 				goto out;
+			cur.none |= none;
 		}
 		long sc = as_score(&cur);
 		if (sc > best) {
@@ -1060,8 +1076,10 @@ static int build_prefilter(struct detect_engine *e)
 				goto out;
 			struct atom *a = &e->atoms[id];
 			/* Every matcher behind a registered literal can be ruled out by its absence
-			 * (detect_match.c vm_field). */
-			s.v[i].src->atom = id + 1;
+			 * (detect_match.c vm_field); not one whose literals are a set, where the
+			 * absence of one of them says nothing. */
+			if (!s.v[i].src->nalt)
+				s.v[i].src->atom = id + 1;
 			if (a->nrules && a->rules[a->nrules - 1] == r)
 				continue;
 			if ((rc = grow((void **)&a->rules, &a->cap, a->nrules, sizeof(uint32_t))) < 0)

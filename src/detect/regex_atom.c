@@ -44,6 +44,14 @@ struct walk {
 	size_t close_end; /* past the last ')': a comment opened before it is closed */
 	char *best;
 	char cur[REGEX_ATOM_MAX];
+	/* Alternatives: when a group of plain alternatives joins the run, the run becomes a set of
+	 * strings (cur's bytes, then each alternative, then what follows), one of which every
+	 * match holds where the run is. nset 0: the run is cur alone. */
+	bool sets; /* look for such groups (regex_required_set) */
+	unsigned nset;
+	uint32_t set_len[REGEX_SET_MAX];
+	char set[REGEX_SET_MAX][REGEX_SET_LEN];
+	struct regex_set *best_set; /* the best set run so far: the most bytes in its shortest */
 };
 
 static bool at(const struct walk *w, size_t i, char c)
@@ -78,9 +86,29 @@ static size_t find(const struct walk *w, size_t i, char c)
 	return i;
 }
 
+static uint32_t set_min(const uint32_t *len, unsigned n)
+{
+	uint32_t m = UINT32_MAX;
+	for (unsigned i = 0; i < n; i++)
+		m = len[i] < m ? len[i] : m;
+	return n ? m : 0;
+}
+
 static void end_run(struct walk *w)
 {
-	if (w->cur_len > w->best_len) {
+	if (w->nset) {
+		struct regex_set *b = w->best_set;
+		uint32_t m = set_min(w->set_len, w->nset), bm = set_min(b->len, b->n);
+		if (m > bm || (m == bm && b->n && w->nset < b->n)) {
+			b->n = w->nset;
+			for (unsigned i = 0; i < w->nset; i++) {
+				memcpy(b->lit[i], w->set[i], w->set_len[i]);
+				b->lit[i][w->set_len[i]] = '\0';
+				b->len[i] = w->set_len[i];
+			}
+		}
+		w->nset = 0;
+	} else if (w->cur_len > w->best_len) {
 		memcpy(w->best, w->cur, w->cur_len);
 		w->best_len = w->cur_len;
 	}
@@ -167,10 +195,22 @@ static void literal(struct walk *w, const char *u, size_t len, size_t q)
 		end_run(w);
 		return;
 	}
-	if (w->cur_len + len > w->limit)
+	if (w->nset) {
+		for (unsigned i = 0; i < w->nset; i++)
+			if (w->set_len[i] + len >= REGEX_SET_LEN) {
+				end_run(w);
+				break;
+			}
+	} else if (w->cur_len + len > w->limit) {
 		end_run(w);
-	for (size_t j = 0; j < len; j++)
-		w->cur[w->cur_len++] = (char)(u[j] >= 'A' && u[j] <= 'Z' ? u[j] + 32 : u[j]);
+	}
+	for (size_t j = 0; j < len; j++) {
+		char lc = (char)(u[j] >= 'A' && u[j] <= 'Z' ? u[j] + 32 : u[j]);
+		if (!w->nset)
+			w->cur[w->cur_len++] = lc;
+		for (unsigned i = 0; i < w->nset; i++)
+			w->set[i][w->set_len[i]++] = lc;
+	}
 	if (k == Q_KEEP)
 		end_run(w);
 }
@@ -338,6 +378,90 @@ static int skip_paren(struct walk *w)
 	return -1;
 }
 
+/* A group of plain alternatives at w->i, such as (W|R) or (?:bash|zsh): each alternative is
+ * literal characters only, none empty. Its alternatives join the run as a set (each string of
+ * the run followed by each alternative). True when it was one: w->i is then past its ')', and
+ * a quantifier there is the caller's as after any literal. False, with nothing changed, for any
+ * other group (the caller skips it whole). */
+static bool alt_group(struct walk *w)
+{
+	char alt[REGEX_SET_MAX][REGEX_SET_LEN];
+	uint32_t alen[REGEX_SET_MAX] = {0};
+	unsigned na = 0;
+	size_t i = w->i + 1;
+
+	if (at(w, i, '?')) {
+		if (!at(w, i + 1, ':'))
+			return false;
+		i += 2;
+	}
+	for (;; i++) {
+		if (i >= w->n)
+			return false;
+		char c = w->p[i];
+		if (c == ')' || c == '|') {
+			if (!alen[na]) /* an empty alternative: the group can match nothing */
+				return false;
+			na++;
+			if (c == ')')
+				break;
+			if (na == REGEX_SET_MAX)
+				return false;
+			continue;
+		}
+		if (c == '\\') { /* escaped punctuation stands for itself */
+			if (i + 1 >= w->n || is_alpha(w->p[i + 1]) || is_digit(w->p[i + 1]) ||
+			    (unsigned char)w->p[i + 1] >= 0x80 || w->p[i + 1] == '\0')
+				return false;
+			c = w->p[++i];
+		} else if (c == '\0' || (unsigned char)c >= 0x80 || strchr("^$.[]{}()*+?#", c)) {
+			return false;
+		}
+		if (w->caseless && w->folds && ((c | 0x20) == 'k' || (c | 0x20) == 's'))
+			return false;
+		if (alen[na] + 1 >= REGEX_SET_LEN)
+			return false;
+		alt[na][alen[na]++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	w->i = i + 1;
+	if (quant_at(w, skip_noise(w, w->i)) == Q_DROP) { /* optional: holds nothing */
+		end_run(w);
+		return true;
+	}
+	/* The run so far (cur, or the set) times the alternatives; too many strings or bytes and
+	 * the run so far is ended, the alternatives starting a new one. */
+	unsigned have = w->nset ? w->nset : 1;
+	uint32_t longest = 0;
+	for (unsigned a = 0; a < na; a++)
+		longest = alen[a] > longest ? alen[a] : longest;
+	bool fits = have * na <= REGEX_SET_MAX;
+	for (unsigned m = 0; fits && m < have; m++)
+		fits = (w->nset ? w->set_len[m] : w->cur_len) + longest < REGEX_SET_LEN;
+	if (!fits) {
+		end_run(w);
+		have = 1;
+	}
+	char prev[REGEX_SET_MAX][REGEX_SET_LEN];
+	uint32_t plen[REGEX_SET_MAX];
+	if (w->nset) {
+		memcpy(prev, w->set, sizeof(prev));
+		memcpy(plen, w->set_len, sizeof(plen));
+	} else {
+		memcpy(prev[0], w->cur, w->cur_len);
+		plen[0] = (uint32_t)w->cur_len;
+	}
+	unsigned k = 0;
+	for (unsigned m = 0; m < have; m++)
+		for (unsigned a = 0; a < na; a++, k++) {
+			memcpy(w->set[k], prev[m], plen[m]);
+			memcpy(w->set[k] + plen[m], alt[a], alen[a]);
+			w->set_len[k] = plen[m] + alen[a];
+		}
+	w->nset = k;
+	w->cur_len = 0;
+	return true;
+}
+
 static int walk(struct walk *w)
 {
 	while (w->i < w->n) {
@@ -367,6 +491,8 @@ static int walk(struct walk *w)
 				return -1;
 			continue;
 		}
+		if (c == '(' && w->sets && alt_group(w))
+			continue;
 		if (c == '[' || c == '(') {
 			end_run(w);
 			if (c == '[' ? skip_class(w, &w->i) : skip_paren(w))
@@ -412,4 +538,36 @@ size_t regex_required_literal(const char *pat, size_t n, uint32_t flags, size_t 
 	}
 	out[w.best_len] = '\0';
 	return w.best_len;
+}
+
+unsigned regex_required_set(const char *pat, size_t n, uint32_t flags, size_t min_len,
+			    struct regex_set *out)
+{
+	char one[REGEX_SET_LEN];
+	struct walk w = {.p = pat, .n = n, .best = one, .sets = true, .best_set = out};
+
+	if (!out)
+		return 0;
+	out->n = 0;
+	if (!pat || (flags & ~(uint32_t)SAFE_FLAGS))
+		return 0;
+	w.caseless = flags & PCRE2_CASELESS;
+	w.folds = flags & (PCRE2_UTF | PCRE2_UCP);
+	w.limit = REGEX_SET_LEN - 1;
+	for (size_t i = n; i > 0 && !w.close_end; i--)
+		w.close_end = pat[i - 1] == ')' ? i : 0;
+	if (walk(&w)) {
+		out->n = 0;
+		return 0;
+	}
+	/* One literal is as good as a set whose shortest string is no longer. */
+	if (w.best_len && w.best_len >= set_min(out->len, out->n)) {
+		memcpy(out->lit[0], one, w.best_len);
+		out->lit[0][w.best_len] = '\0';
+		out->len[0] = (uint32_t)w.best_len;
+		out->n = 1;
+	}
+	if (out->n && set_min(out->len, out->n) < min_len)
+		out->n = 0;
+	return out->n;
 }

@@ -19,4 +19,23 @@
 size_t regex_required_literal(const char *pat, size_t n, uint32_t flags, size_t min_len, char *out,
 			      size_t cap);
 
+/* A set of literals, one of which every match contains: for patterns such as -(W|R)... whose
+ * only certain literal is short, the strings a group of plain alternatives makes with the
+ * literal characters around it ("-w", "-r"). At most REGEX_SET_MAX strings, each shorter than
+ * REGEX_SET_LEN, lowercased, NUL-terminated. */
+#define REGEX_SET_MAX 8
+#define REGEX_SET_LEN 64
+struct regex_set {
+	unsigned n;
+	uint32_t len[REGEX_SET_MAX];
+	char lit[REGEX_SET_MAX][REGEX_SET_LEN];
+};
+
+/* Fills out with the best such set (the longest shortest string; a single literal when there is
+ * no better set) and returns out->n, or 0 when no set's shortest string has min_len bytes.
+ * Only groups at the top level of the pattern count; anything else is treated as by
+ * regex_required_literal. Pure function, like it. */
+unsigned regex_required_set(const char *pat, size_t n, uint32_t flags, size_t min_len,
+			    struct regex_set *out);
+
 #endif

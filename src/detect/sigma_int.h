@@ -66,6 +66,11 @@ struct vmatch {
 	/* Prefilter atom id + 1 (0: none): a literal every match needs, registered in the
 	 * scanner that reads this matcher's values, so its absence rules the matcher out. */
 	uint32_t atom;
+	/* VM_RE without a literal of its own (lit NULL): literals one of which every match holds
+	 * (regex_required_set), each a prefilter atom; nalt 0 when there are none. */
+	uint32_t nalt;
+	const char *const *alt;
+	const uint32_t *alt_len;
 };
 
 /* One "field|modifiers: values" item; keyword items have field == FM_KEYWORD (any value). */

@@ -412,7 +412,26 @@ static int add_string(struct builder *b, const char *s, size_t n)
 			memcpy(copy, lit, ln);
 			m->lit = copy;
 			m->len = (uint32_t)ln;
+			return 0;
 		}
+		/* Else a few literals one of which every match holds, as -(W|R) gives "-w" and
+		 * "-r": still far fewer events to evaluate than all of them. */
+		struct regex_set set;
+		if (!regex_required_set(s, n, opts, 2, &set))
+			return 0;
+		char **alt = arena_alloc(a, set.n * sizeof(*alt));
+		uint32_t *alt_len = arena_alloc(a, set.n * sizeof(*alt_len));
+		if (!alt || !alt_len)
+			return -ENOMEM;
+		for (unsigned i = 0; i < set.n; i++) {
+			if (!(alt[i] = arena_alloc(a, set.len[i] + 1)))
+				return -ENOMEM;
+			memcpy(alt[i], set.lit[i], set.len[i] + 1);
+			alt_len[i] = set.len[i];
+		}
+		m->alt = (const char *const *)alt;
+		m->alt_len = alt_len;
+		m->nalt = set.n;
 		return 0;
 	}
 	if (md->cidr) {

@@ -35,6 +35,46 @@ static void expect_lit(const char *pat, uint32_t flags, size_t min_len, const ch
 			 (int)got, out, got, want);
 }
 
+/* want: the set's strings joined by ',' in order ("" for none). */
+static void expect_set(const char *pat, uint32_t flags, size_t min_len, const char *want)
+{
+	struct regex_set set;
+	char got[REGEX_SET_MAX * REGEX_SET_LEN] = "";
+	size_t k = 0;
+
+	regex_required_set(pat, strlen(pat), flags, min_len, &set);
+	for (unsigned i = 0; i < set.n; i++) {
+		assert_int_equal(strlen(set.lit[i]), set.len[i]);
+		k += (size_t)snprintf(got + k, sizeof(got) - k, "%s%s", i ? "," : "", set.lit[i]);
+	}
+	if (strcmp(got, want) != 0)
+		fail_msg("pattern '%s' flags %#x: got set '%s', want '%s'", pat, flags, got, want);
+}
+
+static void test_sets(void **state)
+{
+	(void)state;
+	/* SigmaHQ's Pnscan rule: no single literal of 2 bytes, a set of two. */
+	expect_set("-(W|R)\\s?(\\s|\"|')([0-9a-fA-F]{2}\\s?){2,20}(\\s|\"|')", ENGINE, 2, "-w,-r");
+	expect_lit("-(W|R)\\s?(\\s|\"|')([0-9a-fA-F]{2}\\s?){2,20}(\\s|\"|')", ENGINE, 2, "");
+	expect_set("(?:wget|curl)\\s+http", ENGINE, 3, "http"); /* a longer single literal wins */
+	expect_set("(?:wget|curl) -O", ENGINE, 3, "wget -o,curl -o");
+	expect_set("(ba|z|k)sh -i", ENGINE, 3, "bash -i,zsh -i,ksh -i");
+	expect_set("x(ab|c)?d", ENGINE, 1, "x");     /* optional group: nothing */
+	expect_set("(ab|cd)+e", ENGINE, 2, "ab,cd"); /* at least once: then ends */
+	expect_set("(a|)bc", ENGINE, 1, "bc");	     /* empty alternative */
+	expect_set("(a|b[c])d", ENGINE, 1, "d");     /* not plain: skipped whole */
+	expect_set("(?i:ab|cd)e", ENGINE, 1, "e");   /* flags: not plain */
+	expect_set("s(u|\\.)do", ENGINE, 3, "sudo,s.do");
+	expect_set("(a|b)(c|d)(e|f)(g|h)x", ENGINE, 3, "ace,acf,ade,adf,bce,bcf,bde,bdf");
+	expect_set("(k|x)ab", ENGINE_I, 1, "ab"); /* caseless k may be KELVIN SIGN */
+	expect_set("(k|x)ab", ENGINE, 1, "kab,xab");
+	expect_set("a|(b|c)", ENGINE, 1, "");	      /* top-level |: refused */
+	expect_set("(b|c", ENGINE, 1, "");	      /* unbalanced */
+	expect_set("-(W|R)x", PCRE2_EXTENDED, 1, ""); /* extended mode refused */
+	expect_set("", ENGINE, 1, "");
+}
+
 static void test_runs(void **state)
 {
 	(void)state;
@@ -232,6 +272,7 @@ struct checker {
 	const char *pat;
 	char lit[REGEX_ATOM_MAX + 1];
 	size_t lit_len;
+	struct regex_set set; /* regex_required_set's answer, checked the same way */
 	unsigned matched;
 };
 
@@ -248,6 +289,7 @@ static bool checker_init(struct checker *c, const char *pat, uint32_t flags)
 	c->md = pcre2_match_data_create_from_pattern(c->re, NULL);
 	assert_non_null(c->md);
 	c->lit_len = regex_required_literal(pat, strlen(pat), flags, 1, c->lit, sizeof(c->lit));
+	regex_required_set(pat, strlen(pat), flags, 1, &c->set);
 	return true;
 }
 
@@ -270,6 +312,13 @@ static void check_subject(struct checker *c, const char *s, size_t n)
 	if (c->lit_len && !memmem(low, n, c->lit, c->lit_len))
 		fail_msg("pattern '%s' matches '%.*s' which lacks its literal '%.*s'", c->pat,
 			 (int)n, s, (int)c->lit_len, c->lit);
+	bool any = c->set.n == 0;
+	for (unsigned i = 0; i < c->set.n && !any; i++)
+		any = memmem(low, n, c->set.lit[i], c->set.len[i]) != NULL;
+	if (!any)
+		fail_msg(
+		    "pattern '%s' matches '%.*s' which holds none of its %u set literals ('%s'...)",
+		    c->pat, (int)n, s, c->set.n, c->set.lit[0]);
 }
 
 /* The subject, its upper case, each one- or two-byte deletion and each one-byte duplication:
@@ -327,6 +376,8 @@ static const char *const fixed_patterns[] = {
     "chmod\\s+[0-7]*777", "base64\\s+-d", "(?:wget|curl)\\s.*\\|\\s*(ba)?sh",
     "^/usr/bin/(python|perl)[0-9.]*$", "\\x41\\x42c", "a\\.?b\\.c", "\u00e9?abc", "\u00fcber",
     "(?i)\u00fcber", "\\bsudo\\b.{0,20}-u\\s*root", "abc(?i)def", "ka{0}b", "s{1}sh", "\\x73sh",
+    "-(W|R)\\s?(\\s|\"|')([0-9a-fA-F]{2}\\s?){2,20}(\\s|\"|')", "(ab|cd)+e", "x(ab|c)?d", "(n|N)c -e",
+    "(?:wget|curl) ", "(ba|z|k)sh", "s(u|\\.)do", "(a|b)(c|d)(e|f)(g|h)x", "(mk|MK)fifo\\b",
 };
 /* clang-format on */
 
@@ -371,7 +422,8 @@ static void test_property_random(void **state)
 	    "a", "b", "c", "ab", "K", "s", "{", "}", "0", "1", ",", "{0}", "{1,}", "{,2}", "{ 1 }",
 	    "?", "*", "+", ".", "^", "$", "|", "\\", "\\.", "\\d", "\\b", "\\x61", "\\x4B", "\\Q",
 	    "\\E", "\\Qa\\E", "(", ")", "(?:", "(?i)", "(?-i)", "(?#x)", "(?=a)", "[", "]", "[^",
-	    "[:alpha:]", "[ab]", "\\1", "\\c", "\u00e9", "\u212a", "-",
+	    "[:alpha:]", "[ab]", "\\1", "\\c", "\u00e9", "\u212a", "-", "(a|b)", "(?:ab|K)", "(s|c|)",
+	    "(k|\\.)", "(A|bc)",
 	};
 	/* clang-format on */
 	/* clang-format off */
@@ -381,7 +433,7 @@ static void test_property_random(void **state)
 	};
 	/* clang-format on */
 	const size_t np = sizeof(pieces) / sizeof(pieces[0]), nb = sizeof(bytes) / sizeof(bytes[0]);
-	unsigned compiled = 0, with_lit = 0, matched = 0;
+	unsigned compiled = 0, with_lit = 0, with_set = 0, matched = 0;
 
 	(void)state;
 	for (int iter = 0; iter < 6000; iter++) {
@@ -399,7 +451,8 @@ static void test_property_random(void **state)
 			continue;
 		compiled++;
 		with_lit += c.lit_len > 0;
-		for (int s = 0; c.lit_len && s < 400; s++) {
+		with_set += c.set.n > 1;
+		for (int s = 0; (c.lit_len || c.set.n) && s < 400; s++) {
 			size_t n = 0;
 
 			for (uint32_t k = next_rand() % 9; k > 0; k--) {
@@ -414,9 +467,10 @@ static void test_property_random(void **state)
 		matched += c.matched;
 		checker_release(&c);
 	}
-	print_message("random patterns: %u compiled, %u with a literal, %u matches checked\n",
-		      compiled, with_lit, matched);
-	assert_true(with_lit > 500 && matched > 1000);
+	print_message("random patterns: %u compiled, %u with a literal, %u with a set of several, "
+		      "%u matches checked\n",
+		      compiled, with_lit, with_set, matched);
+	assert_true(with_lit > 500 && with_set > 100 && matched > 1000);
 }
 
 /* The k/s rule rests on these being the only ASCII characters with a non-ASCII case partner. */
@@ -593,6 +647,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runs),
+	    cmocka_unit_test(test_sets),
 	    cmocka_unit_test(test_quantifiers),
 	    cmocka_unit_test(test_escapes),
 	    cmocka_unit_test(test_groups_and_classes),
