@@ -168,12 +168,19 @@ struct table {
 	struct slot *spare; /* slots forgotten by table_trim, reused before allocating */
 };
 
+#define RECON_CAP 64	 /* reconnaissance commands (RECON) */
+#define RECON_MAX_LEN 15 /* bytes of the longest of their names */
+
 struct behaviour {
 	struct behaviour_opts o;
 	pthread_mutex_t lock;
 	struct table beacon, disc, ransom;
 	const struct detect_fields *fields; /* cached ids for this table */
 	uint32_t id[F_N];
+	/* The reconnaissance commands by name length (recon_index): an exec's name is compared
+	 * only with the names of its length. */
+	uint8_t recon_order[RECON_CAP];
+	uint8_t recon_from[RECON_MAX_LEN + 2];
 };
 
 static int table_init(struct table *t, unsigned max)
@@ -295,6 +302,8 @@ void behaviour_opts_default(struct behaviour_opts *o)
 	o->max_keys = 65536;
 }
 
+static void recon_index(struct behaviour *b);
+
 struct behaviour *behaviour_new(const struct behaviour_opts *o)
 {
 	struct behaviour *b = calloc(1, sizeof(*b));
@@ -309,6 +318,7 @@ struct behaviour *behaviour_new(const struct behaviour_opts *o)
 	if (b->o.discovery_distinct > DISC_N)
 		b->o.discovery_distinct = DISC_N;
 	pthread_mutex_init(&b->lock, NULL);
+	recon_index(b);
 	if (table_init(&b->beacon, b->o.max_keys) || table_init(&b->disc, b->o.max_keys) ||
 	    table_init(&b->ransom, b->o.max_keys)) {
 		behaviour_free(b);
@@ -397,12 +407,25 @@ static bool is_loopback(const struct detect_value *ip)
 		      (ip->len >= 11 && memcmp(ip->str, "::ffff:127.", 11) == 0));
 }
 
-/* ---- beaconing ---- */
-static int beacon(struct behaviour *b, struct detect_doc *doc, uint64_t now, detect_hit_fn fn,
-		  void *ctx, int *hits)
+/* The event's action, told once per event for every detection below. */
+enum act { A_OTHER, A_EXEC, A_CONNECT, A_RENAME, A_MODIFY };
+
+static enum act action_of(struct behaviour *b, struct detect_doc *doc)
 {
-	const struct detect_value *act = val(b, doc, F_ACTION), *ip = val(b, doc, F_DST_IP);
-	if (!val_is(act, "connection_attempted") || !ip || is_loopback(ip))
+	const struct detect_value *v = val(b, doc, F_ACTION);
+	return val_is(v, "exec")		   ? A_EXEC
+	       : val_is(v, "connection_attempted") ? A_CONNECT
+	       : val_is(v, "rename")		   ? A_RENAME
+	       : val_is(v, "modification")	   ? A_MODIFY
+						   : A_OTHER;
+}
+
+/* ---- beaconing ---- */
+static int beacon(struct behaviour *b, struct detect_doc *doc, enum act act, uint64_t now,
+		  detect_hit_fn fn, void *ctx, int *hits)
+{
+	const struct detect_value *ip = val(b, doc, F_DST_IP);
+	if (act != A_CONNECT || !ip || is_loopback(ip))
 		return 0;
 	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_EXE), ip,
 					      val(b, doc, F_DST_PORT)};
@@ -446,7 +469,8 @@ static int beacon(struct behaviour *b, struct detect_doc *doc, uint64_t now, det
 /* ---- discovery bursts ---- */
 /* What intruders run to learn a host; everyday inventory commands (df, free, uptime, mount)
  * are left out so an administrator's routine checks stay below the threshold. */
-#define CMD(s) {s, sizeof(s) - 1}
+/* A name longer than RECON_MAX_LEN would not be found (recon_index): it does not compile. */
+#define CMD(s) {s, sizeof(s) - 1 + 0 * sizeof(char[sizeof(s) - 1 <= RECON_MAX_LEN ? 1 : -1])}
 static const struct {
 	const char *name;
 	size_t len; /* names are told apart by length first: this runs for every exec */
@@ -461,14 +485,30 @@ static const struct {
 };
 #undef CMD
 
+#define RECON_N (sizeof(RECON) / sizeof(RECON[0]))
+_Static_assert(RECON_N <= RECON_CAP, "RECON_CAP too small");
+
+static void recon_index(struct behaviour *b)
+{
+	unsigned k = 0;
+	for (unsigned len = 0; len <= RECON_MAX_LEN; len++) {
+		b->recon_from[len] = (uint8_t)k;
+		for (unsigned i = 0; i < RECON_N; i++)
+			if (RECON[i].len == len)
+				b->recon_order[k++] = (uint8_t)i;
+	}
+	b->recon_from[RECON_MAX_LEN + 1] = (uint8_t)k;
+}
+
 /* Index+1 of a recon command (by name; "cat", "ls", "find", "sudo", "ip", "systemctl" only with
  * arguments typical of reconnaissance), 0 otherwise. */
 static unsigned recon_id(struct behaviour *b, struct detect_doc *doc)
 {
 	const struct detect_value *name = val(b, doc, F_NAME), *cmd = val(b, doc, F_CMDLINE);
-	if (!name)
+	if (!name || name->len > RECON_MAX_LEN)
 		return 0;
-	for (size_t i = 0; i < sizeof(RECON) / sizeof(RECON[0]); i++) {
+	for (unsigned j = b->recon_from[name->len]; j < b->recon_from[name->len + 1]; j++) {
+		unsigned i = b->recon_order[j];
 		if (!val_is_n(name, RECON[i].name, RECON[i].len))
 			continue;
 		const char *c = cmd ? cmd->str : "";
@@ -564,11 +604,10 @@ static bool is_common_ext(const char *ext)
 	return false;
 }
 
-static int ransom(struct behaviour *b, struct detect_doc *doc, uint64_t now, detect_hit_fn fn,
-		  void *ctx, int *hits)
+static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uint64_t now,
+		  detect_hit_fn fn, void *ctx, int *hits)
 {
-	const struct detect_value *act = val(b, doc, F_ACTION);
-	bool rename = val_is(act, "rename"), write = val_is(act, "modification");
+	bool rename = act == A_RENAME, write = act == A_MODIFY;
 	if (!rename && !write)
 		return 0;
 	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_ENTITY)};
@@ -631,11 +670,10 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, uint64_t now, det
 }
 
 /* ---- single-event behaviour ---- */
-static int single(struct behaviour *b, struct detect_doc *doc, detect_hit_fn fn, void *ctx,
-		  int *hits)
+static int single(struct behaviour *b, struct detect_doc *doc, enum act act, detect_hit_fn fn,
+		  void *ctx, int *hits)
 {
-	const struct detect_value *act = val(b, doc, F_ACTION);
-	if (!val_is(act, "exec"))
+	if (act != A_EXEC)
 		return 0;
 	int rc = 0;
 	for (const struct detect_value *t = val(b, doc, F_TAGS); t; t = detect_doc_next(doc, t))
@@ -678,16 +716,15 @@ int behaviour_match(struct behaviour *b, struct detect_doc *doc, detect_hit_fn f
 	uint64_t now = doc->time_ns;
 	if (!now)
 		return 0; /* windows need event time */
-	const struct detect_value *act = val(b, doc, F_ACTION);
-	unsigned recon = val_is(act, "exec") ? recon_id(b, doc) : 0;
-	bool windows = recon || val_is(act, "connection_attempted") || val_is(act, "rename") ||
-		       val_is(act, "modification");
-	rc = single(b, doc, fn, ctx, &hits);
+	const enum act act = action_of(b, doc);
+	unsigned recon = act == A_EXEC ? recon_id(b, doc) : 0;
+	bool windows = recon || act == A_CONNECT || act == A_RENAME || act == A_MODIFY;
+	rc = single(b, doc, act, fn, ctx, &hits);
 	if (!rc && windows) {
 		pthread_mutex_lock(&b->lock);
-		if (!(rc = beacon(b, doc, now, fn, ctx, &hits)) &&
+		if (!(rc = beacon(b, doc, act, now, fn, ctx, &hits)) &&
 		    !(rc = discovery(b, doc, recon, now, fn, ctx, &hits)))
-			rc = ransom(b, doc, now, fn, ctx, &hits);
+			rc = ransom(b, doc, act, now, fn, ctx, &hits);
 		pthread_mutex_unlock(&b->lock);
 	}
 	*hitsp += hits;
