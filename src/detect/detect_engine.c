@@ -1076,9 +1076,9 @@ static int build_prefilter(struct detect_engine *e)
 				goto out;
 			struct atom *a = &e->atoms[id];
 			/* Every matcher behind a registered literal can be ruled out by its absence
-			 * (detect_match.c vm_field); not one whose literals are a set, where the
-			 * absence of one of them says nothing. */
-			if (!s.v[i].src->nalt)
+			 * (detect_match.c vm_field); not one whose literals are a set of several,
+			 * where the absence of one of them says nothing. */
+			if (s.v[i].src->nalt <= 1)
 				s.v[i].src->atom = id + 1;
 			if (a->nrules && a->rules[a->nrules - 1] == r)
 				continue;

