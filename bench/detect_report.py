@@ -120,37 +120,23 @@ def main():
     w("")
     w("| rules | prefilter literals | rules without literals | values/event (bytes) | parse ns/event | match ns/event | match events/s | match ns, per run | timed ns/call (wall) | hits |")
     w("|---:|---:|---:|---|---:|---:|---:|---|---:|---:|")
-    for n in sizes:
-        runs = by.get(n, [])
-        if not runs:
-            continue
-        r0 = runs[0]
-        m = mm(n, "match_ns")
-        w("| %d | %d | %d | %.1f (%.0f) | %.0f | **%.0f** | %s | %s | %.0f | %d |" % (
-            r0["rules"], r0["atoms"], r0["unfiltered"], r0["values_per_event"],
-            r0["value_bytes_per_event"], mm(n, "parse_ns"), m,
+    def row(label, rs):  # rs: the runs of one set, mamori-detect-bench's objects
+        m = med([x["match_ns"] for x in rs])
+        w("| %s | %d | %d | %.1f (%.0f) | %.0f | **%.0f** | %s | %s | %.0f | %d |" % (
+            label, rs[0]["atoms"], rs[0]["unfiltered"], rs[0]["values_per_event"],
+            rs[0]["value_bytes_per_event"], med([x["parse_ns"] for x in rs]), m,
             "{:,.0f}".format(1e9 / m) if m and m > 0 else "-",
-            ", ".join("%.0f" % x["match_ns"] for x in runs), mm(n, "match_timed_ns"),
-            r0["hits"]))
+            ", ".join("%.0f" % x["match_ns"] for x in rs),
+            med([x["match_timed_ns"] for x in rs]), rs[0]["hits"]))
+
+    for n in sizes:
+        if by.get(n):
+            row("%d" % by[n][0]["rules"], by[n])
     dflt = [m["r"] for m in rows if m["kind"] == "match_default"]
     if dflt:
-        d0 = dflt[0]
-        dm = med([x["match_ns"] for x in dflt])
-        w("| %d + behaviour (as shipped) | %d | %d | %.1f (%.0f) | %.0f | **%.0f** | %s | %s | %.0f | %d |" % (
-            d0["rules"], d0["atoms"], d0["unfiltered"], d0["values_per_event"],
-            d0["value_bytes_per_event"], med([x["parse_ns"] for x in dflt]), dm,
-            "{:,.0f}".format(1e9 / dm) if dm and dm > 0 else "-",
-            ", ".join("%.0f" % x["match_ns"] for x in dflt),
-            med([x["match_timed_ns"] for x in dflt]), d0["hits"]))
+        row("%d + behaviour (as shipped)" % dflt[0]["rules"], dflt)
     if proc10:
-        p0 = proc10[0]["r"]
-        pm = med([x["r"]["match_ns"] for x in proc10])
-        w("| 10 process_creation rules | %d | %d | %.1f (%.0f) | %.0f | **%.0f** | %s | %s | %.0f | %d |" % (
-            p0["atoms"], p0["unfiltered"], p0["values_per_event"], p0["value_bytes_per_event"],
-            med([x["r"]["parse_ns"] for x in proc10]), pm,
-            "{:,.0f}".format(1e9 / pm) if pm and pm > 0 else "-",
-            ", ".join("%.0f" % x["r"]["match_ns"] for x in proc10),
-            med([x["r"]["match_timed_ns"] for x in proc10]), p0["hits"]))
+        row("10 process_creation rules", [x["r"] for x in proc10])
     w("")
     if proc10:
         w("The rule-count rows run `--no-behaviour` (the Sigma rules alone). Each set up to 210 "
@@ -165,31 +151,31 @@ def main():
         w("The rule-count rows run `--no-behaviour` (the Sigma rules alone); the last row is the "
           "SigmaHQ directory as `mamori scan` loads it by default.")
     w("")
+    def per_round(a_recs, b_recs):  # median over rounds of b's match time over a's
+        per = []
+        for r in sorted({m["round"] for m in match}):
+            a = [x["r"]["match_ns"] for x in a_recs if x["round"] == r]
+            b = [x["r"]["match_ns"] for x in b_recs if x["round"] == r]
+            if a and b and a[0] > 0:
+                per.append(b[0] / a[0])
+        return med(per)
+
+    def recs(n):
+        return [m for m in match if m["size"] == n]
+
     base = sizes[0]
     ratios = []
     for n in sizes:
         if n == base or n not in by:
             continue
-        per = []
-        for r in sorted({m["round"] for m in match}):
-            a = [m["r"]["match_ns"] for m in match if m["round"] == r and m["size"] == base]
-            b = [m["r"]["match_ns"] for m in match if m["round"] == r and m["size"] == n]
-            if a and b and a[0] > 0:
-                per.append(b[0] / a[0])
         ratios.append((n, mm(n, "match_ns") / mm(base, "match_ns") if mm(base, "match_ns") else None,
-                       med(per)))
+                       per_round(recs(base), recs(n))))
     top = max(by)
     p10_ratio = None
     if proc10 and top in by:
-        per = []
-        for r in sorted({m["round"] for m in match}):
-            a = [x["r"]["match_ns"] for x in proc10 if x["round"] == r]
-            b = [m["r"]["match_ns"] for m in match if m["round"] == r and m["size"] == top]
-            if a and b and a[0] > 0:
-                per.append(b[0] / a[0])
         pm = med([x["r"]["match_ns"] for x in proc10])
         if pm:
-            p10_ratio = (mm(top, "match_ns") / pm, med(per), pm)
+            p10_ratio = (mm(top, "match_ns") / pm, per_round(proc10, recs(top)), pm)
     w("Cost relative to %d rules: %s." % (base, "; ".join(
         "%d rules %.2f× (ratio of medians), %.2f× (median of per-round ratios), %.2f× (timed "
         "calls)" % (n, a, b, mm(n, "match_timed_ns") / mm(base, "match_timed_ns"))

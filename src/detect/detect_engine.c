@@ -708,7 +708,8 @@ static bool vm_atom(const struct vmatch *m, const char **lit, uint32_t *len)
 }
 
 /* The atoms of one matcher into out: its literal, or for an expression without one the set of
- * literals one of which every match holds. False when it has none (out unchanged). */
+ * literals one of which every match holds. *none set (out unchanged) when it has neither;
+ * 0 or -ENOMEM. */
 static int vm_atoms(const struct vmatch *m, uint32_t field, struct atomset *out, bool *none)
 {
 	const char *lit;

@@ -517,22 +517,31 @@ static int walk(struct walk *w)
 	return 0;
 }
 
+/* Walks pat with w's output fields set: 0, or -1 when the pattern or its flags are refused. */
+static int walk_pattern(struct walk *w, const char *pat, size_t n, uint32_t flags, size_t limit)
+{
+	if (!pat || (flags & ~(uint32_t)SAFE_FLAGS))
+		return -1;
+	w->p = pat;
+	w->n = n;
+	w->caseless = flags & PCRE2_CASELESS;
+	w->folds = flags & (PCRE2_UTF | PCRE2_UCP);
+	w->limit = limit;
+	for (size_t i = n; i > 0 && !w->close_end; i--)
+		w->close_end = pat[i - 1] == ')' ? i : 0;
+	return walk(w);
+}
+
 size_t regex_required_literal(const char *pat, size_t n, uint32_t flags, size_t min_len, char *out,
 			      size_t cap)
 {
-	struct walk w = {.p = pat, .n = n, .best = out};
+	struct walk w = {.best = out};
 
 	if (!out || cap == 0)
 		return 0;
 	out[0] = '\0';
-	if (!pat || (flags & ~(uint32_t)SAFE_FLAGS))
-		return 0;
-	w.caseless = flags & PCRE2_CASELESS;
-	w.folds = flags & (PCRE2_UTF | PCRE2_UCP);
-	w.limit = cap - 1 < REGEX_ATOM_MAX ? cap - 1 : REGEX_ATOM_MAX;
-	for (size_t i = n; i > 0 && !w.close_end; i--)
-		w.close_end = pat[i - 1] == ')' ? i : 0;
-	if (walk(&w) || w.best_len == 0 || w.best_len < min_len) {
+	if (walk_pattern(&w, pat, n, flags, cap - 1 < REGEX_ATOM_MAX ? cap - 1 : REGEX_ATOM_MAX) ||
+	    w.best_len == 0 || w.best_len < min_len) {
 		out[0] = '\0';
 		return 0;
 	}
@@ -544,19 +553,12 @@ unsigned regex_required_set(const char *pat, size_t n, uint32_t flags, size_t mi
 			    struct regex_set *out)
 {
 	char one[REGEX_SET_LEN];
-	struct walk w = {.p = pat, .n = n, .best = one, .sets = true, .best_set = out};
+	struct walk w = {.best = one, .sets = true, .best_set = out};
 
 	if (!out)
 		return 0;
 	out->n = 0;
-	if (!pat || (flags & ~(uint32_t)SAFE_FLAGS))
-		return 0;
-	w.caseless = flags & PCRE2_CASELESS;
-	w.folds = flags & (PCRE2_UTF | PCRE2_UCP);
-	w.limit = REGEX_SET_LEN - 1;
-	for (size_t i = n; i > 0 && !w.close_end; i--)
-		w.close_end = pat[i - 1] == ')' ? i : 0;
-	if (walk(&w)) {
+	if (walk_pattern(&w, pat, n, flags, REGEX_SET_LEN - 1)) {
 		out->n = 0;
 		return 0;
 	}
