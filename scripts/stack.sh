@@ -145,9 +145,11 @@ up) up ;;
 down) down ;;
 run)
   up
-  trap 'echo; down; exit 0' INT TERM
-  echo "(Ctrl-C stops both)"
   tail -n 0 -F "$VAR/server.log" "$VAR/agent.log" &
+  tail_pid=$!
+  # The log follower goes too: a SIGTERM (or a Ctrl-C outside a terminal) reaches only us.
+  trap 'echo; kill $tail_pid 2>/dev/null; down; exit 0' INT TERM
+  echo "(Ctrl-C stops both)"
   wait
   ;;
 *)

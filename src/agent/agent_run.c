@@ -236,6 +236,23 @@ static unsigned rss_mb(void)
 	return (unsigned)(strtoul(p + 9, NULL, 10) / 1024);
 }
 
+/* What the heartbeat reports: the last window's CPU and memory, and the counters. */
+static void publish_health(struct agent *ag, const struct budget *b)
+{
+	if (!ag->health)
+		return;
+	pthread_mutex_lock(&ag->health->lock);
+	ag->health->cpu_pct = b->cpu_percent;
+	ag->health->rss_mb = b->rss_mb;
+	ag->health->kernel_drops = atomic_load(&ag->counters.kernel_dropped);
+	ag->health->queue_drops = atomic_load(&ag->counters.queue_dropped);
+	ag->health->shed = atomic_load(&ag->counters.shed);
+	ag->health->emitted = atomic_load(&ag->counters.emitted);
+	ag->health->malformed = atomic_load(&ag->counters.malformed);
+	ag->health->alerts = atomic_load(&ag->counters.alerts);
+	pthread_mutex_unlock(&ag->health->lock);
+}
+
 /* Every 5 s: over the CPU or memory budget, shed low-value events until back under it. */
 static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
 {
@@ -259,18 +276,7 @@ static void check_budget(struct agent *ag, struct budget *b, uint64_t now)
 			 over ? "start" : "stop", b->cpu_percent, ag->config->budget_cpu_percent,
 			 b->rss_mb, ag->config->budget_memory_mb);
 	ag->shedding = over;
-	if (ag->health) {
-		pthread_mutex_lock(&ag->health->lock);
-		ag->health->cpu_pct = b->cpu_percent;
-		ag->health->rss_mb = b->rss_mb;
-		ag->health->kernel_drops = atomic_load(&ag->counters.kernel_dropped);
-		ag->health->queue_drops = atomic_load(&ag->counters.queue_dropped);
-		ag->health->shed = atomic_load(&ag->counters.shed);
-		ag->health->emitted = atomic_load(&ag->counters.emitted);
-		ag->health->malformed = atomic_load(&ag->counters.malformed);
-		ag->health->alerts = atomic_load(&ag->counters.alerts);
-		pthread_mutex_unlock(&ag->health->lock);
-	}
+	publish_health(ag, b);
 }
 
 static void report_sources(struct agent *ag)
@@ -300,8 +306,11 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	struct epoll_event evs[16];
 	uint64_t start = agent_now_mono(), last_tick = 0, last_stats = start, last_expire = start;
 	uint64_t tick_ns = (uint64_t)ag->config->wakeup_ms * 1000000ull;
-	struct budget b = {start, cpu_us(), 0, 0};
+	struct budget b = {start, cpu_us(), 0, rss_mb()};
 	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	/* The first heartbeat need not wait for the first window to know the memory in use. */
+	publish_health(ag, &b);
 
 	for (size_t i = 0; i < ag->nsources; i++) {
 		int fd = srcs[i].active ? srcs[i].ops->fd(&srcs[i]) : -1;

@@ -26,8 +26,6 @@
 
 #include "banned.h"
 
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
 #define POLL_WAIT_S 25
 
 /* Commands already run, with their result, so a redelivered command is answered again without
@@ -78,20 +76,27 @@ static void nap(struct uplink *u, uint64_t ms)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Exponential backoff with +-50 % jitter so a fleet does not return in lockstep. */
+uint64_t uplink_backoff_ms(unsigned attempt, uint32_t r)
+{
+	uint64_t base = UPLINK_BACKOFF_MIN_MS;
+
+	for (unsigned i = 0; i < attempt && base < UPLINK_BACKOFF_MAX_MS; i++)
+		base *= 2;
+	if (base > UPLINK_BACKOFF_MAX_MS)
+		base = UPLINK_BACKOFF_MAX_MS;
+	return base / 2 + r % (base + 1);
+}
+
 static uint64_t backoff(unsigned *attempt)
 {
-	uint64_t base = BACKOFF_MIN_MS;
 	uint32_t r = 0;
+	uint64_t ms;
 
-	for (unsigned i = 0; i < *attempt && base < BACKOFF_MAX_MS; i++)
-		base *= 2;
-	if (base > BACKOFF_MAX_MS)
-		base = BACKOFF_MAX_MS;
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	ms = uplink_backoff_ms(*attempt, r);
 	if (*attempt < 16)
 		(*attempt)++;
-	RAND_bytes((unsigned char *)&r, sizeof(r));
-	return base / 2 + r % (base + 1);
+	return ms;
 }
 
 /* The reply may carry the group's current policy when the agent's copy is out of date. */

@@ -30,4 +30,11 @@ struct uplink *uplink_start(const struct uplink_opts *o, char *err, size_t errle
 void uplink_stop(struct uplink *u, unsigned drain_s);
 void uplink_stats(struct uplink *u, struct uplink_stats *out);
 
+/* The wait before retry number attempt (0 for the first): UPLINK_BACKOFF_MIN_MS doubling per
+ * attempt up to UPLINK_BACKOFF_MAX_MS, with +-50 % jitter from r (a random word) so that a
+ * fleet coming back from an outage does not return in lockstep. */
+#define UPLINK_BACKOFF_MIN_MS 500
+#define UPLINK_BACKOFF_MAX_MS 30000
+uint64_t uplink_backoff_ms(unsigned attempt, uint32_t r);
+
 #endif

@@ -706,8 +706,14 @@ static const char *const schema_v7[] = {
     NULL,
 };
 
+/* The source address had no index: a search by either end of a connection should not scan. */
+static const char *const schema_v8[] = {
+    "CREATE INDEX events_src_ip ON events (src_ip) WHERE src_ip IS NOT NULL",
+    NULL,
+};
+
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-						schema_v5, schema_v6, schema_v7};
+						schema_v5, schema_v6, schema_v7, schema_v8};
 
 static int pg_migrate(struct store *st)
 {

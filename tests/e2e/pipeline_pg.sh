@@ -49,9 +49,71 @@ WAIT_S=30 wait_for sh -c "[ \"\$(\"$CLI\" events search 'host.name:pg-alpha' --s
 [ "$(count 'process.args:"--n" and process.command_line:"tool --n 42"')" = 1 ] || fail "pg doc fields"
 echo "ok: 300 events through node A, searchable through node B"
 
+# The search language executed on PostgreSQL (the unit tests compare its SQL text): wildcards,
+# not, or, parentheses, ranges, and quoted values taken literally (no wildcard, LIKE's own
+# characters escaped). Event i (1..300) runs tool{i % 7} with pid 1000 + i.
+expect() { python3 -c "print(sum(1 for i in range(1, 301) if $1))"; }
+for q in \
+  'process.executable:/usr/bin/tool* and not process.name:tool0|i % 7 != 0' \
+  'process.name:(tool1 or tool2) and host.name:pg-alpha|i % 7 in (1, 2)' \
+  'not (process.name:tool3 or process.name:tool4) and process.pid < 1200|i % 7 not in (3, 4) and i < 200' \
+  'process.pid >= 1100 and process.pid <= 1149|1100 <= 1000 + i <= 1149' \
+  'process.executable:*tool5 or process.name:tool6|i % 7 in (5, 6)' \
+  'process.entity_id:e0000001*|10 <= i <= 19' \
+  'process.command_line:"tool --n 1*"|False' \
+  'process.command_line:"tool --n 1_"|False'; do
+  got=$(count "${q%%|*}"); want=$(expect "${q#*|}")
+  [ "$got" = "$want" ] || fail "pg search '${q%%|*}': $got events, expected $want"
+done
+tree=$(api GET /events/tree/e00000010)
+echo "$tree" | python3 -c 'import json,sys; t=json.load(sys.stdin)
+assert t["process"]["process"]["entity_id"]=="e00000010"
+assert [a["process"]["entity_id"] for a in t["ancestors"]][:3]==["e00000009","e00000008","e00000007"], t["ancestors"][:3]
+assert t["descendants"][0]["process"]["process"]["entity_id"]=="e00000011" and t["descendants"][0]["depth"]==1
+' || fail "process tree on PostgreSQL: $tree"
+echo "ok: search language and process tree on PostgreSQL"
+
 WAIT_S=20 wait_for sh -c "\"$CLI\" hosts list --output jsonl | grep -q '\"online\"'" || fail "host not online"
-out=$("$CLI" hosts ping pg-alpha --timeout 15) || fail "ping through node B failed: $out"
-echo "ok: cross-node $out"
+# The agent's poll is held by node A; node B queues the command and wakes A through NOTIFY. The
+# second ping is queued while the poll opened after the first is held: without the wake-up it
+# would wait for that poll to end (25 s).
+for i in 1 2; do
+  t0=$(date +%s%N)
+  out=$("$CLI" hosts ping pg-alpha --timeout 15) || fail "ping $i through node B failed: $out"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ "$ms" -lt 3000 ] || fail "ping $i through node B took $ms ms: not delivered at once"
+done
+echo "ok: cross-node $out (the CLI's wall time $ms ms)"
+
+# Node A killed with SIGKILL while the agent streams to it, then restarted: on PostgreSQL too,
+# every event is stored exactly once (300 earlier + 20,000; a lost or doubled batch changes the
+# count).
+gen_events "$WORK/b.jsonl" 20000 1001 pg-alpha
+python3 - "$WORK/b.jsonl" "$WORK/feed" <<'PY' &
+import sys, time
+lines = open(sys.argv[1]).readlines()
+with open(sys.argv[2], "w") as f:
+    for i in range(0, len(lines), 250):  # 5,000 events/s
+        f.writelines(lines[i:i + 250])
+        f.flush()
+        time.sleep(0.05)
+PY
+FEEDER=$!
+WAIT_S=30 wait_for sh -c "[ \"\$(\"$CLI\" events search 'host.name:pg-alpha' --since 3650d --count)\" -gt 3000 ]" ||
+  fail "stream to node A did not start"
+kill -9 "$PID_A"; wait "$PID_A" 2>/dev/null || true
+echo "node A killed at $(count 'host.name:pg-alpha') stored events"
+sleep 2
+PORT_B_SAVED=$PORT PORT=$PORT_A
+start_server --store "$URI"
+PID_A=$SERVER_PID PORT=$PORT_B_SAVED
+export MAMORI_URL=https://127.0.0.1:$PORT_B
+wait "$FEEDER"
+WAIT_S=90 wait_for sh -c "[ \"\$(\"$CLI\" events search 'host.name:pg-alpha' --since 3650d --count)\" = 20300 ]" ||
+  fail "after node A's SIGKILL: $(count 'host.name:pg-alpha') events stored, expected 20300"
+n=$(count 'host.name:pg-alpha and process.entity_id:e0001*')
+[ "$n" = 10000 ] || fail "entity ids e0001xxxx: $n, expected 10000"
+echo "ok: node A SIGKILL mid-stream on PostgreSQL: 20300 of 20300 stored once"
 
 # Removal on node B revokes on node A within its refresh.
 "$CLI" hosts remove pg-alpha >/dev/null

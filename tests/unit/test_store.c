@@ -273,8 +273,8 @@ static void test_open_migrates_idempotent(void **state)
 
 		assert_int_equal(store_dialect(st),
 				 c->pg ? STORE_DIALECT_PG : STORE_DIALECT_SQLITE);
-		/* SQLite's v8 is its block layout of events; PostgreSQL stays at v7. */
-		int64_t want = c->pg ? 7 : 8;
+		/* SQLite's v8 is its block layout of events; PostgreSQL's the source address index. */
+		int64_t want = 8;
 
 		assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0),
 				 want);
@@ -480,11 +480,17 @@ static void test_two_days(void **state)
 					   " 'events'::regclass",
 					   NULL, 0),
 				 2);
-		/* Indexes defined on the parent exist on each partition. */
+		/* Indexes defined on the parent exist on each partition: time, host, entity, parent,
+		 * hash, both addresses and path. */
 		assert_true(query_int(st,
 				      "SELECT count(*) FROM pg_indexes WHERE tablename ="
 				      " 'events_20240229'",
-				      NULL, 0) >= 8);
+				      NULL, 0) >= 9);
+		assert_int_equal(query_int(st,
+					   "SELECT count(*) FROM pg_indexes WHERE tablename ="
+					   " 'events_20240229' AND indexdef LIKE '%(src_ip)%'",
+					   NULL, 0),
+				 1);
 	}
 	{
 		struct store_val p[] = {store_int(TS_2024_03_01)};
@@ -910,7 +916,7 @@ static void test_nodes_race(void **state)
 	pthread_barrier_destroy(&go);
 	st = open_store(c);
 	assert_int_equal(query_int(st, "SELECT count(*) FROM events", NULL, 0), NODES * 100);
-	assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 7);
+	assert_int_equal(query_int(st, "SELECT count(*) FROM schema_version", NULL, 0), 8);
 	store_close(st);
 }
 
