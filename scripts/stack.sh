@@ -145,10 +145,12 @@ up) up ;;
 down) down ;;
 run)
   up
+  # The log follower goes too: a SIGTERM (or a Ctrl-C outside a terminal) reaches only us. It
+  # may be gone already (a Ctrl-C in a terminal reaches it as well): down runs regardless.
+  tail_pid=
+  trap 'echo; [ -z "$tail_pid" ] || kill "$tail_pid" 2>/dev/null || true; down; exit 0' INT TERM
   tail -n 0 -F "$VAR/server.log" "$VAR/agent.log" &
   tail_pid=$!
-  # The log follower goes too: a SIGTERM (or a Ctrl-C outside a terminal) reaches only us.
-  trap 'echo; kill $tail_pid 2>/dev/null; down; exit 0' INT TERM
   echo "(Ctrl-C stops both)"
   wait
   ;;

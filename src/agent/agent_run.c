@@ -309,9 +309,6 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	struct budget b = {start, cpu_us(), 0, rss_mb()};
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
-	/* The first heartbeat need not wait for the first window to know the memory in use. */
-	publish_health(ag, &b);
-
 	for (size_t i = 0; i < ag->nsources; i++) {
 		int fd = srcs[i].active ? srcs[i].ops->fd(&srcs[i]) : -1;
 
@@ -461,6 +458,9 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 		rc = 1;
 	} else {
 		log_info("agent", "capturing host=%s pid=%d", ag.host_name, (int)ag.self_pid);
+		/* Before the sources are reported: that sends the first heartbeat at once. */
+		struct budget b0 = {0, 0, 0, rss_mb()};
+		publish_health(&ag, &b0);
 		report_sources(&ag);
 		loop(&ag, srcs, o->seconds, replay);
 	}

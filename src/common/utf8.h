@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one (overlong forms,
  * surrogates and code points past U+10FFFF included). */
@@ -35,6 +36,19 @@ static inline size_t utf8_seq_len(const unsigned char *s, size_t n)
 	    (cp >= 0xD800 && cp <= 0xDFFF))
 		return 0;
 	return need;
+}
+
+/* Length of s (NUL-terminated) kept to at most max bytes without cutting a UTF-8 sequence. */
+static inline size_t utf8_prefix_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
 }
 
 #endif

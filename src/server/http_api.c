@@ -68,7 +68,7 @@ bool api_require(struct api_ctx *a, enum role role)
 		return true;
 	snprintf(why, sizeof(why), "role %s required (you are %s)", auth_role_name(role),
 		 auth_role_name(a->role));
-	/* A refused attempt at a change says who probes beyond their role: audited like a change. */
+	/* A refused request says who probes beyond their role: audited like a change. */
 	api_audit(a, 403, why);
 	server_reply_error(a->req, 403, "%s", why);
 	return false;

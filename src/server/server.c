@@ -32,6 +32,7 @@
 #include "policy.h"
 #include "pki.h"
 #include "server_auth.h"
+#include "utf8.h"
 #include "wire.h"
 
 #include "banned.h"
@@ -218,12 +219,16 @@ out:
 void server_audit(struct server *s, const char *user, const char *method, const char *path,
 		  int status, const char *detail)
 {
+	/* Paths and details come from the request: a row keeps their first AUDIT_TEXT_MAX bytes
+	 * (cut on a UTF-8 boundary), so nobody grows the log by KiB per request. */
+	enum { AUDIT_TEXT_MAX = 512 };
 	struct store_val p[] = {store_int((int64_t)server_now_ns()),
 				store_text(user),
 				store_text(method),
-				store_text(path),
+				store_textn(path, path ? utf8_prefix_len(path, AUDIT_TEXT_MAX) : 0),
 				store_int(status),
-				store_text(detail)};
+				store_textn(detail,
+					    detail ? utf8_prefix_len(detail, AUDIT_TEXT_MAX) : 0)};
 
 	if (store_exec(s->store,
 		       "INSERT INTO audit (ts, user_name, method, path, status, detail) VALUES "

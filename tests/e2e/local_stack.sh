@@ -67,7 +67,7 @@ RUNVAR=$WORK/var-run
 export MAMORI_VAR=$RUNVAR MAMORI_PORT=$(free_port)
 cleanup_hooks+=("MAMORI_VAR=$RUNVAR bash $MAMORI_SRC/scripts/stack.sh down >/dev/null 2>&1")
 python3 - "$MAMORI_SRC/scripts/stack.sh" "$RUNVAR" <<'PY' || fail "make run"
-import os, signal, subprocess, sys, time
+import os, signal, subprocess, sys, threading, time
 script, var = sys.argv[1], sys.argv[2]
 p = subprocess.Popen(["bash", script, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                      text=True, start_new_session=True,
@@ -79,6 +79,8 @@ for line in p.stdout:
         break
 text = "".join(seen)
 assert "is online" in text and "password" in text, text
+# Keep reading: the followed logs must not fill the pipe and block the script.
+threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
 pids = [int(open(os.path.join(var, f)).read()) for f in ("server.pid", "agent.pid")]
 follower = lambda: subprocess.run(["pgrep", "-f", "tail -n 0 -F " + var], capture_output=True,
                                   text=True).stdout.strip()

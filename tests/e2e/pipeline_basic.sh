@@ -53,15 +53,16 @@ assert len(h)==1 and h[0]["host"]["name"]=="alpha" and h[0]["status"]=="online" 
 "$CLI" hosts move alpha tokyo >/dev/null
 [ "$("$CLI" hosts list --output jsonl | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["group"])')" = tokyo ] ||
   fail "move"
-# A command reaches the agent at once, not when its held poll (25 s) ends: the second ping goes
-# out while the poll the agent opened after the first one is held, so a server that only
-# delivered at the next poll would take about 25 s.
+# A command reaches the agent at once, not when its held poll (25 s) ends: each ping goes out
+# while the agent's poll is held (the second one while the poll opened after the first answer
+# is), so a server that only delivered at the next poll would take up to 25 s.
 for i in 1 2; do
+  wait_poll || fail "the agent holds no command poll"
   t0=$(date +%s%N)
-  out=$("$CLI" hosts ping alpha --timeout 10) || fail "ping $i failed: $out"
+  out=$("$CLI" hosts ping alpha --timeout 15) || fail "ping $i failed: $out"
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  echo "$out" | grep -q "pong from alpha in [0-9]* ms" || fail "ping output: $out"
-  [ "$ms" -lt 3000 ] || fail "ping $i took $ms ms: not delivered at once"
+  echo "$out" | grep -q "pong from alpha in [0-9]* ms" || fail "ping $i output: $out"
+  [ "$ms" -lt 8000 ] || fail "ping $i took $ms ms: not delivered at once"
 done
 echo "ok: hosts, groups, $out (the CLI's wall time $ms ms)"
 
@@ -95,8 +96,9 @@ assert inv and inv["host"]["os"]["kernel"] and inv["host"]["boot"]["id"], inv
 mi=inv["mamori"]["inventory"]
 assert all(k in mi for k in ("interfaces","users","listening","packages_count","sources")), mi.keys()
 s=h["support"]
-# The kernel and distribution of this machine, judged with the sources alpha reports (replay).
-assert s["supported"] is False and "ebpf source is not active" in s["reason"], s
+# The kernel and distribution of this machine, judged with the sources alpha reports (replay):
+# never fully supported, and the reason says why (no eBPF, or a kernel too old for it).
+assert s["supported"] is False and ("ebpf source is not active" in s["reason"] or "kernel" in s["reason"]) and "no inventory" not in s["reason"], s
 print("ok: hosts show: health", sorted(hl)[:4], "..., kernel", inv["host"]["os"]["kernel"], "supported", s["supported"], s["reason"])' ||
   fail "hosts show: $(shown)"
 
@@ -153,14 +155,14 @@ kill $AGENT_PID; wait $AGENT_PID || true
 echo "ok: removal revokes"
 
 # TLS 1.3 only, for agents and the API alike (one listener).
-curl -s -o /dev/null --cacert "$SDATA/ca.crt" --tlsv1.2 --tls-max 1.2 "$MAMORI_URL/healthz" &&
-  fail "the server accepted TLS 1.2"
+rc=0; curl -s -o /dev/null --cacert "$SDATA/ca.crt" --tlsv1.2 --tls-max 1.2 "$MAMORI_URL/healthz" || rc=$?
+[ "$rc" = 35 ] || fail "TLS 1.2: curl exit $rc, expected 35 (handshake refused)"
 curl -sf -o /dev/null --cacert "$SDATA/ca.crt" --tlsv1.3 "$MAMORI_URL/healthz" || fail "TLS 1.3 refused"
 echo "ok: TLS 1.2 refused, 1.3 accepted"
 
 # Offline after the heartbeat timeout, online again at the next heartbeat.
 stop_server
-start_server --heartbeat-timeout 2
+start_server --heartbeat-timeout 5
 enroll_agent "$WORK/agent-b" beta
 hb() {
   curl -s -o /dev/null -w '%{http_code}' --cacert "$SDATA/ca.crt" --cert "$WORK/agent-b/agent.crt" \
@@ -171,8 +173,8 @@ status_of() { "$CLI" hosts list --output jsonl | python3 -c 'import json,sys
 print([h["status"] for h in map(json.loads, sys.stdin) if h["host"]["name"]=="beta"][0])'; }
 [ "$(hb)" = 200 ] || fail "heartbeat refused"
 [ "$(status_of)" = online ] || fail "beta not online after a heartbeat: $(status_of)"
-sleep 3
-[ "$(status_of)" = offline ] || fail "beta not offline 3 s after its last heartbeat: $(status_of)"
+sleep 6
+[ "$(status_of)" = offline ] || fail "beta not offline 6 s after its last heartbeat: $(status_of)"
 [ "$(hb)" = 200 ] || fail "heartbeat refused"
 [ "$(status_of)" = online ] || fail "beta not online again: $(status_of)"
 echo "ok: online, offline after the heartbeat timeout, online again"

@@ -1076,6 +1076,41 @@ static void test_sqlite_migrate_v7(void **state)
 	store_close(st);
 }
 
+/* PostgreSQL at v7 with day partitions holding events: opening migrates to v8, which builds the
+ * source-address index on every existing partition, and keeps the rows. */
+static void test_pg_migrate_v8(void **state)
+{
+	struct ctx *c = *state;
+	struct store *st;
+	struct batch b;
+
+	if (!c->pg)
+		skip();
+	st = open_store(c);
+	batch_make(&b, 3, TS_2024_03_01 - 500000000LL, 500000000LL);
+	ingest(st, "agent-m", 1, 1, &b, false);
+	batch_free(&b);
+	/* Back to v7: the index did not exist then. */
+	exec_ok(st, "DROP INDEX events_src_ip", NULL, 0);
+	exec_ok(st, "DELETE FROM schema_version WHERE version = 8", NULL, 0);
+	assert_int_equal(query_int(st,
+				   "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%(src_ip)%'",
+				   NULL, 0),
+			 0);
+	store_close(st);
+
+	st = open_store(c);
+	assert_int_equal(query_int(st, "SELECT max(version) FROM schema_version", NULL, 0), 8);
+	assert_int_equal(count_events(st, "agent-m"), 3);
+	/* The parent's index and one per existing partition (both days). */
+	assert_int_equal(query_int(st,
+				   "SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%(src_ip)%'"
+				   " AND tablename IN ('events', 'events_20240229', 'events_20240301')",
+				   NULL, 0),
+			 3);
+	store_close(st);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fresh_setup, fresh_teardown)
 
 int main(void)
@@ -1100,6 +1135,7 @@ int main(void)
 	    T(test_nodes_race),
 	    T(test_sqlite_blocks),
 	    T(test_sqlite_migrate_v7),
+	    T(test_pg_migrate_v8),
 	};
 	const char *pg = getenv("MAMORI_TEST_PG");
 	int failed;

@@ -53,6 +53,11 @@ start_agent() {
   cleanup_hooks+=("kill -9 $AGENT_PID 2>/dev/null")
 }
 
+# wait_poll: waits until the server at $MAMORI_URL holds at least one agent's command poll.
+wait_poll() {
+  WAIT_S=${WAIT_S:-30} wait_for sh -c "curl -s --cacert \"$MAMORI_CACERT\" -H \"Authorization: Bearer $MAMORI_TOKEN\" \"$MAMORI_URL/api/v1/stats\" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"polls_held\"] >= 1 else 1)'"
+}
+
 # count QUERY: events matching QUERY over all time.
 count() { "$CLI" events search "$1" --since 3650d --count; }
 
