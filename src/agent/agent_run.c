@@ -306,7 +306,7 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	struct epoll_event evs[16];
 	uint64_t start = agent_now_mono(), last_tick = 0, last_stats = start, last_expire = start;
 	uint64_t tick_ns = (uint64_t)ag->config->wakeup_ms * 1000000ull;
-	struct budget b = {start, cpu_us(), 0, rss_mb()};
+	struct budget b = {start, cpu_us(), 0, 0};
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
 	for (size_t i = 0; i < ag->nsources; i++) {

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "utf8.h"
+
 #include "banned.h"
 
 #define FIELD_SIZE(member) sizeof(((struct event *)0)->member)
@@ -146,17 +148,6 @@ const char *event_action_category(enum event_action a)
 	default:
 		return "host";
 	}
-}
-
-/* Where to cut s (longer than limit) so that no UTF-8 sequence is split: back from limit over
- * continuation bytes. s[limit] must be readable. */
-static size_t utf8_cut(const char *s, size_t limit)
-{
-	size_t i = limit;
-
-	while (i > 0 && limit - i < 3 && ((unsigned char)s[i] & 0xC0) == 0x80)
-		i--;
-	return ((unsigned char)s[i] & 0xC0) == 0x80 ? limit : i;
 }
 
 bool event_copy_str(char *dst, size_t size, const char *src, size_t len)

@@ -38,17 +38,24 @@ static inline size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return need;
 }
 
+/* Where to cut s (longer than limit) so that no UTF-8 sequence is split: back from limit over
+ * continuation bytes (at most 3; text that is not UTF-8 there is cut at limit). s[limit] must be
+ * readable. */
+static inline size_t utf8_cut(const char *s, size_t limit)
+{
+	size_t i = limit;
+
+	while (i > 0 && limit - i < 3 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return ((unsigned char)s[i] & 0xC0) == 0x80 ? limit : i;
+}
+
 /* Length of s (NUL-terminated) kept to at most max bytes without cutting a UTF-8 sequence. */
 static inline size_t utf8_prefix_len(const char *s, size_t max)
 {
 	size_t n = strnlen(s, max + 1);
 
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
+	return n <= max ? n : utf8_cut(s, max);
 }
 
 #endif

@@ -12,6 +12,7 @@
 #include "detect_doc.h"
 #include "detect_fields.h"
 #include "hash64.h"
+#include "utf8.h"
 
 #include "banned.h"
 
@@ -484,12 +485,7 @@ static void bad(struct loader *L, const char *fmt, ...)
  * sequence (the line is valid UTF-8, so the message stays valid too). */
 static int quote_len(const char *s, size_t n)
 {
-	if (n <= QUOTE_MAX)
-		return (int)n;
-	n = QUOTE_MAX;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return (int)n;
+	return (int)(n <= QUOTE_MAX ? n : utf8_cut(s, QUOTE_MAX));
 }
 
 #define Q(s, n) quote_len((s), (n)), (s)

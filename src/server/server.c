@@ -216,19 +216,23 @@ out:
 	return id;
 }
 
+/* Paths and details come from the request: an audit row keeps their first AUDIT_TEXT_MAX bytes
+ * (cut on a UTF-8 boundary), so nobody grows the log by KiB per request. */
+#define AUDIT_TEXT_MAX 512
+static struct store_val audit_text(const char *s)
+{
+	return store_textn(s, s ? utf8_prefix_len(s, AUDIT_TEXT_MAX) : 0);
+}
+
 void server_audit(struct server *s, const char *user, const char *method, const char *path,
 		  int status, const char *detail)
 {
-	/* Paths and details come from the request: a row keeps their first AUDIT_TEXT_MAX bytes
-	 * (cut on a UTF-8 boundary), so nobody grows the log by KiB per request. */
-	enum { AUDIT_TEXT_MAX = 512 };
 	struct store_val p[] = {store_int((int64_t)server_now_ns()),
 				store_text(user),
 				store_text(method),
-				store_textn(path, path ? utf8_prefix_len(path, AUDIT_TEXT_MAX) : 0),
+				audit_text(path),
 				store_int(status),
-				store_textn(detail,
-					    detail ? utf8_prefix_len(detail, AUDIT_TEXT_MAX) : 0)};
+				audit_text(detail)};
 
 	if (store_exec(s->store,
 		       "INSERT INTO audit (ts, user_name, method, path, status, detail) VALUES "

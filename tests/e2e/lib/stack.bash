@@ -53,9 +53,26 @@ start_agent() {
   cleanup_hooks+=("kill -9 $AGENT_PID 2>/dev/null")
 }
 
-# wait_poll: waits until the server at $MAMORI_URL holds at least one agent's command poll.
-wait_poll() {
-  WAIT_S=${WAIT_S:-30} wait_for sh -c "curl -s --cacert \"$MAMORI_CACERT\" -H \"Authorization: Bearer $MAMORI_TOKEN\" \"$MAMORI_URL/api/v1/stats\" | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"polls_held\"] >= 1 else 1)'"
+# poll_held [URL]: true when the server at URL (default $MAMORI_URL) holds an agent's command poll.
+poll_held() {
+  MAMORI_URL=${1:-$MAMORI_URL} api GET /stats |
+    python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["polls_held"] >= 1 else 1)'
+}
+
+# ping_at_once HOST [POLL_URL]: two pings in a row, each sent while the agent's poll is held (on
+# the node at POLL_URL), each answered well before that poll (25 s) would end by itself: a
+# server that delivered only at the next poll fails. Leaves the CLI's last answer in $out and
+# its wall time in $ms.
+ping_at_once() {
+  local i t0
+  for i in 1 2; do
+    wait_for poll_held "${2:-}" || fail "no command poll held for $1"
+    t0=$(date +%s%N)
+    out=$("$CLI" hosts ping "$1" --timeout 15) || fail "ping $i of $1 failed: $out"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    echo "$out" | grep -q "pong from $1 in [0-9]* ms" || fail "ping $i output: $out"
+    [ "$ms" -lt 8000 ] || fail "ping $i of $1 took $ms ms: not delivered at once"
+  done
 }
 
 # count QUERY: events matching QUERY over all time.
