@@ -604,6 +604,33 @@ static bool is_common_ext(const char *ext)
 	return false;
 }
 
+/* Whether a rename or a write is one an encryptor makes: a rename to a new, uncommon extension
+ * (in ext), or a write of high-entropy content. Decided before the window table is touched, so
+ * the file activity of everyday processes costs no table lookup. */
+static bool ransom_counts(struct behaviour *b, struct detect_doc *doc, bool rename, char ext[16])
+{
+	if (rename) {
+		char old[16];
+		const struct detect_value *on = val(b, doc, F_ORIG_NAME), *nn = val(b, doc, F_FILE_NAME);
+		ext_of(on, old, sizeof(old));
+		if (!ext_of(nn, ext, 16) || !strcmp(old, ext))
+			return false;
+		/* Encryptors append an extension (report.pdf -> report.pdf.locked) or swap in one
+		 * of their own; tools swap temporary names for ordinary ones (x.tmp -> x.o). */
+		bool appended = on && nn->len > on->len && memcmp(nn->str, on->str, on->len) == 0;
+		return appended || !is_common_ext(ext);
+	}
+	const struct detect_value *e = val(b, doc, F_ENTROPY);
+	if (!e)
+		return false;
+	char buf[32];
+	size_t n = e->len < sizeof(buf) - 1 ? e->len : sizeof(buf) - 1;
+	memcpy(buf, e->str, n);
+	buf[n] = 0;
+	return strtod(buf, NULL) >= 7.5;
+}
+
+/* The window of a process opens at its first rename or write that counts (ransom_counts). */
 static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uint64_t now,
 		  detect_hit_fn fn, void *ctx, int *hits)
 {
@@ -611,7 +638,8 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	if (!rename && !write)
 		return 0;
 	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_ENTITY)};
-	if (!parts[1])
+	char new[16];
+	if (!parts[1] || !ransom_counts(b, doc, rename, new))
 		return 0;
 	char key[200];
 	size_t kl = key_of(key, sizeof(key), parts, 2);
@@ -626,16 +654,6 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	if (s->u.ransom.fired)
 		return 0;
 	if (rename) {
-		char old[16], new[16];
-		const struct detect_value *on = val(b, doc, F_ORIG_NAME), *nn = val(b, doc, F_FILE_NAME);
-		ext_of(on, old, sizeof(old));
-		if (!ext_of(nn, new, sizeof(new)) || !strcmp(old, new))
-			return 0;
-		/* Encryptors append an extension (report.pdf -> report.pdf.locked) or swap in one
-		 * of their own; tools swap temporary names for ordinary ones (x.tmp -> x.o). */
-		bool appended = on && nn->len > on->len && memcmp(nn->str, on->str, on->len) == 0;
-		if (!appended && is_common_ext(new))
-			return 0;
 		s->u.ransom.renames++;
 		if (!strcmp(new, s->u.ransom.ext)) {
 			s->u.ransom.same_ext++;
@@ -652,15 +670,6 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 		}
 		return 0;
 	}
-	const struct detect_value *e = val(b, doc, F_ENTROPY);
-	if (!e)
-		return 0;
-	char buf[32];
-	size_t n = e->len < sizeof(buf) - 1 ? e->len : sizeof(buf) - 1;
-	memcpy(buf, e->str, n);
-	buf[n] = 0;
-	if (strtod(buf, NULL) < 7.5)
-		return 0;
 	if (++s->u.ransom.writes >= b->o.ransom_entropy_writes) {
 		s->u.ransom.fired = true;
 		return emit(fn, ctx, R_RANSOM_ENTROPY, doc, s->u.ransom.writes, s->u.ransom.start,
