@@ -303,9 +303,9 @@ static const char *quote_or_backslash(const char *q, const char *end)
 	const __m128i zero = _mm_setzero_si128();
 	for (; end - q >= 16; q += 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-		unsigned hit = (unsigned)_mm_movemask_epi8(
-		    _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-				 _mm_cmpeq_epi8(v, zero)));
+		unsigned hit = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+		    _mm_cmpeq_epi8(v, zero)));
 		if (hit)
 			return q + __builtin_ctz(hit);
 	}
@@ -388,7 +388,8 @@ static inline __attribute__((always_inline)) int string(struct flat *w, const ch
 		    _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, zero)));
 		if (!(qm | bm))
 			continue;
-		/* bm & -bm: the first backslash or NUL (0 when none: the mask below is all ones). */
+		/* bm & -bm: the first backslash or NUL (0 when none: the mask below is all ones).
+		 */
 		unsigned before = qm & ((bm & -bm) - 1u);
 		if (!before)
 			break; /* a backslash or NUL comes first: string_from sees to it */
