@@ -4,6 +4,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "le.h"
 
@@ -61,6 +64,11 @@ struct slot {
 	uint32_t cnt;
 };
 
+/* A tier of short anchors (one to three bytes) with at most this many keys is searched for
+ * key by key, sixteen positions at a time, rather than probed at every position: such anchors
+ * are whole literals, rare in rule sets but each a probe per byte of every value otherwise. */
+#define FEW_KEYS 8
+
 struct tier {
 	uint32_t mask; /* the anchor's bytes of a four-byte load */
 	uint32_t shift;
@@ -68,11 +76,14 @@ struct tier {
 	struct slot *slots;
 	uint32_t slot_mask;
 	uint32_t slot_shift;
+	uint32_t nfew; /* 0, or the tier's keys are few[0, nfew) (FEW_KEYS) */
+	uint32_t few[FEW_KEYS];
 };
 
 struct litscan {
 	struct tier tier[NCLASSES][NTIERS];
 	unsigned active[NCLASSES]; /* bit w-1: tier of width w has literals */
+	unsigned few;		   /* bit w-1: the anywhere tier of width w has few keys */
 	struct entry *entries;
 	size_t nentries;
 	unsigned char *folded;
@@ -301,9 +312,17 @@ static int tier_build(struct litscan *s, unsigned cls, unsigned t, size_t lo, si
 			i = (i + 1) & tr->slot_mask;
 		tr->slots[i] =
 		    (struct slot){.key = key, .lo = (uint32_t)k, .cnt = (uint32_t)(end - k)};
+		if (t < NTIERS - 1 && cls == CLS_ANY && nkeys <= FEW_KEYS)
+			tr->few[tr->nfew++] = key;
 		k = end;
 	}
 	s->active[cls] |= 1u << t;
+#ifdef __SSE2__
+	if (tr->nfew)
+		s->few |= 1u << t;
+#else
+	tr->nfew = 0;
+#endif
 	return 0;
 }
 
@@ -519,17 +538,65 @@ static inline __attribute__((always_inline)) int scan_any(const struct litscan *
 	return 0;
 }
 
+#ifdef __SSE2__
+/* Every position of p[0, len) where one of the few keys of the anywhere tier t (anchors of
+ * t + 1 bytes) is: sixteen positions per comparison, then one at a time where a load of sixteen
+ * would pass the end. */
+static int scan_few(const struct litscan *s, unsigned t, const unsigned char *p, size_t len,
+		    litscan_hit_fn fn, void *ctx)
+{
+	const struct tier *tr = &s->tier[CLS_ANY][t];
+	const __m128i fold = _mm_set1_epi8(0x20);
+	size_t pos = 0;
+	int rc;
+
+	for (; pos + t + 16 <= len; pos += 16) {
+		__m128i b[NTIERS - 1];
+		for (unsigned j = 0; j <= t; j++)
+			b[j] = _mm_or_si128(
+			    _mm_loadu_si128((const __m128i *)(const void *)(p + pos + j)), fold);
+		for (uint32_t k = 0; k < tr->nfew; k++) {
+			const uint32_t key = tr->few[k];
+			__m128i m = _mm_cmpeq_epi8(b[0], _mm_set1_epi8((char)(key & 0xFF)));
+			for (unsigned j = 1; j <= t; j++)
+				m = _mm_and_si128(
+				    m, _mm_cmpeq_epi8(b[j], _mm_set1_epi8((char)(key >> (8 * j)))));
+			for (unsigned hit = (unsigned)_mm_movemask_epi8(m); hit; hit &= hit - 1)
+				if ((rc = verify(s, tr, key, p, len,
+						 pos + (unsigned)__builtin_ctz(hit), fn, ctx)))
+					return rc;
+		}
+	}
+	for (; pos + t < len; pos++) {
+		uint32_t x = pos + 4 <= len ? le32_get(p + pos) : load_upto4(p + pos, len - pos);
+		if ((rc = probe(s, tr, x, p, len, pos, fn, ctx)))
+			return rc;
+	}
+	return 0;
+}
+#endif
+
 int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_hit_fn fn,
 		 void *ctx)
 {
 	const unsigned char *p = text;
+	unsigned any;
 	int rc;
 
 	if (!s || !p || len < s->min_len || !len)
 		return 0;
 	if ((s->active[CLS_START] | s->active[CLS_END]) && (rc = scan_ends(s, p, len, fn, ctx)))
 		return rc;
-	switch (s->active[CLS_ANY]) {
+	any = s->active[CLS_ANY];
+#ifdef __SSE2__
+	if (s->few & any) {
+		for (unsigned t = 0; t < NTIERS - 1; t++)
+			if ((s->few & (1u << t)) && (rc = scan_few(s, t, p, len, fn, ctx)))
+				return rc;
+		any &= ~s->few;
+	}
+#endif
+	switch (any) {
 	case 0:
 		return 0;
 	case 8: /* four-byte anchors only: the usual case */
@@ -537,7 +604,7 @@ int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_
 	case 12: /* and three-byte ones */
 		return scan_any(s, 12, p, len, fn, ctx);
 	default:
-		return scan_any(s, s->active[CLS_ANY], p, len, fn, ctx);
+		return scan_any(s, any, p, len, fn, ctx);
 	}
 }
 

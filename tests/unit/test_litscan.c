@@ -364,6 +364,18 @@ static void test_random_wide(void **state)
 		random_round(50 + rnd(200), 3 + rnd(30), "abcdefgHIJ/.-_ 012", 600, r & 1);
 }
 
+static void test_random_few_short(void **state)
+{
+	(void)state;
+	/* A few literals of one to three bytes are searched for sixteen positions at a time
+	 * (litscan.c, FEW_KEYS): long texts, and bytes that differ only in bit 0x20 (a@`A, !1)
+	 * so that a case-folded comparison of the wrong bytes would show. */
+	for (int r = 0; r < 60; r++)
+		random_round(1 + rnd(9), 1 + rnd(3), "aA@`!1 /", 1 + rnd(300), r & 1);
+	for (int r = 0; r < 20; r++)
+		random_round(1 + rnd(14), 1 + rnd(6), "aA@`!1 /", 1 + rnd(300), r & 1);
+}
+
 static void test_random_many(void **state)
 {
 	(void)state;
@@ -379,7 +391,8 @@ int main(void)
 	    cmocka_unit_test(test_case_and_bytes), cmocka_unit_test(test_ends_and_short),
 	    cmocka_unit_test(test_bound),	   cmocka_unit_test(test_stop),
 	    cmocka_unit_test(test_limits),	   cmocka_unit_test(test_random_small_alphabet),
-	    cmocka_unit_test(test_random_wide),	   cmocka_unit_test(test_random_many),
+	    cmocka_unit_test(test_random_wide),	   cmocka_unit_test(test_random_few_short),
+	    cmocka_unit_test(test_random_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
