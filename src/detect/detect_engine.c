@@ -130,7 +130,8 @@ struct detect_ctx {
 	uint32_t *rule_seen;
 	uint32_t *cand;
 	unsigned ncand;
-	uint64_t found; /* literals the scans reported, in all */
+	uint32_t rec[SCAN_MEMO_IDS]; /* the first ids the current scan reported (on_literal) */
+	uint32_t nrec;		     /* how many it reported */
 	struct scan_memo memo;
 	/* The last few logsources seen, with what each gave: which groups apply (gapp points
 	 * into gapp_all at the current one's), whether keywords do. Events share a handful. */
@@ -1221,18 +1222,22 @@ static void on_atom(struct detect_ctx *c, uint32_t id)
 }
 
 /* A literal found in the value being scanned counts when its group applies to the event. It is
- * on the value's field or a keyword: a field's scanners hold only those (scan_values). */
+ * on the value's field or a keyword: a field's scanners hold only those (scan_values). While a
+ * short value is scanned, the first ids reported are kept for the memo (scan_one). */
 static int on_literal(void *ctx, uint32_t id, size_t start)
 {
 	(void)start;
 	struct detect_ctx *c = ctx;
-	c->found++;
+	if (c->nrec < SCAN_MEMO_IDS)
+		c->rec[c->nrec] = id;
+	c->nrec++;
 	if (c->gapp[c->e->atoms[id].group])
 		on_atom(c, id);
 	return 0;
 }
 
-/* One value through one scanner; a short value it found nothing in before is skipped. */
+/* One value through one scanner; a short value scanned before has what that scan reported
+ * reported again instead. */
 static void scan_one(struct detect_ctx *c, const struct litscan *ls, const struct detect_value *v)
 {
 	if (v->len > SCAN_MEMO_MAX_LEN) {
@@ -1240,12 +1245,17 @@ static void scan_one(struct detect_ctx *c, const struct litscan *ls, const struc
 		return;
 	}
 	struct scan_memo_key k = scan_memo_key(v->str, v->len);
-	if (scan_memo_known(&c->memo, &k, ls))
+	const struct scan_memo_entry *m = scan_memo_known(&c->memo, &k, ls);
+	if (m) {
+		for (uint32_t i = 0; i < m->nids; i++)
+			if (c->gapp[c->e->atoms[m->ids[i]].group])
+				on_atom(c, m->ids[i]);
 		return;
-	uint64_t before = c->found;
+	}
+	c->nrec = 0;
 	litscan_scan(ls, v->str, v->len, on_literal, c);
-	if (c->found == before)
-		scan_memo_put(&c->memo, &k, ls);
+	if (c->nrec <= SCAN_MEMO_IDS)
+		scan_memo_put(&c->memo, &k, ls, c->rec, c->nrec);
 }
 
 /* Every value that a literal could count in goes through one scanner, once: the literals of
