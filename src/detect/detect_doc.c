@@ -76,34 +76,6 @@ uint32_t detect_doc_field(const struct detect_doc *doc, const char *name, size_t
 	return id < doc->nfields ? id : DETECT_FIELD_NONE;
 }
 
-int detect_doc_add_id(struct detect_doc *doc, uint32_t field, const char *str, size_t len)
-{
-	struct detect_value *v;
-	uint32_t i;
-
-	if (field >= doc->nfields || len > UINT32_MAX)
-		return -EINVAL;
-	if (doc->nvalues >= DETECT_DOC_MAX_VALUES) {
-		doc->overflow++;
-		return -ENOSPC;
-	}
-	i = doc->nvalues++;
-	v = &doc->values[i];
-	v->str = str;
-	v->len = (uint32_t)len;
-	v->field = field;
-	v->next = NO_VALUE;
-	v->lower = NULL;
-	if (doc->gen[field] != doc->cur_gen) {
-		doc->gen[field] = doc->cur_gen;
-		doc->head[field] = i;
-	} else {
-		doc->values[doc->tail[field]].next = i;
-	}
-	doc->tail[field] = i;
-	return 0;
-}
-
 int detect_doc_add(struct detect_doc *doc, const char *name, size_t nlen, const char *str,
 		   size_t len)
 {

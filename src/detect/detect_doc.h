@@ -5,6 +5,7 @@
 #ifndef MAMORI_DETECT_DOC_H
 #define MAMORI_DETECT_DOC_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,7 +65,33 @@ uint32_t detect_doc_field(const struct detect_doc *doc, const char *name, size_t
  * Returns 0, or -ENOSPC when the doc is full (counted in overflow). */
 int detect_doc_add(struct detect_doc *doc, const char *name, size_t nlen, const char *str,
 		   size_t len);
-int detect_doc_add_id(struct detect_doc *doc, uint32_t field, const char *str, size_t len);
+/* Adds a value of a field id the doc's table knows (detect_doc_field); -EINVAL for another id.
+ * Inline: adapters call it for every value of every event. */
+static inline int detect_doc_add_id(struct detect_doc *doc, uint32_t field, const char *str,
+				    size_t len)
+{
+	if (field >= doc->nfields || len > UINT32_MAX)
+		return -EINVAL;
+	if (doc->nvalues >= DETECT_DOC_MAX_VALUES) {
+		doc->overflow++;
+		return -ENOSPC;
+	}
+	uint32_t i = doc->nvalues++;
+	struct detect_value *v = &doc->values[i];
+	v->str = str;
+	v->len = (uint32_t)len;
+	v->field = field;
+	v->next = UINT32_MAX; /* the last of its field so far */
+	v->lower = NULL;
+	if (doc->gen[field] != doc->cur_gen) {
+		doc->gen[field] = doc->cur_gen;
+		doc->head[field] = i;
+	} else {
+		doc->values[doc->tail[field]].next = i;
+	}
+	doc->tail[field] = i;
+	return 0;
+}
 /* Copies str into the doc's arena first (for values the adapter decoded into a scratch buffer). */
 int detect_doc_add_copy(struct detect_doc *doc, uint32_t field, const char *str, size_t len);
 /* Copies a NUL-free scratch string into the arena; NULL when the arena is full. */
