@@ -370,8 +370,63 @@ static void test_json_malformed(void **state)
 		    detect_doc_from_json(doc, after, sizeof(after) - 1, err, sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "trailing"));
 	}
+	{
+		/* The text stops at its first NUL wherever it is: inside a string (short, or past
+		 * the first sixteen bytes), a key, an escape, a number or a word, the parse sees
+		 * the text end there. */
+		static const struct {
+			const char *s;
+			size_t len;
+		} cut[] = {
+#define CUT(lit) {lit, sizeof(lit) - 1}
+		    CUT("{\"s\":\"0123456789abcdefghij\0klm\"}"),
+		    CUT("{\"s\":\"0123456789abcdefghij\\n\0\"}"),
+		    CUT("{\"s\0\":1}"),
+		    CUT("{\"s\":\"\\\0\"}"),
+		    CUT("{\"s\":\"\\u00\0\"}"),
+		    CUT("{\"s\":12\0}"),
+		    CUT("{\"s\":tr\0ue}"),
+		    CUT("{\"s\":\0\"x\"}"),
+#undef CUT
+		};
+		for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+			int rc = detect_doc_from_json(doc, cut[i].s, cut[i].len, err, sizeof(err));
+			if (rc != -EINVAL || !strstr(err, "truncated"))
+				fail_msg("case %zu: got %d '%s', want truncated", i, rc, err);
+			assert_int_equal(doc->nvalues, 0);
+		}
+	}
 	/* err may be NULL. */
 	assert_int_equal(detect_doc_from_json(doc, "[", 1, NULL, 0), -EINVAL);
+}
+
+/* Strings of every length around the sixteen-byte blocks the parser reads, with the closing
+ * quote, an escape or a lone backslash-quote at every position. */
+static void test_json_string_blocks(void **state)
+{
+	char js[256], want[128];
+
+	(void)state;
+	for (int len = 0; len <= 48; len++) {
+		for (int at = -1; at < len; at++) {
+			int n = snprintf(js, sizeof(js), "{\"s\":\""), w = 0;
+			for (int k = 0; k < len; k++) {
+				if (k == at) {
+					n += snprintf(js + n, sizeof(js) - (size_t)n, "\\\"");
+					want[w++] = '"';
+				} else {
+					js[n++] = (char)('a' + k % 26);
+					want[w++] = (char)('a' + k % 26);
+				}
+			}
+			want[w] = '\0';
+			snprintf(js + n, sizeof(js) - (size_t)n, "\",\"user\":{\"name\":\"u\"}}");
+			if (json(js) != 0)
+				fail_msg("'%s': %s", js, err);
+			assert_string_equal(vals(doc, "s"), want);
+			assert_string_equal(vals(doc, "user.name"), "u");
+		}
+	}
 }
 
 static void test_json_limits(void **state)
@@ -767,17 +822,12 @@ static void test_event_json_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_flatten),
-	    cmocka_unit_test(test_json_name_cache),
-	    cmocka_unit_test(test_json_escapes),
-	    cmocka_unit_test(test_json_names),
-	    cmocka_unit_test(test_json_malformed),
-	    cmocka_unit_test(test_json_limits),
-	    cmocka_unit_test(test_auditd_execve),
-	    cmocka_unit_test(test_auditd_syscall),
-	    cmocka_unit_test(test_auditd_strings),
-	    cmocka_unit_test(test_auditd_malformed),
-	    cmocka_unit_test(test_event_values),
+	    cmocka_unit_test(test_json_flatten),	  cmocka_unit_test(test_json_name_cache),
+	    cmocka_unit_test(test_json_escapes),	  cmocka_unit_test(test_json_names),
+	    cmocka_unit_test(test_json_malformed),	  cmocka_unit_test(test_json_string_blocks),
+	    cmocka_unit_test(test_json_limits),		  cmocka_unit_test(test_auditd_execve),
+	    cmocka_unit_test(test_auditd_syscall),	  cmocka_unit_test(test_auditd_strings),
+	    cmocka_unit_test(test_auditd_malformed),	  cmocka_unit_test(test_event_values),
 	    cmocka_unit_test(test_event_json_round_trip),
 	};
 
