@@ -5,6 +5,7 @@
 #include "detect.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -609,18 +610,33 @@ static int as_union(struct atomset *dst, const struct atomset *src)
 	return 0;
 }
 
-/* Higher is more selective: the shortest literal counts most, then how few there are. */
+static unsigned run_weight(const char *s, uint32_t n);
+static uint8_t atom_where(uint32_t field, const struct vmatch *m);
+
+/* How rare a literal is likely to be, in half characters: run_weight's count (separators count
+ * half, a lone common path component almost nothing), plus two characters when the literal is
+ * bound to the value's start, end or whole, where it can occur at one position of a value
+ * rather than at any. Netcat's `Image|endswith: '/nc'` is rarer than its `CommandLine|contains:
+ * ' -c '`, which everyday `sh -c` command lines hold. */
+static unsigned atom_weight(uint32_t field, const struct vmatch *m, const char *lit, uint32_t len)
+{
+	return run_weight(lit, len) + (atom_where(field, m) != LITSCAN_ANYWHERE ? 4u : 0u);
+}
+
+/* Higher is more selective: the least rare literal counts most, then how few there are. */
 static long as_score(const struct atomset *s)
 {
 	if (s->none || s->n == 0)
 		return -1;
-	uint32_t minlen = UINT32_MAX;
-	for (unsigned i = 0; i < s->n; i++)
-		if (s->v[i].len < minlen)
-			minlen = s->v[i].len;
-	if (minlen > 12)
-		minlen = 12;
-	return (long)minlen * 1000 - (long)(s->n > 999 ? 999 : s->n);
+	unsigned minw = UINT_MAX;
+	for (unsigned i = 0; i < s->n; i++) {
+		unsigned w = atom_weight(s->v[i].field, s->v[i].src, s->v[i].lit, s->v[i].len);
+		if (w < minw)
+			minw = w;
+	}
+	if (minw > 24)
+		minw = 24;
+	return (long)minw * 1000 - (long)(s->n > 999 ? 999 : s->n);
 }
 
 static void as_move(struct atomset *dst, struct atomset *src)
