@@ -135,6 +135,8 @@ const char *const BEHAVIOUR_FIELDS[] = {
 /* ---- bounded keyed state ---- */
 #define BEACON_N 16
 #define DISC_N 32
+#define RANSOM_N 24 /* the largest rename and write thresholds (behaviour_new clamps them) */
+#define RANSOM_EXT 16
 
 struct slot {
 	struct slot *next;
@@ -153,11 +155,12 @@ struct slot {
 			uint32_t cmd[DISC_N];
 		} disc;
 		struct {
-			uint64_t start;
-			unsigned renames, writes;
-			char ext[16];
-			unsigned same_ext;
-			bool fired;
+			uint64_t base; /* ns; the times below are ms after it */
+			/* The latest counting renames (to ext) and writes, rings of RANSOM_N. */
+			uint32_t ren[RANSOM_N], wr[RANSOM_N];
+			uint32_t nren, nwr; /* counted; the ring index is n % RANSOM_N */
+			uint32_t quiet_until; /* ms: no second alert of a burst before */
+			char ext[RANSOM_EXT];
 		} ransom;
 	} u;
 };
@@ -317,6 +320,10 @@ struct behaviour *behaviour_new(const struct behaviour_opts *o)
 		b->o.beacon_min_events = 8;
 	if (b->o.discovery_distinct > DISC_N)
 		b->o.discovery_distinct = DISC_N;
+	if (b->o.ransom_renames < 2 || b->o.ransom_renames > RANSOM_N)
+		b->o.ransom_renames = b->o.ransom_renames < 2 ? 2 : RANSOM_N;
+	if (b->o.ransom_entropy_writes < 2 || b->o.ransom_entropy_writes > RANSOM_N)
+		b->o.ransom_entropy_writes = b->o.ransom_entropy_writes < 2 ? 2 : RANSOM_N;
 	pthread_mutex_init(&b->lock, NULL);
 	recon_index(b);
 	if (table_init(&b->beacon, b->o.max_keys) || table_init(&b->disc, b->o.max_keys) ||
@@ -605,15 +612,16 @@ static bool is_common_ext(const char *ext)
 }
 
 /* Whether a rename or a write is one an encryptor makes: a rename to a new, uncommon extension
- * (in ext), or a write of high-entropy content. Decided before the window table is touched, so
- * the file activity of everyday processes costs no table lookup. */
-static bool ransom_counts(struct behaviour *b, struct detect_doc *doc, bool rename, char ext[16])
+ * (in ext), or a write of high-entropy content. Decided before the process's window is looked
+ * up, so the file activity of everyday processes costs no table lookup. */
+static bool ransom_counts(struct behaviour *b, struct detect_doc *doc, bool rename,
+			  char ext[RANSOM_EXT])
 {
 	if (rename) {
-		char old[16];
+		char old[RANSOM_EXT];
 		const struct detect_value *on = val(b, doc, F_ORIG_NAME), *nn = val(b, doc, F_FILE_NAME);
 		ext_of(on, old, sizeof(old));
-		if (!ext_of(nn, ext, 16) || !strcmp(old, ext))
+		if (!ext_of(nn, ext, RANSOM_EXT) || !strcmp(old, ext))
 			return false;
 		/* Encryptors append an extension (report.pdf -> report.pdf.locked) or swap in one
 		 * of their own; tools swap temporary names for ordinary ones (x.tmp -> x.o). */
@@ -630,7 +638,18 @@ static bool ransom_counts(struct behaviour *b, struct detect_doc *doc, bool rena
 	return strtod(buf, NULL) >= 7.5;
 }
 
-/* The window of a process opens at its first rename or write that counts (ransom_counts). */
+/* Adds time t (ms) to a ring of RANSOM_N holding *n times so far; true when the latest `need`
+ * of them fall within win ms, which is a burst whatever time it started at. */
+static bool ring_burst(uint32_t *ring, uint32_t *n, uint32_t t, uint32_t need, uint32_t win)
+{
+	ring[*n % RANSOM_N] = t;
+	(*n)++;
+	return *n >= need && t - ring[(*n - need) % RANSOM_N] <= win;
+}
+
+/* A sliding window per process: the latest counting renames (to one extension) and writes are
+ * kept, and a detection fires when the threshold's worth of them fall within the window,
+ * wherever the window starts. One alert per burst: another needs a full window later. */
 static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uint64_t now,
 		  detect_hit_fn fn, void *ctx, int *hits)
 {
@@ -638,7 +657,7 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	if (!rename && !write)
 		return 0;
 	const struct detect_value *parts[] = {val(b, doc, F_HOST), val(b, doc, F_ENTITY)};
-	char new[16];
+	char new[RANSOM_EXT] = "";
 	if (!parts[1] || !ransom_counts(b, doc, rename, new))
 		return 0;
 	char key[200];
@@ -646,36 +665,37 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	struct slot *s = table_get(&b->ransom, key, kl, now);
 	if (!s)
 		return 0;
-	uint64_t win = (uint64_t)b->o.ransom_window_s * 1000000000ull;
-	if (!s->u.ransom.start || now - s->u.ransom.start > win) {
+	const uint32_t win = b->o.ransom_window_s * 1000u;
+	/* Times are ms after base; after about 24 days of one process, or a clock step back,
+	 * its window starts over. */
+	if (!s->u.ransom.base || now < s->u.ransom.base ||
+	    (now - s->u.ransom.base) / 1000000u > INT32_MAX) {
 		memset(&s->u.ransom, 0, sizeof(s->u.ransom));
-		s->u.ransom.start = now;
+		s->u.ransom.base = now;
 	}
-	if (s->u.ransom.fired)
+	const uint32_t t = (uint32_t)((now - s->u.ransom.base) / 1000000u);
+	if (rename && strcmp(new, s->u.ransom.ext)) {
+		/* A new extension replaces the tracked one only while that has no burst going (at
+		 * most one rename to it within the window). */
+		uint32_t n = s->u.ransom.nren;
+		if (n >= 2 && t - s->u.ransom.ren[(n - 2) % RANSOM_N] <= win)
+			return 0;
+		memcpy(s->u.ransom.ext, new, sizeof(new));
+		s->u.ransom.nren = 0;
+	}
+	uint32_t *ring = rename ? s->u.ransom.ren : s->u.ransom.wr;
+	uint32_t *n = rename ? &s->u.ransom.nren : &s->u.ransom.nwr;
+	uint32_t need = rename ? b->o.ransom_renames : b->o.ransom_entropy_writes;
+	if (!ring_burst(ring, n, t, need, win) || t < s->u.ransom.quiet_until)
 		return 0;
+	s->u.ransom.quiet_until = t + win;
+	uint64_t first = s->u.ransom.base + (uint64_t)ring[(*n - need) % RANSOM_N] * 1000000u;
 	if (rename) {
-		s->u.ransom.renames++;
-		if (!strcmp(new, s->u.ransom.ext)) {
-			s->u.ransom.same_ext++;
-		} else if (s->u.ransom.same_ext <= 1) {
-			memcpy(s->u.ransom.ext, new, sizeof(new));
-			s->u.ransom.same_ext = 1;
-		}
-		if (s->u.ransom.same_ext >= b->o.ransom_renames) {
-			s->u.ransom.fired = true;
-			char group[256];
-			snprintf(group, sizeof(group), "%s extension=%s", key, s->u.ransom.ext);
-			return emit(fn, ctx, R_RANSOM_RENAME, doc, s->u.ransom.same_ext,
-				    s->u.ransom.start, now, group, hits);
-		}
-		return 0;
+		char group[256];
+		snprintf(group, sizeof(group), "%s extension=%s", key, s->u.ransom.ext);
+		return emit(fn, ctx, R_RANSOM_RENAME, doc, need, first, now, group, hits);
 	}
-	if (++s->u.ransom.writes >= b->o.ransom_entropy_writes) {
-		s->u.ransom.fired = true;
-		return emit(fn, ctx, R_RANSOM_ENTROPY, doc, s->u.ransom.writes, s->u.ransom.start,
-			    now, key, hits);
-	}
-	return 0;
+	return emit(fn, ctx, R_RANSOM_ENTROPY, doc, need, first, now, key, hits);
 }
 
 /* ---- single-event behaviour ---- */

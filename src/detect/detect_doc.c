@@ -8,7 +8,6 @@
 
 #include "banned.h"
 
-#define NO_VALUE UINT32_MAX
 
 struct detect_doc *detect_doc_new(const struct detect_fields *fields)
 {
@@ -141,7 +140,7 @@ const struct detect_value *detect_doc_first(const struct detect_doc *doc, uint32
 const struct detect_value *detect_doc_next(const struct detect_doc *doc,
 					   const struct detect_value *v)
 {
-	return v->next == NO_VALUE ? NULL : &doc->values[v->next];
+	return v->next == DETECT_DOC_NO_VALUE ? NULL : &doc->values[v->next];
 }
 
 const char *detect_value_lower(struct detect_doc *doc, struct detect_value *v)

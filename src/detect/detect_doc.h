@@ -16,6 +16,7 @@ struct detect_fields;
 #define DETECT_DOC_ARENA (256 * 1024)
 #define DETECT_DOC_MAX_CATEGORIES 4
 #define DETECT_FIELD_NONE UINT32_MAX
+#define DETECT_DOC_NO_VALUE UINT32_MAX /* the end of a field's chain of values */
 /* Values of fields no rule names; keyword (field-less) searches look at them too. */
 #define DETECT_FIELD_OTHER 0u
 
@@ -23,7 +24,7 @@ struct detect_value {
 	const char *str; /* not NUL-terminated; borrowed from the adapter's input or the doc arena */
 	uint32_t len;
 	uint32_t field;
-	uint32_t next;  /* index of the next value of the same field, or UINT32_MAX */
+	uint32_t next;  /* index of the next value of the same field, or DETECT_DOC_NO_VALUE */
 	const char *lower; /* lowercase copy, made on first need (NULL until then) */
 };
 
@@ -65,8 +66,9 @@ uint32_t detect_doc_field(const struct detect_doc *doc, const char *name, size_t
  * Returns 0, or -ENOSPC when the doc is full (counted in overflow). */
 int detect_doc_add(struct detect_doc *doc, const char *name, size_t nlen, const char *str,
 		   size_t len);
-/* Adds a value of a field id the doc's table knows (detect_doc_field); -EINVAL for another id.
- * Inline: adapters call it for every value of every event. */
+/* Adds a value of a field id the doc's table knows (detect_doc_field). str is borrowed: it must
+ * stay valid until the next reset. Returns 0; -EINVAL for another id; -ENOSPC when the doc is
+ * full (counted in overflow). Inline: adapters call it for every value of every event. */
 static inline int detect_doc_add_id(struct detect_doc *doc, uint32_t field, const char *str,
 				    size_t len)
 {
@@ -81,7 +83,7 @@ static inline int detect_doc_add_id(struct detect_doc *doc, uint32_t field, cons
 	v->str = str;
 	v->len = (uint32_t)len;
 	v->field = field;
-	v->next = UINT32_MAX; /* the last of its field so far */
+	v->next = DETECT_DOC_NO_VALUE; /* the last of its field so far */
 	v->lower = NULL;
 	if (doc->gen[field] != doc->cur_gen) {
 		doc->gen[field] = doc->cur_gen;

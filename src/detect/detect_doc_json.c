@@ -586,9 +586,11 @@ int detect_doc_from_json(struct detect_doc *doc, const char *json, size_t len, c
 		err[0] = '\0';
 	if (len > DETECT_DOC_JSON_MAX_LEN)
 		return fail(err, errlen, -E2BIG, "document too long");
-	/* The input stops at its first NUL, as a C string would. A parse that succeeds read no
-	 * NUL (strings stop at one, and no other token holds one), so the NUL is looked for only
-	 * when the parse fails, and the text before it is parsed again. */
+	/* A NUL anywhere makes the line an error, as it always has: the text was cut at its first
+	 * NUL, and nothing but space may follow the object. A parse that succeeds read no NUL
+	 * (strings stop at one, and no other token holds one), so the NUL is looked for only when
+	 * the parse fails; the text before it is then parsed again for the error it always gave
+	 * ("truncated JSON", mostly). */
 	rc = parse(doc, json, json + len, json + len);
 	if (rc != OK) {
 		const char *nul = memchr(json, '\0', len);

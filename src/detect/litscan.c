@@ -557,10 +557,11 @@ static int scan_few(const struct litscan *s, unsigned t, const unsigned char *p,
 			    _mm_loadu_si128((const __m128i *)(const void *)(p + pos + j)), fold);
 		for (uint32_t k = 0; k < tr->nfew; k++) {
 			const uint32_t key = tr->few[k];
-			__m128i m = _mm_cmpeq_epi8(b[0], _mm_set1_epi8((char)(key & 0xFF)));
+			__m128i m = _mm_cmpeq_epi8(b[0], _mm_set1_epi8((char)(uint8_t)key));
 			for (unsigned j = 1; j <= t; j++)
 				m = _mm_and_si128(
-				    m, _mm_cmpeq_epi8(b[j], _mm_set1_epi8((char)(key >> (8 * j)))));
+				    m, _mm_cmpeq_epi8(
+					   b[j], _mm_set1_epi8((char)(uint8_t)(key >> (8 * j)))));
 			for (unsigned hit = (unsigned)_mm_movemask_epi8(m); hit; hit &= hit - 1)
 				if ((rc = verify(s, tr, key, p, len,
 						 pos + (unsigned)__builtin_ctz(hit), fn, ctx)))

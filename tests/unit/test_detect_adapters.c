@@ -387,6 +387,9 @@ static void test_json_malformed(void **state)
 		    CUT("{\"s\":12\0}"),
 		    CUT("{\"s\":tr\0ue}"),
 		    CUT("{\"s\":\0\"x\"}"),
+		    /* with sixteen bytes or more left: the block searches must stop at the NUL */
+		    CUT("{\"s\":\"ab\0cdefghijklmnopq\"}"),
+		    CUT("{\"s\":\"\\nab\0cdefghijklmnopqrst\"}"),
 #undef CUT
 		};
 		for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {

@@ -252,6 +252,12 @@ static void test_stop(void **state)
 	(void)state;
 	assert_int_equal(litscan_scan(s, "abababab", 8, on_hit, &got), 7);
 	assert_int_equal(got.n, 3);
+	/* The same inside a text long enough for the sixteen-byte search of short literals. */
+	got.n = 0;
+	assert_int_equal(litscan_scan(s, "xxxxxxxxxxxxxxxxxxxxbxxxxxxxxxxxbxxxxxxxxbxxxxxxbxx", 50,
+				      on_hit, &got),
+			 7);
+	assert_int_equal(got.n, 3);
 	free(got.v);
 	litscan_free(s);
 }
@@ -368,12 +374,13 @@ static void test_random_few_short(void **state)
 {
 	(void)state;
 	/* A few literals of one to three bytes are searched for sixteen positions at a time
-	 * (litscan.c, FEW_KEYS): long texts, and bytes that differ only in bit 0x20 (a@`A, !1)
-	 * so that a case-folded comparison of the wrong bytes would show. */
+	 * (litscan.c, FEW_KEYS): long texts, and pairs of bytes that differ only in bit 0x20
+	 * (a and A, @ and `, . and 0x0e) so that a case-folded comparison of the wrong bytes
+	 * would show. */
 	for (int r = 0; r < 60; r++)
-		random_round(1 + rnd(9), 1 + rnd(3), "aA@`!1 /", 1 + rnd(300), r & 1);
+		random_round(1 + rnd(9), 1 + rnd(3), "aA@`.\x0e /", 1 + rnd(300), r & 1);
 	for (int r = 0; r < 20; r++)
-		random_round(1 + rnd(14), 1 + rnd(6), "aA@`!1 /", 1 + rnd(300), r & 1);
+		random_round(1 + rnd(14), 1 + rnd(6), "aA@`.\x0e /", 1 + rnd(300), r & 1);
 }
 
 static void test_random_many(void **state)
