@@ -50,6 +50,7 @@ static const struct key_desc keys[] = {
     {"budget.memory_mb", K_U32, OFF(budget_memory_mb), 8, 1u << 20},
     {"budget.queue_events", K_U32, OFF(queue_events), 1, 65536},
     {"budget.nice", K_I32, OFF(nice), 0, 0}, /* range -20..19, checked below */
+    {"budget.idle_class", K_BOOL, OFF(idle_class), 0, 0},
     {"inventory.interval_s", K_U32, OFF(inventory_interval_s), 0, 7 * 86400},
     {"stats.interval_s", K_U32, OFF(stats_interval_s), 1, 86400},
     {"replay.path", K_STR, OFF(replay_path), 0, 0},
@@ -106,6 +107,7 @@ void agent_config_init(struct agent_config *c)
 	c->budget_memory_mb = 30;
 	c->queue_events = 64;
 	c->nice = 10;
+	c->idle_class = true;
 	c->inventory_interval_s = 3600;
 	c->stats_interval_s = 60;
 	c->yara_max_mb = 32;

@@ -45,6 +45,7 @@ struct agent_config {
 	uint32_t budget_memory_mb;   /* RSS */
 	uint32_t queue_events;	     /* events held for hashing before shedding */
 	int32_t nice;		     /* scheduling priority: below the workloads it watches */
+	bool idle_class;	     /* SCHED_IDLE while the ring drains on time (agent_sched.h) */
 
 	uint32_t inventory_interval_s;
 	uint32_t stats_interval_s; /* drop/health counter events */

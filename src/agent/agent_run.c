@@ -1,6 +1,7 @@
 #include "agent_run.h"
 #include "agent_detect.h"
 #include "agent_enforce.h"
+#include "agent_sched.h"
 #include "agent_yara.h"
 
 #include <errno.h>
@@ -307,7 +308,13 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	uint64_t start = agent_now_mono(), last_tick = 0, last_stats = start, last_expire = start;
 	uint64_t tick_ns = (uint64_t)ag->config->wakeup_ms * 1000000ull;
 	struct budget b = {start, cpu_us(), 0, 0};
+	struct agent_sched sched;
 	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	/* Only this thread, the one that drains the ring, changes class (agent_sched.h). */
+	agent_sched_start(&sched, ag->config->idle_class && !replay,
+			  (uint64_t)ag->config->ringbuf_kb * 1024);
+	ag->ring_drained = 0;
 
 	for (size_t i = 0; i < ag->nsources; i++) {
 		int fd = srcs[i].active ? srcs[i].ops->fd(&srcs[i]) : -1;
@@ -355,6 +362,8 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 			last_expire = now;
 			proctable_expire(ag->procs, now);
 		}
+		agent_sched_update(&sched, ag->ring_drained, now);
+		ag->ring_drained = 0;
 		check_budget(ag, &b, now);
 		if (now - last_stats >= (uint64_t)ag->config->stats_interval_s * 1000000000ull) {
 			last_stats = now;

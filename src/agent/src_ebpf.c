@@ -392,6 +392,7 @@ static int on_record(void *ctx, void *data, size_t size)
 {
 	struct ebpf *e = ctx;
 	const struct wire_hdr *h = data;
+	e->ag->ring_drained += size; /* how far behind the agent is (agent_sched.h) */
 	static const size_t min_size[WIRE_TYPE_MAX] = {
 		[WIRE_EXEC] = offsetof(struct wire_exec, args),
 		[WIRE_FORK] = sizeof(struct wire_fork),

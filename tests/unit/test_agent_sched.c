@@ -1,0 +1,49 @@
+/* agent_sched_want_idle: idle while drains stay under the backlog mark; a drain at or above it
+ * makes the thread normal for AGENT_SCHED_NORMAL_S seconds from that drain (each later backlog
+ * pushes the end back); disabled means never idle. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "agent_sched.h"
+
+#define S(x) ((uint64_t)(x)*1000000000ull)
+
+static void test_decisions(void **state)
+{
+	struct agent_sched s = {.enabled = true, .idle = true, .backlog_bytes = 1024 * 1024};
+
+	(void)state;
+	assert_true(agent_sched_want_idle(&s, 0, S(1)));
+	assert_true(agent_sched_want_idle(&s, 1024 * 1024 - 1, S(2)));
+	/* At the mark: normal until 10 s after this drain. */
+	assert_false(agent_sched_want_idle(&s, 1024 * 1024, S(3)));
+	assert_false(agent_sched_want_idle(&s, 0, S(3) + S(AGENT_SCHED_NORMAL_S) - 1));
+	assert_true(agent_sched_want_idle(&s, 0, S(3) + S(AGENT_SCHED_NORMAL_S)));
+	/* A second backlog while normal moves the end. */
+	assert_false(agent_sched_want_idle(&s, 5 * 1024 * 1024, S(20)));
+	assert_false(agent_sched_want_idle(&s, 2 * 1024 * 1024, S(25)));
+	assert_false(agent_sched_want_idle(&s, 0, S(34)));
+	assert_true(agent_sched_want_idle(&s, 0, S(35)));
+}
+
+static void test_disabled(void **state)
+{
+	struct agent_sched s = {.enabled = false, .backlog_bytes = 1};
+
+	(void)state;
+	assert_false(agent_sched_want_idle(&s, 0, S(1)));
+	assert_false(agent_sched_want_idle(&s, 0, S(100)));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_decisions),
+	    cmocka_unit_test(test_disabled),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
