@@ -302,7 +302,24 @@ static void report_sources(struct agent *ag)
 	pthread_mutex_unlock(&ag->health->lock);
 }
 
-static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool replay)
+/* Why the event thread may not run idle-class (agent_sched.h), or NULL when it may. */
+static const char *idle_class_off(const struct agent *ag, const struct source *srcs, bool replay,
+				  bool enforcing)
+{
+	if (!ag->config->idle_class)
+		return "budget.idle_class off";
+	if (replay)
+		return "replay";
+	if (enforcing)
+		return "exec blocking waits on this thread";
+	for (size_t i = 0; i < ag->nsources; i++)
+		if (srcs[i].active && srcs[i].ops == &source_ebpf_ops)
+			return NULL;
+	return "no eBPF ring to watch for a backlog";
+}
+
+static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool replay,
+		 bool enforcing)
 {
 	struct epoll_event evs[16];
 	uint64_t start = agent_now_mono(), last_tick = 0, last_stats = start, last_expire = start;
@@ -312,8 +329,10 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 
 	/* Only this thread, the one that drains the ring, changes class (agent_sched.h). */
-	agent_sched_start(&sched, ag->config->idle_class && !replay,
-			  (uint64_t)ag->config->ringbuf_kb * 1024);
+	const char *off = idle_class_off(ag, srcs, replay, enforcing);
+	agent_sched_start(&sched, !off, off,
+			  agent_sched_backlog_mark((uint64_t)ag->config->ringbuf_kb * 1024,
+						   ag->config->wakeup_bytes));
 	ag->ring_drained = 0;
 
 	for (size_t i = 0; i < ag->nsources; i++) {
@@ -471,7 +490,7 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 		struct budget b0 = {0, 0, 0, rss_mb()};
 		publish_health(&ag, &b0);
 		report_sources(&ag);
-		loop(&ag, srcs, o->seconds, replay);
+		loop(&ag, srcs, o->seconds, replay, enforce != NULL);
 	}
 	for (size_t i = 0; i < ag.nsources; i++) {
 		if (srcs[i].active) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "log.h"
 
@@ -17,21 +18,48 @@ static int set_class(bool idle)
 	return sched_setscheduler(0, idle ? SCHED_IDLE : SCHED_OTHER, &p) == 0 ? 0 : -errno;
 }
 
-void agent_sched_start(struct agent_sched *s, bool enabled, uint64_t ring_bytes)
+/* Leaving SCHED_IDLE needs the right to raise one's priority (CAP_SYS_NICE or RLIMIT_NICE):
+ * try one step up and back. A thread already at -20 has that right. */
+static bool can_return(void)
+{
+	errno = 0;
+	int cur = getpriority(PRIO_PROCESS, 0);
+
+	if (errno || cur <= -20)
+		return errno == 0;
+	if (setpriority(PRIO_PROCESS, 0, cur - 1) != 0)
+		return false;
+	return setpriority(PRIO_PROCESS, 0, cur) == 0;
+}
+
+uint64_t agent_sched_backlog_mark(uint64_t ring_bytes, uint64_t wakeup_bytes)
+{
+	uint64_t mark = ring_bytes / 2;
+
+	if (wakeup_bytes >= mark && wakeup_bytes < ring_bytes)
+		mark = wakeup_bytes + (ring_bytes - wakeup_bytes) / 2;
+	return mark ? mark : 1;
+}
+
+void agent_sched_start(struct agent_sched *s, bool enabled, const char *why, uint64_t backlog_bytes)
 {
 	memset(s, 0, sizeof(*s));
-	s->enabled = enabled;
-	s->backlog_bytes = ring_bytes / 4 ? ring_bytes / 4 : 1;
+	s->backlog_bytes = backlog_bytes ? backlog_bytes : 1;
 	if (!enabled) {
-		log_info("agent", "cpu class normal (budget.idle_class off)");
+		log_info("agent", "cpu class normal (%s)", why);
+		return;
+	}
+	if (!can_return()) {
+		log_info("agent", "cpu class normal (could not return from idle class: no "
+				  "CAP_SYS_NICE or RLIMIT_NICE)");
 		return;
 	}
 	int rc = set_class(true);
 	if (rc) {
 		log_warn("agent", "cannot run idle-class: %s; staying normal", strerror(-rc));
-		s->enabled = false;
 		return;
 	}
+	s->enabled = true;
 	s->idle = true;
 	log_info("agent", "cpu class idle while the ring drains on time (backlog mark %llu KiB)",
 		 (unsigned long long)(s->backlog_bytes / 1024));
@@ -48,13 +76,16 @@ bool agent_sched_want_idle(struct agent_sched *s, uint64_t drained, uint64_t now
 
 void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t now)
 {
+	if (!s->enabled)
+		return;
 	bool want = agent_sched_want_idle(s, drained, now);
 
 	if (want == s->idle)
 		return;
 	int rc = set_class(want);
 	if (rc) {
-		log_warn("agent", "cannot switch cpu class: %s", strerror(-rc));
+		log_warn("agent", "cannot switch cpu class: %s; idle class off", strerror(-rc));
+		s->enabled = false;
 		return;
 	}
 	s->idle = want;

@@ -159,7 +159,8 @@ struct slot {
 			/* The latest counting renames (to ext) and writes, rings of RANSOM_N. */
 			uint32_t ren[RANSOM_N], wr[RANSOM_N];
 			uint32_t nren, nwr; /* counted; the ring index is n % RANSOM_N */
-			uint32_t quiet_until; /* ms: no second alert of a burst before */
+			uint32_t last;	    /* ms: the latest time in the rings (they never go back) */
+			uint32_t quiet_ren, quiet_wr; /* ms: no second alert of a burst before */
 			char ext[RANSOM_EXT];
 		} ransom;
 	} u;
@@ -666,14 +667,18 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	if (!s)
 		return 0;
 	const uint32_t win = b->o.ransom_window_s * 1000u;
-	/* Times are ms after base; after about 24 days of one process, or a clock step back,
-	 * its window starts over. */
-	if (!s->u.ransom.base || now < s->u.ransom.base ||
-	    (now - s->u.ransom.base) / 1000000u > INT32_MAX) {
+	/* Times are ms after base; after about 24 days of one process its window starts over. An
+	 * event older than the latest one counts at the latest one's time, so the rings stay in
+	 * order and their differences never wrap. */
+	if (!s->u.ransom.base ||
+	    (now > s->u.ransom.base && (now - s->u.ransom.base) / 1000000u > INT32_MAX)) {
 		memset(&s->u.ransom, 0, sizeof(s->u.ransom));
 		s->u.ransom.base = now;
 	}
-	const uint32_t t = (uint32_t)((now - s->u.ransom.base) / 1000000u);
+	uint32_t t = now > s->u.ransom.base ? (uint32_t)((now - s->u.ransom.base) / 1000000u) : 0;
+	if (t < s->u.ransom.last)
+		t = s->u.ransom.last;
+	s->u.ransom.last = t;
 	if (rename && strcmp(new, s->u.ransom.ext)) {
 		/* A new extension replaces the tracked one only while that has no burst going (at
 		 * most one rename to it within the window). */
@@ -686,9 +691,10 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	uint32_t *ring = rename ? s->u.ransom.ren : s->u.ransom.wr;
 	uint32_t *n = rename ? &s->u.ransom.nren : &s->u.ransom.nwr;
 	uint32_t need = rename ? b->o.ransom_renames : b->o.ransom_entropy_writes;
-	if (!ring_burst(ring, n, t, need, win) || t < s->u.ransom.quiet_until)
+	uint32_t *quiet = rename ? &s->u.ransom.quiet_ren : &s->u.ransom.quiet_wr;
+	if (!ring_burst(ring, n, t, need, win) || t < *quiet)
 		return 0;
-	s->u.ransom.quiet_until = t + win;
+	*quiet = t + win;
 	uint64_t first = s->u.ransom.base + (uint64_t)ring[(*n - need) % RANSOM_N] * 1000000u;
 	if (rename) {
 		char group[256];

@@ -21,8 +21,8 @@ struct behaviour_opts {
 	unsigned discovery_window_s;	 /* 60 */
 	unsigned discovery_distinct;	 /* distinct recon commands from one parent (10) */
 	unsigned ransom_window_s;	 /* 10 */
-	unsigned ransom_renames;	 /* renames to one new extension (20) */
-	unsigned ransom_entropy_writes;	 /* rewrites with entropy >= 7.5 bits/byte (20) */
+	unsigned ransom_renames;	 /* renames to one new extension (20; 2..24) */
+	unsigned ransom_entropy_writes;	 /* rewrites with entropy >= 7.5 bits/byte (20; 2..24) */
 	unsigned max_keys;		 /* tracked keys per detector (65536) */
 };
 

@@ -510,18 +510,24 @@ ev = [ren(i, 'doc%d.pdf' % i, 'doc%d.pdf.locked' % i, t=i * 0.1) for i in range(
 ev += [ren(i, 'f%d.tmp' % i, 'f%d.o' % i, entity='gcc-1', t=i * 0.1) for i in range(25)]
 case('behaviour_ransomware_rename', NORULES, ev, [{"line": 20, "rule": "mamori-behaviour-ransomware-rename",
       "group": "web1|enc-1 extension=.locked", "count": 20}])
-# The window slides: a burst of 20 renames fires wherever it falls against earlier activity (a
-# counting rename 9.5 s before it, ordinary writes around it); a trickle of renames 0.6 s apart
-# (20 take 11.4 s) never does; a burst gives one alert, not one per rename after the 20th.
+# The window slides: a burst of 20 renames fires wherever it falls against earlier activity. For
+# enc-2 an ordinary write 9.55 s before the burst would open a fixed window the burst straddles;
+# for enc-4 a counting rename does (which also opens a window that starts at counting events).
+# A trickle of renames 0.6 s apart (20 take 11.4 s) never fires; a burst gives one alert, not one
+# per rename after the 20th; an event stamped before the latest one counts at the latest time.
 def plain(entity, t):
     return {"@timestamp": ts(t), "event": {"category": ["file"], "type": ["change"], "action": "modification"},
             "host": {"name": "web1"}, "process": {"entity_id": entity, "executable": "/tmp/enc"},
             "file": {"path": "/srv/data/x", "name": "x"}}
-ev = [plain('enc-2', 0), ren(0, 'a.pdf', 'a.pdf.locked', entity='enc-2', t=1), plain('enc-2', 10.05)]
-ev += [ren(i, 'b%d.pdf' % i, 'b%d.pdf.locked' % i, entity='enc-2', t=10.5 + i * 0.05) for i in range(30)]
-ev += [ren(i, 'c%d.doc' % i, 'c%d.doc.crypt' % i, entity='enc-3', t=20 + i * 0.6) for i in range(25)]
-case('behaviour_ransomware_window', NORULES, ev, [{"line": 23, "rule": "mamori-behaviour-ransomware-rename",
-      "group": "web1|enc-2 extension=.locked", "count": 20}])
+ev = [plain('enc-2', 0)]
+ev += [ren(i, 'b%d.pdf' % i, 'b%d.pdf.locked' % i, entity='enc-2', t=9.55 + i * 0.05) for i in range(30)]
+ev += [ren(0, 'a.pdf', 'a.pdf.locked', entity='enc-4', t=40)]
+ev += [ren(i, 'd%d.pdf' % i, 'd%d.pdf.locked' % i, entity='enc-4', t=49.55 + i * 0.05) for i in range(24)]
+ev += [ren(0, 'late.pdf', 'late.pdf.locked', entity='enc-4', t=49.0)]
+ev += [ren(i, 'c%d.doc' % i, 'c%d.doc.crypt' % i, entity='enc-3', t=60 + i * 0.6) for i in range(25)]
+case('behaviour_ransomware_window', NORULES, ev, [
+    {"line": 21, "rule": "mamori-behaviour-ransomware-rename", "group": "web1|enc-2 extension=.locked", "count": 20},
+    {"line": 52, "rule": "mamori-behaviour-ransomware-rename", "group": "web1|enc-4 extension=.locked", "count": 20}])
 def wr(i, ent):
     return {"@timestamp": ts(i * 0.2), "event": {"category": ["file"], "type": ["change"], "action": "modification"},
             "host": {"name": "web1"}, "process": {"entity_id": "w-1", "executable": "/tmp/w"},

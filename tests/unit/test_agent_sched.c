@@ -29,6 +29,18 @@ static void test_decisions(void **state)
 	assert_true(agent_sched_want_idle(&s, 0, S(35)));
 }
 
+static void test_mark(void **state)
+{
+	(void)state;
+	/* Half the ring, above the early-wake fill: 4 MiB ring, 1 MiB wake (the defaults). */
+	assert_int_equal(agent_sched_backlog_mark(4 << 20, 1 << 20), 2 << 20);
+	/* A wake fill at or above half the ring: halfway between it and the end. */
+	assert_int_equal(agent_sched_backlog_mark(4 << 20, 3 << 20), (3 << 20) + (1 << 19));
+	/* A wake fill the ring never reaches: half the ring. */
+	assert_int_equal(agent_sched_backlog_mark(256 << 10, 1 << 20), 128 << 10);
+	assert_int_equal(agent_sched_backlog_mark(0, 0), 1);
+}
+
 static void test_disabled(void **state)
 {
 	struct agent_sched s = {.enabled = false, .backlog_bytes = 1};
@@ -42,6 +54,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_decisions),
+	    cmocka_unit_test(test_mark),
 	    cmocka_unit_test(test_disabled),
 	};
 
