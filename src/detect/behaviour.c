@@ -138,6 +138,13 @@ const char *const BEHAVIOUR_FIELDS[] = {
 #define RANSOM_N 24 /* the largest rename and write thresholds (behaviour_new clamps them) */
 #define RANSOM_EXT 16
 
+/* The latest times (ms) of one kind of counting event of a process, a ring of RANSOM_N. */
+struct burst {
+	uint32_t t[RANSOM_N];
+	uint32_t n;	/* counted; the ring index is n % RANSOM_N */
+	uint32_t quiet; /* ms: no second alert of a burst before */
+};
+
 struct slot {
 	struct slot *next;
 	uint64_t hash;
@@ -155,12 +162,9 @@ struct slot {
 			uint32_t cmd[DISC_N];
 		} disc;
 		struct {
-			uint64_t base; /* ns; the times below are ms after it */
-			/* The latest counting renames (to ext) and writes, rings of RANSOM_N. */
-			uint32_t ren[RANSOM_N], wr[RANSOM_N];
-			uint32_t nren, nwr; /* counted; the ring index is n % RANSOM_N */
-			uint32_t last;	    /* ms: the latest time in the rings (they never go back) */
-			uint32_t quiet_ren, quiet_wr; /* ms: no second alert of a burst before */
+			uint64_t base;	     /* ns; the times below are ms after it */
+			uint32_t last;	     /* ms: the latest time in the rings (they never go back) */
+			struct burst ren, wr; /* counting renames (to ext) and writes */
 			char ext[RANSOM_EXT];
 		} ransom;
 	} u;
@@ -308,6 +312,12 @@ void behaviour_opts_default(struct behaviour_opts *o)
 
 static void recon_index(struct behaviour *b);
 
+/* A burst threshold the rings can check: 2..RANSOM_N. */
+static unsigned clamp_burst(unsigned need)
+{
+	return need < 2 ? 2 : need > RANSOM_N ? RANSOM_N : need;
+}
+
 struct behaviour *behaviour_new(const struct behaviour_opts *o)
 {
 	struct behaviour *b = calloc(1, sizeof(*b));
@@ -321,10 +331,8 @@ struct behaviour *behaviour_new(const struct behaviour_opts *o)
 		b->o.beacon_min_events = 8;
 	if (b->o.discovery_distinct > DISC_N)
 		b->o.discovery_distinct = DISC_N;
-	if (b->o.ransom_renames < 2 || b->o.ransom_renames > RANSOM_N)
-		b->o.ransom_renames = b->o.ransom_renames < 2 ? 2 : RANSOM_N;
-	if (b->o.ransom_entropy_writes < 2 || b->o.ransom_entropy_writes > RANSOM_N)
-		b->o.ransom_entropy_writes = b->o.ransom_entropy_writes < 2 ? 2 : RANSOM_N;
+	b->o.ransom_renames = clamp_burst(b->o.ransom_renames);
+	b->o.ransom_entropy_writes = clamp_burst(b->o.ransom_entropy_writes);
 	pthread_mutex_init(&b->lock, NULL);
 	recon_index(b);
 	if (table_init(&b->beacon, b->o.max_keys) || table_init(&b->disc, b->o.max_keys) ||
@@ -639,13 +647,13 @@ static bool ransom_counts(struct behaviour *b, struct detect_doc *doc, bool rena
 	return strtod(buf, NULL) >= 7.5;
 }
 
-/* Adds time t (ms) to a ring of RANSOM_N holding *n times so far; true when the latest `need`
- * of them fall within win ms, which is a burst whatever time it started at. */
-static bool ring_burst(uint32_t *ring, uint32_t *n, uint32_t t, uint32_t need, uint32_t win)
+/* Adds time t (ms) to the ring; true when its latest `need` times fall within win ms, which is
+ * a burst whatever time it started at. */
+static bool burst_add(struct burst *w, uint32_t t, uint32_t need, uint32_t win)
 {
-	ring[*n % RANSOM_N] = t;
-	(*n)++;
-	return *n >= need && t - ring[(*n - need) % RANSOM_N] <= win;
+	w->t[w->n % RANSOM_N] = t;
+	w->n++;
+	return w->n >= need && t - w->t[(w->n - need) % RANSOM_N] <= win;
 }
 
 /* A sliding window per process: the latest counting renames (to one extension) and writes are
@@ -682,20 +690,18 @@ static int ransom(struct behaviour *b, struct detect_doc *doc, enum act act, uin
 	if (rename && strcmp(new, s->u.ransom.ext)) {
 		/* A new extension replaces the tracked one only while that has no burst going (at
 		 * most one rename to it within the window). */
-		uint32_t n = s->u.ransom.nren;
-		if (n >= 2 && t - s->u.ransom.ren[(n - 2) % RANSOM_N] <= win)
+		const struct burst *r = &s->u.ransom.ren;
+		if (r->n >= 2 && t - r->t[(r->n - 2) % RANSOM_N] <= win)
 			return 0;
 		memcpy(s->u.ransom.ext, new, sizeof(new));
-		s->u.ransom.nren = 0;
+		s->u.ransom.ren.n = 0;
 	}
-	uint32_t *ring = rename ? s->u.ransom.ren : s->u.ransom.wr;
-	uint32_t *n = rename ? &s->u.ransom.nren : &s->u.ransom.nwr;
+	struct burst *w = rename ? &s->u.ransom.ren : &s->u.ransom.wr;
 	uint32_t need = rename ? b->o.ransom_renames : b->o.ransom_entropy_writes;
-	uint32_t *quiet = rename ? &s->u.ransom.quiet_ren : &s->u.ransom.quiet_wr;
-	if (!ring_burst(ring, n, t, need, win) || t < *quiet)
+	if (!burst_add(w, t, need, win) || t < w->quiet)
 		return 0;
-	*quiet = t + win;
-	uint64_t first = s->u.ransom.base + (uint64_t)ring[(*n - need) % RANSOM_N] * 1000000u;
+	w->quiet = t + win;
+	uint64_t first = s->u.ransom.base + (uint64_t)w->t[(w->n - need) % RANSOM_N] * 1000000u;
 	if (rename) {
 		char group[256];
 		snprintf(group, sizeof(group), "%s extension=%s", key, s->u.ransom.ext);

@@ -1238,8 +1238,15 @@ static void on_atom(struct detect_ctx *c, uint32_t id)
 }
 
 /* A literal found in the value being scanned counts when its group applies to the event. It is
- * on the value's field or a keyword: a field's scanners hold only those (scan_values). While a
- * short value is scanned, the first ids reported are kept for the memo (scan_one). */
+ * on the value's field or a keyword: a field's scanners hold only those (scan_values). */
+static void count_literal(struct detect_ctx *c, uint32_t id)
+{
+	if (c->gapp[c->e->atoms[id].group])
+		on_atom(c, id);
+}
+
+/* The scanners' callback: count_literal, keeping the first ids of the scan for the memo while a
+ * short value is scanned (scan_one). */
 static int on_literal(void *ctx, uint32_t id, size_t start)
 {
 	(void)start;
@@ -1247,8 +1254,7 @@ static int on_literal(void *ctx, uint32_t id, size_t start)
 	if (c->nrec < SCAN_MEMO_IDS)
 		c->rec[c->nrec] = id;
 	c->nrec++;
-	if (c->gapp[c->e->atoms[id].group])
-		on_atom(c, id);
+	count_literal(c, id);
 	return 0;
 }
 
@@ -1264,8 +1270,7 @@ static void scan_one(struct detect_ctx *c, const struct litscan *ls, const struc
 	const struct scan_memo_entry *m = scan_memo_known(&c->memo, &k, ls);
 	if (m) {
 		for (uint32_t i = 0; i < m->nids; i++)
-			if (c->gapp[c->e->atoms[m->ids[i]].group])
-				on_atom(c, m->ids[i]);
+			count_literal(c, m->ids[i]);
 		return;
 	}
 	c->nrec = 0;
