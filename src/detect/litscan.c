@@ -539,41 +539,59 @@ static inline __attribute__((always_inline)) int scan_any(const struct litscan *
 }
 
 #ifdef __SSE2__
+/* The positions base + i (bit i of valid) where one of the few keys of tier tr (anchors of
+ * t + 1 bytes) starts in q[0, 16 + t), which holds the text from base on: sixteen positions per
+ * comparison. Each is verified against the text p[0, len). */
+static inline __attribute__((always_inline)) int
+few_block(const struct litscan *s, const struct tier *tr, unsigned t, const unsigned char *q,
+	  size_t base, unsigned valid, const unsigned char *p, size_t len, litscan_hit_fn fn,
+	  void *ctx)
+{
+	const __m128i fold = _mm_set1_epi8(0x20);
+	__m128i b[NTIERS - 1];
+	int rc;
+
+	for (unsigned j = 0; j <= t; j++)
+		b[j] = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + j)), fold);
+	for (uint32_t k = 0; k < tr->nfew; k++) {
+		const uint32_t key = tr->few[k];
+		__m128i m = _mm_cmpeq_epi8(b[0], _mm_set1_epi8((char)(uint8_t)key));
+		for (unsigned j = 1; j <= t; j++)
+			m = _mm_and_si128(
+			    m, _mm_cmpeq_epi8(b[j], _mm_set1_epi8((char)(uint8_t)(key >> (8 * j)))));
+		for (unsigned hit = (unsigned)_mm_movemask_epi8(m) & valid; hit; hit &= hit - 1)
+			if ((rc = verify(s, tr, key, p, len, base + (unsigned)__builtin_ctz(hit), fn,
+					 ctx)))
+				return rc;
+	}
+	return 0;
+}
+
 /* Every position of p[0, len) where one of the few keys of the anywhere tier t (anchors of
- * t + 1 bytes) is: sixteen positions per comparison, then one at a time where a load of sixteen
- * would pass the end. */
+ * t + 1 bytes) is, sixteen at a time. The positions a whole block would not reach are
+ * compared in one more block: the last sixteen of the text, without those already compared,
+ * or, for a text shorter than a block, a copy of it padded with zeros (padding positions are
+ * left out). */
 static int scan_few(const struct litscan *s, unsigned t, const unsigned char *p, size_t len,
 		    litscan_hit_fn fn, void *ctx)
 {
 	const struct tier *tr = &s->tier[CLS_ANY][t];
-	const __m128i fold = _mm_set1_epi8(0x20);
 	size_t pos = 0;
 	int rc;
 
-	for (; pos + t + 16 <= len; pos += 16) {
-		__m128i b[NTIERS - 1];
-		for (unsigned j = 0; j <= t; j++)
-			b[j] = _mm_or_si128(
-			    _mm_loadu_si128((const __m128i *)(const void *)(p + pos + j)), fold);
-		for (uint32_t k = 0; k < tr->nfew; k++) {
-			const uint32_t key = tr->few[k];
-			__m128i m = _mm_cmpeq_epi8(b[0], _mm_set1_epi8((char)(uint8_t)key));
-			for (unsigned j = 1; j <= t; j++)
-				m = _mm_and_si128(
-				    m, _mm_cmpeq_epi8(
-					   b[j], _mm_set1_epi8((char)(uint8_t)(key >> (8 * j)))));
-			for (unsigned hit = (unsigned)_mm_movemask_epi8(m); hit; hit &= hit - 1)
-				if ((rc = verify(s, tr, key, p, len,
-						 pos + (unsigned)__builtin_ctz(hit), fn, ctx)))
-					return rc;
-		}
-	}
-	for (; pos + t < len; pos++) {
-		uint32_t x = pos + 4 <= len ? le32_get(p + pos) : load_upto4(p + pos, len - pos);
-		if ((rc = probe(s, tr, x, p, len, pos, fn, ctx)))
+	for (; pos + t + 16 <= len; pos += 16)
+		if ((rc = few_block(s, tr, t, p + pos, pos, 0xffffu, p, len, fn, ctx)))
 			return rc;
+	if (pos + t >= len)
+		return 0;
+	if (pos) {
+		size_t start = len - t - 16;
+		return few_block(s, tr, t, p + start, start, 0xffffu & ~((1u << (pos - start)) - 1),
+				 p, len, fn, ctx);
 	}
-	return 0;
+	unsigned char pad[32] = {0};
+	memcpy(pad, p, len);
+	return few_block(s, tr, t, pad, 0, (1u << (len - t)) - 1, p, len, fn, ctx);
 }
 #endif
 
