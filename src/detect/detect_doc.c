@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes_match.h"
 #include "detect_fields.h"
 
 #include "banned.h"
@@ -150,8 +151,7 @@ const char *detect_value_lower(struct detect_doc *doc, struct detect_value *v)
 
 	if (v->lower)
 		return v->lower;
-	while (i < v->len && !(v->str[i] >= 'A' && v->str[i] <= 'Z'))
-		i++;
+	i = (uint32_t)bytes_first_upper(v->str, v->len);
 	if (i == v->len) {
 		v->lower = v->str;
 		return v->lower;
@@ -160,11 +160,7 @@ const char *detect_value_lower(struct detect_doc *doc, struct detect_value *v)
 	if (!p)
 		return v->str; /* not cached: a later call may find room after all */
 	memcpy(p, v->str, i);
-	for (; i < v->len; i++) {
-		char c = v->str[i];
-
-		p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
-	}
+	bytes_lower(p + i, v->str + i, v->len - i);
 	v->lower = p;
 	return p;
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bytes_match.h"
 #include "event_json.h"
 
 static bool glob_match(const char *p, const uint8_t *w, size_t pn, const char *s, size_t sn)
@@ -90,10 +91,10 @@ static bool time_part(const char *s, size_t n, enum vm_time part, double *out)
 static bool lit_match(uint8_t kind, const char *lit, size_t len, const char *s, size_t n)
 {
 	switch (kind) {
-	case VM_EQ: return n == len && memcmp(s, lit, n) == 0;
-	case VM_PREFIX: return n >= len && memcmp(s, lit, len) == 0;
-	case VM_SUFFIX: return n >= len && memcmp(s + n - len, lit, len) == 0;
-	case VM_CONTAINS: return memmem(s, n, lit, len) != NULL;
+	case VM_EQ: return n == len && bytes_eq(s, lit, n);
+	case VM_PREFIX: return n >= len && bytes_eq(s, lit, len);
+	case VM_SUFFIX: return n >= len && bytes_eq(s + n - len, lit, len);
+	case VM_CONTAINS: return bytes_find(s, n, lit, len);
 	}
 	return false;
 }
@@ -145,9 +146,11 @@ static bool vm_value(const struct vmatch *m, struct detect_doc *doc, struct dete
 	return false;
 }
 
-/* Whether matcher m holds for field (any of its values; neq: none of them). */
-static bool vm_field(const struct vmatch *m, uint32_t field, struct detect_doc *doc,
-		     struct match_scratch *ms)
+/* Whether matcher m holds for field (any of its values; neq: none of them). vm_field,
+ * fmatch_eval and ident_eval are inlined into their callers: evaluating a candidate makes one
+ * call per condition node rather than several per matcher. */
+static inline __attribute__((always_inline)) bool
+vm_field(const struct vmatch *m, uint32_t field, struct detect_doc *doc, struct match_scratch *ms)
 {
 	if (m->kind == VM_EXISTS) {
 		bool present = field == FM_KEYWORD ? doc->nvalues > 0
@@ -184,7 +187,8 @@ static bool vm_field(const struct vmatch *m, uint32_t field, struct detect_doc *
 	return hit;
 }
 
-static bool fmatch_eval(const struct fmatch *fm, struct detect_doc *doc, struct match_scratch *ms)
+static inline __attribute__((always_inline)) bool
+fmatch_eval(const struct fmatch *fm, struct detect_doc *doc, struct match_scratch *ms)
 {
 	if (!fm->all) {
 		for (unsigned i = 0; i < fm->nv; i++)
@@ -206,7 +210,8 @@ static bool fmatch_eval(const struct fmatch *fm, struct detect_doc *doc, struct 
 	return true;
 }
 
-static bool ident_eval(const struct ident *id, struct detect_doc *doc, struct match_scratch *ms)
+static inline __attribute__((always_inline)) bool
+ident_eval(const struct ident *id, struct detect_doc *doc, struct match_scratch *ms)
 {
 	for (unsigned a = 0; a < id->n; a++) {
 		const struct selection *s = &id->alts[a];
