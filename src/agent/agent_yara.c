@@ -228,6 +228,14 @@ static void raise_alert(struct agent_yara *y, const struct job *j,
 	json_decref(ev);
 	if (!a)
 		return;
+	/* The scanned file's hash where the alert names that file, so that a policy's hash
+	 * exclusion covers the alert (the event may have been sent before its hash was known). */
+	const char *fp = json_string_value(detect_json_path(a, "file.path"));
+	const char *exe = json_string_value(detect_json_path(a, "process.executable"));
+	if (fp && !strcmp(fp, j->path))
+		detect_alert_set(a, "file.hash.sha256", json_string(sha_hex));
+	else if (exe && !strcmp(exe, j->path) && !detect_json_path(a, "process.hash.sha256"))
+		detect_alert_set(a, "process.hash.sha256", json_string(sha_hex));
 	json_t *m = json_object_get(a, "mamori");
 	if (m) {
 		json_object_set_new(m, "detected_by", json_string("agent"));

@@ -62,6 +62,11 @@ static int set_path(json_t *root, const char *path, json_t *val)
 	return json_object_set_new(obj, p, val);
 }
 
+int detect_alert_set(json_t *alert, const char *path, json_t *val)
+{
+	return set_path(alert, path, val) < 0 ? -1 : 0;
+}
+
 static void copy_field(json_t *alert, json_t *event, const char *path)
 {
 	json_t *v = detect_json_path(event, path);
@@ -122,12 +127,14 @@ json_t *detect_alert_new(const struct detect_hit *hit, json_t *event, uint64_t c
 	set_path(a, "threat.framework", json_string("MITRE ATT&CK"));
 	set_path(a, "threat.tactic.name", tac);
 	set_path(a, "threat.technique.id", tec);
-	static const char *const copy[] = {"host.name",		"agent.id",
-					   "process.entity_id", "process.pid",
-					   "process.executable", "process.command_line",
-					   "process.parent.executable", "user.name",
-					   "file.path",		"destination.ip",
-					   "destination.port",	"dns.question.name"};
+	/* The hashes too: a policy's hash exclusions are matched against the alert's fields
+	 * (src/server/auto_response.c). */
+	static const char *const copy[] = {
+	    "host.name",	   "agent.id",		       "process.entity_id",
+	    "process.pid",	   "process.executable",       "process.command_line",
+	    "process.hash.sha256", "process.parent.executable", "user.name",
+	    "file.path",	   "file.hash.sha256",	       "destination.ip",
+	    "destination.port",	   "dns.question.name"};
 	for (size_t i = 0; event && i < sizeof(copy) / sizeof(copy[0]); i++)
 		copy_field(a, event, copy[i]);
 	set_path(a, "mamori.advice", json_string(r->advice ? r->advice : ""));

@@ -24,4 +24,8 @@ json_t *detect_alert_indicator(const struct ioc_hit *ih);
 /* Value at a dotted ECS path in a nested (or dotted-key) JSON object, or NULL. Borrowed. */
 json_t *detect_json_path(json_t *obj, const char *path);
 
+/* Sets the value at a dotted path of an alert, making the objects on the way; takes val's
+ * reference (also on failure). 0, or -1. */
+int detect_alert_set(json_t *alert, const char *path, json_t *val);
+
 #endif

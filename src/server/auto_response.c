@@ -142,7 +142,10 @@ void auto_response_alerts(struct server *s, const char *agent_id, json_t *alerts
 		if (ex != -1) {
 			struct store_val p[] = {store_text(id)};
 
-			store_exec(s->store, "UPDATE alerts SET status = 'excluded' WHERE id = ?",
+			/* Only a new alert: an alert sent again (a re-sent batch, an agent's
+			 * alert the server also raised) keeps what an analyst made of it. */
+			store_exec(s->store,
+				   "UPDATE alerts SET status = 'excluded' WHERE id = ? AND status = 'open'",
 				   p, 1, NULL, NULL);
 			s->c.alerts_excluded++;
 			/* Not notified either (notify_alerts). */

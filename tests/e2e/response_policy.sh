@@ -81,11 +81,16 @@ echo "ok: persistence removed with a backup, undone by restore"
 "$CLI" policy show default >"$WORK/p0.txt" || fail "policy show"
 grep -q "policy version 0" "$WORK/p0.txt" || fail "default policy: $(cat "$WORK/p0.txt")"
 grep -q '"mode": "detect"' "$WORK/p0.txt" || fail "default mode: $(cat "$WORK/p0.txt")"
+# A build of its own (sleep with bytes appended, so a hash no other file has), excluded by hash.
+cp /bin/sleep "$WORK/bin/mamori-e2e-hashed"
+printf 'mamori-e2e-%s' "$$" >>"$WORK/bin/mamori-e2e-hashed"
+HSUM=$(sha256sum "$WORK/bin/mamori-e2e-hashed" | cut -c1-64)
 cat >"$WORK/policy.json" <<JSON
 {"mode": "detect",
  "auto_response": [{"min_severity": "high", "actions": ["kill_tree", "quarantine"]}],
  "exclusions": [{"type": "path", "value": "$WORK/bin/mamori-e2e-excluded*",
-                 "reason": "e2e: a known tool", "expires": "30d"}]}
+                 "reason": "e2e: a known tool", "expires": "30d"},
+                {"type": "hash", "value": "$HSUM", "reason": "e2e: a known build"}]}
 JSON
 out=$("$CLI" policy apply default "$WORK/policy.json" --reason "e2e: first policy") ||
   fail "policy apply: $out"
@@ -160,7 +165,20 @@ kill -0 "$EVIL" 2>/dev/null || fail "an excluded process was killed"
 [ -e "$WORK/bin/mamori-e2e-excluded-tool" ] || fail "an excluded program was quarantined"
 kill "$EVIL"
 wait "$EVIL" 2>/dev/null || true
-echo "ok: exclusion"
+# By hash: the alert carries the executable's hash, which the exclusion names.
+"$WORK/bin/mamori-e2e-hashed" 1000 &
+EVIL=$!
+WAIT_S=30 wait_for alert_for "$EVIL" || fail "no alert for the program excluded by hash"
+WAIT_S=10 wait_for excluded_alert "$EVIL" ||
+  fail "the alert is not excluded by hash: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -2)"
+[ "$(jcount "$WORK/alerts.jsonl" "g(e,'process.pid') == $EVIL and g(e,'process.hash.sha256') == '$HSUM'")" -ge 1 ] ||
+  fail "the alert does not carry the executable's hash: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -1)"
+sleep 2
+kill -0 "$EVIL" 2>/dev/null || fail "a process excluded by hash was killed"
+[ -e "$WORK/bin/mamori-e2e-hashed" ] || fail "a program excluded by hash was quarantined"
+kill "$EVIL"
+wait "$EVIL" 2>/dev/null || true
+echo "ok: exclusion (by path, by hash)"
 
 # 6. The block list: denied at exec, also under another name, from memory and through ld.so.
 head -c 64 /dev/urandom >"$WORK/pad"
