@@ -55,7 +55,12 @@ assert len(h)==1 and h[0]["host"]["name"]=="alpha" and h[0]["status"]=="online" 
   fail "move"
 # A command reaches the agent at once, not when its held poll ends.
 ping_at_once alpha
-echo "ok: hosts, groups, $out (the CLI's wall time $ms ms)"
+# Every thread of the agent, the uplink's included, runs at budget.nice (10 by default).
+for t in /proc/"$AGENT_PID"/task/*; do
+  read -r -a f <"$t/stat"
+  [ "${f[18]}" = 10 ] || fail "agent thread ${t##*/} ($(cat "$t/comm")) at nice ${f[18]}, want 10"
+done
+echo "ok: hosts, groups, $out (the CLI's wall time $ms ms); every agent thread at nice 10"
 
 # Health from the heartbeat, inventory and the support check, as hosts show gives them. A replay
 # agent collects no inventory (nor can its replay source carry one), so the one the agent's
