@@ -78,6 +78,9 @@ struct tier {
 	uint32_t slot_shift;
 	uint32_t nfew; /* 0, or the tier's keys are few[0, nfew) (FEW_KEYS) */
 	uint32_t few[FEW_KEYS];
+	/* Byte j of few key k in all sixteen bytes of fewv[k * 3 + j] (16-aligned), so a block's
+	 * comparisons load them instead of building them (SSE2 builds only). */
+	unsigned char (*fewv)[16];
 };
 
 struct litscan {
@@ -318,8 +321,16 @@ static int tier_build(struct litscan *s, unsigned cls, unsigned t, size_t lo, si
 	}
 	s->active[cls] |= 1u << t;
 #ifdef __SSE2__
-	if (tr->nfew)
+	if (tr->nfew) {
+		tr->fewv = aligned_alloc(16, (size_t)tr->nfew * (NTIERS - 1) * 16);
+		if (!tr->fewv)
+			return -ENOMEM;
+		for (uint32_t k = 0; k < tr->nfew; k++)
+			for (unsigned j = 0; j < NTIERS - 1; j++)
+				memset(tr->fewv[k * (NTIERS - 1) + j], (int)(uint8_t)(tr->few[k] >> (8 * j)),
+				       16);
 		s->few |= 1u << t;
+	}
 #else
 	tr->nfew = 0;
 #endif
@@ -402,6 +413,7 @@ void litscan_free(struct litscan *s)
 		for (unsigned t = 0; t < NTIERS; t++) {
 			free(s->tier[c][t].bitmap);
 			free(s->tier[c][t].slots);
+			free(s->tier[c][t].fewv);
 		}
 	free(s->entries);
 	free(s->folded);
@@ -555,10 +567,10 @@ few_block(const struct litscan *s, const struct tier *tr, unsigned t, const unsi
 		b[j] = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(q + j)), fold);
 	for (uint32_t k = 0; k < tr->nfew; k++) {
 		const uint32_t key = tr->few[k];
-		__m128i m = _mm_cmpeq_epi8(b[0], _mm_set1_epi8((char)(uint8_t)key));
+		const __m128i *kv = (const __m128i *)(const void *)tr->fewv[k * (NTIERS - 1)];
+		__m128i m = _mm_cmpeq_epi8(b[0], _mm_load_si128(kv));
 		for (unsigned j = 1; j <= t; j++)
-			m = _mm_and_si128(
-			    m, _mm_cmpeq_epi8(b[j], _mm_set1_epi8((char)(uint8_t)(key >> (8 * j)))));
+			m = _mm_and_si128(m, _mm_cmpeq_epi8(b[j], _mm_load_si128(kv + j)));
 		for (unsigned hit = (unsigned)_mm_movemask_epi8(m) & valid; hit; hit &= hit - 1)
 			if ((rc = verify(s, tr, key, p, len, base + (unsigned)__builtin_ctz(hit), fn,
 					 ctx)))
@@ -572,8 +584,9 @@ few_block(const struct litscan *s, const struct tier *tr, unsigned t, const unsi
  * compared in one more block: the last sixteen of the text, without those already compared,
  * or, for a text shorter than a block, a copy of it padded with zeros (padding positions are
  * left out). */
-static int scan_few(const struct litscan *s, unsigned t, const unsigned char *p, size_t len,
-		    litscan_hit_fn fn, void *ctx)
+static inline __attribute__((always_inline)) int scan_few(const struct litscan *s, unsigned t,
+							  const unsigned char *p, size_t len,
+							  litscan_hit_fn fn, void *ctx)
 {
 	const struct tier *tr = &s->tier[CLS_ANY][t];
 	size_t pos = 0;
@@ -609,9 +622,13 @@ int litscan_scan(const struct litscan *s, const void *text, size_t len, litscan_
 	any = s->active[CLS_ANY];
 #ifdef __SSE2__
 	if (s->few & any) {
-		for (unsigned t = 0; t < NTIERS - 1; t++)
-			if ((s->few & (1u << t)) && (rc = scan_few(s, t, p, len, fn, ctx)))
-				return rc;
+		/* One copy per width, so each compares a constant number of bytes. */
+		if ((s->few & 1) && (rc = scan_few(s, 0, p, len, fn, ctx)))
+			return rc;
+		if ((s->few & 2) && (rc = scan_few(s, 1, p, len, fn, ctx)))
+			return rc;
+		if ((s->few & 4) && (rc = scan_few(s, 2, p, len, fn, ctx)))
+			return rc;
 		any &= ~s->few;
 	}
 #endif
