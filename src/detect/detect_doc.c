@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bytes_match.h"
+#include "bytes.h"
 #include "detect_fields.h"
 
 #include "banned.h"
@@ -146,7 +146,7 @@ const struct detect_value *detect_doc_next(const struct detect_doc *doc,
 
 const char *detect_value_lower(struct detect_doc *doc, struct detect_value *v)
 {
-	uint32_t i = 0;
+	uint32_t i;
 	char *p;
 
 	if (v->lower)

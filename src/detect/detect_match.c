@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "bytes_match.h"
+#include "bytes.h"
 #include "event_json.h"
 
 static bool glob_match(const char *p, const uint8_t *w, size_t pn, const char *s, size_t sn)

@@ -142,8 +142,10 @@ void auto_response_alerts(struct server *s, const char *agent_id, json_t *alerts
 		if (ex != -1) {
 			struct store_val p[] = {store_text(id)};
 
-			/* Only a new alert: an alert sent again (a re-sent batch, an agent's
-			 * alert the server also raised) keeps what an analyst made of it. */
+			/* Only an open alert: every alert is stored open and nothing else sets
+			 * a status yet, so this changes nothing today; it keeps a status that a
+			 * future edit sets from being overwritten when the alert is sent again (a
+			 * re-sent batch, an agent's alert the server also raised). */
 			store_exec(s->store,
 				   "UPDATE alerts SET status = 'excluded' WHERE id = ? AND status = 'open'",
 				   p, 1, NULL, NULL);

@@ -99,14 +99,14 @@ static json_t *summaries(const struct store_alert_row *rows, size_t n)
 				      "host", rows[i].host, "tactics", rows[i].tactics,
 				      "techniques", rows[i].techniques);
 
-		/* The triggering event's, for a field the alert lacks: alerts from agents older
-		 * than the alert's hash fields carry the hashes only there. */
+		/* A hash the alert lacks comes from its triggering event: alerts from agents
+		 * older than the alert's hash fields carry the hashes only there. */
 		json_t *first = json_array_get(field(doc, "mamori.events"), 0);
 
 		for (size_t k = 0; o && doc && k < sizeof(fields) / sizeof(fields[0]); k++) {
 			json_t *v = field(doc, fields[k][1]);
 
-			if (!v && json_is_object(first))
+			if (!v && json_is_object(first) && strstr(fields[k][1], ".hash."))
 				v = field(first, fields[k][1]);
 			if (json_is_string(v) || json_is_integer(v))
 				json_object_set(o, fields[k][0], v);

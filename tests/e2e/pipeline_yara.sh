@@ -49,6 +49,15 @@ x = a[0]
 assert x["rule"]["id"] == "yara:marker.yar:Mamori_Test_Dropper" and x["rule"]["severity"] == "high", x["rule"]
 assert x["rule"]["ruleset"] == "yara" and x["threat"]["technique"]["id"] == ["T1204.002"], x
 assert len(x["mamori"]["yara"]["sha256"]) == 64 and x["mamori"]["detected_by"] == "agent"
+# The scanned file's hash is where a policy's hash exclusion looks: the executable's for an
+# exec (the replayed events have no hash), the file's for a written file.
+import hashlib
+def sha(f):
+    return hashlib.sha256(open(sys.argv[2] + "/" + f, "rb").read()).hexdigest()
+for x in a:
+    f = x["mamori"]["yara"]["file"].rsplit("/", 1)[1]
+    where = "file" if f == "dropped.sh" else "process"
+    assert x[where]["hash"]["sha256"] == sha(f) == x["mamori"]["yara"]["sha256"], (f, x)
 PY
 grep -q "yara scanned=3 cached=1 matches=2 skipped_size=1 skipped_type=1" "$WORK/agent.log" ||
   fail "YARA counters: $(grep 'yara scanned' "$WORK/agent.log")"

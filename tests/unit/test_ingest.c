@@ -924,6 +924,45 @@ static void test_batch_time_window(void **state)
 	dynbuf_release(&plain);
 }
 
+/* An agent's alert goes to the summaries with its own fields; a hash it lacks comes from its
+ * triggering event (agents older than the alert's hash fields), and nothing else does. */
+static void test_batch_alert_summaries(void **state)
+{
+	struct ing *t = *state;
+	struct ingest_result res;
+	struct dynbuf plain;
+	char ts[64];
+
+	t->in.summaries = true;
+	dynbuf_init(&plain, 1 << 20);
+	recent_time(0, ts, sizeof(ts));
+	assert_int_equal(
+	    dynbuf_printf(&plain,
+			  "{\"@timestamp\":\"%s\",\"event\":{\"kind\":\"alert\",\"id\":"
+			  "\"0123456789abcdef0123456789abcdef\",\"created\":\"%s\"},"
+			  "\"rule\":{\"id\":\"r1\",\"severity\":\"high\"},\"risk_score\":73,"
+			  "\"process\":{\"executable\":\"/tmp/x\"},"
+			  "\"mamori\":{\"events\":[{\"process\":{\"pid\":42,\"executable\":"
+			  "\"/tmp/y\",\"hash\":{\"sha256\":\"%064d\"}},\"file\":{\"path\":"
+			  "\"/tmp/z\",\"hash\":{\"sha256\":\"%064d\"}}}]}}\n",
+			  ts, ts, 1, 2),
+	    0);
+	assert_int_equal(send_batch(t, AGENT, 9, 1, &plain, false, &res), 0);
+	assert_int_equal(res.alerts, 1);
+	assert_non_null(res.alert_summaries);
+	json_t *a = json_array_get(res.alert_summaries, 0);
+	char want1[65], want2[65];
+	snprintf(want1, sizeof(want1), "%064d", 1);
+	snprintf(want2, sizeof(want2), "%064d", 2);
+	assert_string_equal(json_string_value(json_object_get(a, "executable")), "/tmp/x");
+	assert_string_equal(json_string_value(json_object_get(a, "process_sha256")), want1);
+	assert_string_equal(json_string_value(json_object_get(a, "file_sha256")), want2);
+	assert_null(json_object_get(a, "pid"));
+	assert_null(json_object_get(a, "file_path"));
+	json_decref(res.alert_summaries);
+	dynbuf_release(&plain);
+}
+
 static void test_batch_bad_frames(void **state)
 {
 	struct ing *t = *state;
@@ -1011,6 +1050,7 @@ int main(void)
 					    ing_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_no_valid_lines, ing_setup, ing_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_time_window, ing_setup, ing_teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_alert_summaries, ing_setup, ing_teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_bad_frames, ing_setup, ing_teardown),
 	    cmocka_unit_test(test_support),
 	};

@@ -1,4 +1,4 @@
-/* The matchers' byte-string tests against the C library: equality against memcmp, the substring
+/* src/detect/bytes.h, the matchers' byte-string tests, against the C library: equality against memcmp, the substring
  * search against memmem (needles at every position of haystacks of every length around the
  * sixteen-byte blocks, first and last bytes that recur, bytes from 0x80 up), and lower-casing
  * and the first upper-case byte against a byte-by-byte reference. */
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bytes_match.h"
+#include "bytes.h"
 
 #include "banned.h"
 

@@ -1,9 +1,10 @@
 /* Byte-string tests of the matchers' hot path (detect_match.c): equality of short strings
  * without a library call, a substring search that compares a needle's first and last bytes at
  * sixteen positions at once before the rest, and ASCII lower-casing sixteen bytes at a time.
- * Exact: bytes_eq is memcmp() == 0, bytes_find is memmem() != NULL. */
-#ifndef MAMORI_BYTES_MATCH_H
-#define MAMORI_BYTES_MATCH_H
+ * Exact: bytes_eq is memcmp() == 0, bytes_find is memmem() != NULL (for a non-NULL haystack:
+ * the empty needle is found in any). */
+#ifndef MAMORI_BYTES_H
+#define MAMORI_BYTES_H
 
 #include <stdbool.h>
 #include <stddef.h>
