@@ -45,6 +45,7 @@ struct agent {
 	unsigned cover; /* union of the active sources' cover */
 	bool shedding;	/* over budget: low-value events are dropped and counted */
 	uint64_t ring_drained; /* bytes read from the kernel ring since the loop last looked */
+	uint64_t ring_oldest_ns; /* boot-clock time of the oldest event among them, 0: none */
 	uint64_t seq;
 	struct agent_health *health; /* borrowed, may be NULL */
 	struct agent_detect *detect; /* local detection; NULL when no rules are configured */

@@ -318,6 +318,18 @@ static const char *idle_class_off(const struct agent *ag, const struct source *s
 	return "no eBPF ring to watch for a backlog";
 }
 
+/* How long the oldest event drained since the last look waited in the ring (boot clock, as
+ * the kernel stamps them), 0 when none was. */
+static uint64_t ring_wait(const struct agent *ag)
+{
+	struct timespec ts;
+
+	if (!ag->ring_oldest_ns || clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return 0;
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return now > ag->ring_oldest_ns ? now - ag->ring_oldest_ns : 0;
+}
+
 static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool replay,
 		 bool enforcing)
 {
@@ -332,8 +344,10 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	const char *off = idle_class_off(ag, srcs, replay, enforcing);
 	agent_sched_start(&sched, !off, off,
 			  agent_sched_backlog_mark((uint64_t)ag->config->ringbuf_kb * 1024,
-						   ag->config->wakeup_bytes));
+						   ag->config->wakeup_bytes),
+			  agent_sched_lag_mark(ag->config->wakeup_ms));
 	ag->ring_drained = 0;
+	ag->ring_oldest_ns = 0;
 
 	for (size_t i = 0; i < ag->nsources; i++) {
 		int fd = srcs[i].active ? srcs[i].ops->fd(&srcs[i]) : -1;
@@ -381,8 +395,9 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 			last_expire = now;
 			proctable_expire(ag->procs, now);
 		}
-		agent_sched_update(&sched, ag->ring_drained, now);
+		agent_sched_update(&sched, ag->ring_drained, ring_wait(ag), now);
 		ag->ring_drained = 0;
+		ag->ring_oldest_ns = 0;
 		check_budget(ag, &b, now);
 		if (now - last_stats >= (uint64_t)ag->config->stats_interval_s * 1000000000ull) {
 			last_stats = now;

@@ -41,10 +41,17 @@ uint64_t agent_sched_backlog_mark(uint64_t ring_bytes, uint64_t wakeup_bytes)
 	return mark ? mark : 1;
 }
 
-void agent_sched_start(struct agent_sched *s, bool enabled, const char *why, uint64_t backlog_bytes)
+uint64_t agent_sched_lag_mark(unsigned wakeup_ms)
+{
+	return ((uint64_t)wakeup_ms + AGENT_SCHED_LAG_MS) * 1000000ull;
+}
+
+void agent_sched_start(struct agent_sched *s, bool enabled, const char *why, uint64_t backlog_bytes,
+		       uint64_t lag_ns)
 {
 	memset(s, 0, sizeof(*s));
 	s->backlog_bytes = backlog_bytes ? backlog_bytes : 1;
+	s->lag_ns = lag_ns ? lag_ns : 1;
 	if (!enabled) {
 		log_info("agent", "cpu class normal (%s)", why);
 		return;
@@ -61,24 +68,27 @@ void agent_sched_start(struct agent_sched *s, bool enabled, const char *why, uin
 	}
 	s->enabled = true;
 	s->idle = true;
-	log_info("agent", "cpu class idle while the ring drains on time (backlog mark %llu KiB)",
-		 (unsigned long long)(s->backlog_bytes / 1024));
+	log_info("agent",
+		 "cpu class idle while the ring drains on time (backlog mark %llu KiB, wait mark "
+		 "%llu ms)",
+		 (unsigned long long)(s->backlog_bytes / 1024),
+		 (unsigned long long)(s->lag_ns / 1000000));
 }
 
-bool agent_sched_want_idle(struct agent_sched *s, uint64_t drained, uint64_t now)
+bool agent_sched_want_idle(struct agent_sched *s, uint64_t drained, uint64_t lag, uint64_t now)
 {
 	if (!s->enabled)
 		return false;
-	if (drained >= s->backlog_bytes)
+	if (drained >= s->backlog_bytes || lag >= s->lag_ns)
 		s->normal_until = now + AGENT_SCHED_NORMAL_S * 1000000000ull;
 	return now >= s->normal_until;
 }
 
-void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t now)
+void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t lag, uint64_t now)
 {
 	if (!s->enabled)
 		return;
-	bool want = agent_sched_want_idle(s, drained, now);
+	bool want = agent_sched_want_idle(s, drained, lag, now);
 
 	if (want == s->idle)
 		return;
@@ -92,8 +102,13 @@ void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t now)
 	s->switches++;
 	if (want)
 		log_info("agent", "cpu class idle again: the ring drains on time");
-	else
+	else if (drained >= s->backlog_bytes)
 		log_info("agent", "cpu class normal for %ds: a drain read %llu KiB (mark %llu KiB)",
 			 AGENT_SCHED_NORMAL_S, (unsigned long long)(drained / 1024),
 			 (unsigned long long)(s->backlog_bytes / 1024));
+	else
+		log_info("agent",
+			 "cpu class normal for %ds: an event waited %llu ms (mark %llu ms)",
+			 AGENT_SCHED_NORMAL_S, (unsigned long long)(lag / 1000000),
+			 (unsigned long long)(s->lag_ns / 1000000));
 }

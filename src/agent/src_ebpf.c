@@ -416,6 +416,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	e->received[h->type]++;
+	if (h->ts_boot_ns && (!e->ag->ring_oldest_ns || h->ts_boot_ns < e->ag->ring_oldest_ns))
+		e->ag->ring_oldest_ns = h->ts_boot_ns; /* how long events wait (agent_sched.h) */
 	switch (h->type) {
 	case WIRE_EXEC:
 		on_exec(e, data, size);

@@ -1,6 +1,7 @@
-/* agent_sched_want_idle: idle while drains stay under the backlog mark; a drain at or above it
- * makes the thread normal for AGENT_SCHED_NORMAL_S seconds from that drain (each later backlog
- * pushes the end back); disabled means never idle. */
+/* agent_sched_want_idle: idle while drains stay under the backlog mark and events wait less
+ * than the wait mark; a drain at or above the one, or an event that waited the other, makes the
+ * thread normal for AGENT_SCHED_NORMAL_S seconds from that drain (each later sign pushes the end
+ * back); disabled means never idle. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,20 +14,41 @@
 
 static void test_decisions(void **state)
 {
-	struct agent_sched s = {.enabled = true, .idle = true, .backlog_bytes = 1024 * 1024};
+	struct agent_sched s = {
+	    .enabled = true, .idle = true, .backlog_bytes = 1024 * 1024, .lag_ns = S(1)};
 
 	(void)state;
-	assert_true(agent_sched_want_idle(&s, 0, S(1)));
-	assert_true(agent_sched_want_idle(&s, 1024 * 1024 - 1, S(2)));
+	assert_true(agent_sched_want_idle(&s, 0, 0, S(1)));
+	assert_true(agent_sched_want_idle(&s, 1024 * 1024 - 1, 0, S(2)));
 	/* At the mark: normal until 10 s after this drain. */
-	assert_false(agent_sched_want_idle(&s, 1024 * 1024, S(3)));
-	assert_false(agent_sched_want_idle(&s, 0, S(3) + S(AGENT_SCHED_NORMAL_S) - 1));
-	assert_true(agent_sched_want_idle(&s, 0, S(3) + S(AGENT_SCHED_NORMAL_S)));
+	assert_false(agent_sched_want_idle(&s, 1024 * 1024, 0, S(3)));
+	assert_false(agent_sched_want_idle(&s, 0, 0, S(3) + S(AGENT_SCHED_NORMAL_S) - 1));
+	assert_true(agent_sched_want_idle(&s, 0, 0, S(3) + S(AGENT_SCHED_NORMAL_S)));
 	/* A second backlog while normal moves the end. */
-	assert_false(agent_sched_want_idle(&s, 5 * 1024 * 1024, S(20)));
-	assert_false(agent_sched_want_idle(&s, 2 * 1024 * 1024, S(25)));
-	assert_false(agent_sched_want_idle(&s, 0, S(34)));
-	assert_true(agent_sched_want_idle(&s, 0, S(35)));
+	assert_false(agent_sched_want_idle(&s, 5 * 1024 * 1024, 0, S(20)));
+	assert_false(agent_sched_want_idle(&s, 2 * 1024 * 1024, 0, S(25)));
+	assert_false(agent_sched_want_idle(&s, 0, 0, S(34)));
+	assert_true(agent_sched_want_idle(&s, 0, 0, S(35)));
+}
+
+/* Few events that waited: a starved thread, whatever the drain's size. */
+static void test_wait(void **state)
+{
+	struct agent_sched s = {.enabled = true,
+				.idle = true,
+				.backlog_bytes = 1024 * 1024,
+				.lag_ns = agent_sched_lag_mark(50)};
+
+	(void)state;
+	assert_int_equal(s.lag_ns, (50 + AGENT_SCHED_LAG_MS) * 1000000ull);
+	assert_true(agent_sched_want_idle(&s, 100, s.lag_ns - 1, S(1)));
+	assert_false(agent_sched_want_idle(&s, 100, s.lag_ns, S(2)));
+	assert_false(agent_sched_want_idle(&s, 0, 0, S(2) + S(AGENT_SCHED_NORMAL_S) - 1));
+	assert_true(agent_sched_want_idle(&s, 0, 0, S(2) + S(AGENT_SCHED_NORMAL_S)));
+	/* A late event while normal moves the end too. */
+	assert_false(agent_sched_want_idle(&s, 100, S(3), S(20)));
+	assert_false(agent_sched_want_idle(&s, 100, S(3), S(25)));
+	assert_true(agent_sched_want_idle(&s, 100, 0, S(35)));
 }
 
 static void test_mark(void **state)
@@ -46,14 +68,15 @@ static void test_disabled(void **state)
 	struct agent_sched s = {.enabled = false, .backlog_bytes = 1};
 
 	(void)state;
-	assert_false(agent_sched_want_idle(&s, 0, S(1)));
-	assert_false(agent_sched_want_idle(&s, 0, S(100)));
+	assert_false(agent_sched_want_idle(&s, 0, 0, S(1)));
+	assert_false(agent_sched_want_idle(&s, 0, 0, S(100)));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_decisions),
+	    cmocka_unit_test(test_wait),
 	    cmocka_unit_test(test_mark),
 	    cmocka_unit_test(test_disabled),
 	};

@@ -1,7 +1,7 @@
-/* src/detect/bytes.h, the matchers' byte-string tests, against the C library: equality against memcmp, the substring
- * search against memmem (needles at every position of haystacks of every length around the
- * sixteen-byte blocks, first and last bytes that recur, bytes from 0x80 up), and lower-casing
- * and the first upper-case byte against a byte-by-byte reference. */
+/* src/detect/bytes.h, the matchers' byte-string tests, against the C library: equality against
+ * memcmp, the substring search against memmem (needles at every position of haystacks of every
+ * length around the sixteen-byte blocks, first and last bytes that recur, bytes from 0x80 up), and
+ * lower-casing and the first upper-case byte against a byte-by-byte reference. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
