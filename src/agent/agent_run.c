@@ -409,6 +409,15 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 	close(ep);
 }
 
+/* Like other host agents (Wazuh runs at nice 10), yield the CPU to the workloads it watches;
+ * what it cannot keep up with is counted as dropped, never lost silently. */
+void agent_set_nice(const struct agent_config *c)
+{
+	errno = 0;
+	if (setpriority(PRIO_PROCESS, 0, c->nice) != 0)
+		log_warn("agent", "cannot set nice %d: %s", c->nice, strerror(errno));
+}
+
 int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 {
 	struct agent ag = {0};
@@ -428,11 +437,7 @@ int agent_run(struct agent_config *c, const struct agent_run_opts *o)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Like other host agents (Wazuh runs at nice 10), yield the CPU to the workloads it
-	 * watches; what it cannot keep up with is counted as dropped, never lost silently. */
-	errno = 0;
-	if (setpriority(PRIO_PROCESS, 0, c->nice) != 0)
-		log_warn("agent", "cannot set nice %d: %s", c->nice, strerror(errno));
+	agent_set_nice(c);
 	ag.health = o->health;
 	ag.out = o->out ? o->out : output_new(o->out_fd, 256 * 1024);
 	if (!ag.out)

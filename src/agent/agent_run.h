@@ -36,4 +36,8 @@ struct agent_run_opts {
 /* 0 on a clean stop; 1 when a required source failed or nothing could be opened. */
 int agent_run(struct agent_config *c, const struct agent_run_opts *o);
 
+/* Gives the calling thread, and the threads it starts from then on, budget.nice (logged when it
+ * cannot). agent_run does it first; a caller that starts threads before (the uplink) too. */
+void agent_set_nice(const struct agent_config *c);
+
 #endif

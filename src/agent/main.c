@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -137,9 +136,8 @@ static int run_uplinked(struct agent_config *c, struct agent_run_opts *o)
 	agent_commands_configure(&id, c->state_dir);
 	agent_policy_open(c->state_dir, NULL);
 	/* The uplink's threads (sending, commands) inherit the nice of the thread that starts
-	 * them: set budget.nice first, as agent_run does for its own. */
-	if (setpriority(PRIO_PROCESS, 0, c->nice) != 0)
-		log_warn("agent", "cannot set nice %d: %s", c->nice, strerror(errno));
+	 * them. */
+	agent_set_nice(c);
 	up = o->out ? uplink_start(&uo, err, sizeof(err)) : NULL;
 	if (!up) {
 		fprintf(stderr, "mamori-agent: %s\n", o->out ? err : "out of memory");

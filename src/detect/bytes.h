@@ -14,19 +14,7 @@
 #include <emmintrin.h>
 #endif
 
-static inline uint64_t bytes_load64(const unsigned char *p)
-{
-	uint64_t x;
-	memcpy(&x, p, sizeof(x));
-	return x;
-}
-
-static inline uint32_t bytes_load32(const unsigned char *p)
-{
-	uint32_t x;
-	memcpy(&x, p, sizeof(x));
-	return x;
-}
+#include "le.h"
 
 /* Whether a[0, n) and b[0, n) hold the same bytes. Up to 16 bytes: two loads from each end that
  * overlap in the middle. */
@@ -37,11 +25,9 @@ static inline bool bytes_eq(const void *a, const void *b, size_t n)
 	if (n > 16)
 		return memcmp(x, y, n) == 0;
 	if (n >= 8)
-		return bytes_load64(x) == bytes_load64(y) &&
-		       bytes_load64(x + n - 8) == bytes_load64(y + n - 8);
+		return le64_get(x) == le64_get(y) && le64_get(x + n - 8) == le64_get(y + n - 8);
 	if (n >= 4)
-		return bytes_load32(x) == bytes_load32(y) &&
-		       bytes_load32(x + n - 4) == bytes_load32(y + n - 4);
+		return le32_get(x) == le32_get(y) && le32_get(x + n - 4) == le32_get(y + n - 4);
 	for (size_t i = 0; i < n; i++)
 		if (x[i] != y[i])
 			return false;

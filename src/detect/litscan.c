@@ -327,8 +327,8 @@ static int tier_build(struct litscan *s, unsigned cls, unsigned t, size_t lo, si
 			return -ENOMEM;
 		for (uint32_t k = 0; k < tr->nfew; k++)
 			for (unsigned j = 0; j < NTIERS - 1; j++)
-				memset(tr->fewv[k * (NTIERS - 1) + j], (int)(uint8_t)(tr->few[k] >> (8 * j)),
-				       16);
+				memset(tr->fewv[k * (NTIERS - 1) + j],
+				       (int)(uint8_t)(tr->few[k] >> (8 * j)), 16);
 		s->few |= 1u << t;
 	}
 #else
@@ -571,10 +571,11 @@ few_block(const struct litscan *s, const struct tier *tr, unsigned t, const unsi
 		__m128i m = _mm_cmpeq_epi8(b[0], _mm_load_si128(kv));
 		for (unsigned j = 1; j <= t; j++)
 			m = _mm_and_si128(m, _mm_cmpeq_epi8(b[j], _mm_load_si128(kv + j)));
-		for (unsigned hit = (unsigned)_mm_movemask_epi8(m) & valid; hit; hit &= hit - 1)
-			if ((rc = verify(s, tr, key, p, len, base + (unsigned)__builtin_ctz(hit), fn,
-					 ctx)))
+		for (unsigned hit = (unsigned)_mm_movemask_epi8(m) & valid; hit; hit &= hit - 1) {
+			size_t at = base + (unsigned)__builtin_ctz(hit);
+			if ((rc = verify(s, tr, key, p, len, at, fn, ctx)))
 				return rc;
+		}
 	}
 	return 0;
 }

@@ -81,13 +81,18 @@ static json_t *field(json_t *doc, const char *dotted)
 /* What automatic responses and exclusions need of each alert, for the loop thread. */
 static json_t *summaries(const struct store_alert_row *rows, size_t n)
 {
-	static const char *const fields[][2] = {
-	    {"pid", "process.pid"},
-	    {"executable", "process.executable"},
-	    {"command_line", "process.command_line"},
-	    {"file_path", "file.path"},
-	    {"process_sha256", "process.hash.sha256"},
-	    {"file_sha256", "file.hash.sha256"},
+	/* from_event: a field the alert lacks is taken from its triggering event. Only the
+	 * hashes: alerts from agents older than the alert's hash fields carry them only there. */
+	static const struct {
+		const char *key, *path;
+		bool from_event;
+	} fields[] = {
+	    {"pid", "process.pid", false},
+	    {"executable", "process.executable", false},
+	    {"command_line", "process.command_line", false},
+	    {"file_path", "file.path", false},
+	    {"process_sha256", "process.hash.sha256", true},
+	    {"file_sha256", "file.hash.sha256", true},
 	};
 	json_t *arr = json_array();
 
@@ -99,17 +104,15 @@ static json_t *summaries(const struct store_alert_row *rows, size_t n)
 				      "host", rows[i].host, "tactics", rows[i].tactics,
 				      "techniques", rows[i].techniques);
 
-		/* A hash the alert lacks comes from its triggering event: alerts from agents
-		 * older than the alert's hash fields carry the hashes only there. */
 		json_t *first = json_array_get(field(doc, "mamori.events"), 0);
 
 		for (size_t k = 0; o && doc && k < sizeof(fields) / sizeof(fields[0]); k++) {
-			json_t *v = field(doc, fields[k][1]);
+			json_t *v = field(doc, fields[k].path);
 
-			if (!v && json_is_object(first) && strstr(fields[k][1], ".hash."))
-				v = field(first, fields[k][1]);
+			if (!v && fields[k].from_event && json_is_object(first))
+				v = field(first, fields[k].path);
 			if (json_is_string(v) || json_is_integer(v))
-				json_object_set(o, fields[k][0], v);
+				json_object_set(o, fields[k].key, v);
 		}
 		if (o)
 			json_array_append_new(arr, o);

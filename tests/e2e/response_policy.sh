@@ -151,31 +151,31 @@ pgrep -f "sleep 1001" >/dev/null && fail "block mode: the child of the process s
 echo "ok: block mode killed the tree and quarantined automatically"
 
 # 5. An exclusion: the alert is marked excluded and the process spared, in block mode too.
-run_evil mamori-e2e-excluded-tool
-WAIT_S=30 wait_for alert_for "$EVIL" || fail "no alert for the excluded program"
 # The mark follows the commit of the batch by a few milliseconds: wait for it.
 excluded_alert() {
   "$CLI" alerts list --since 10m --output jsonl >"$WORK/alerts.jsonl" 2>/dev/null &&
     [ "$(jcount "$WORK/alerts.jsonl" "g(e,'process.pid') == $1 and g(e,'status') == 'excluded'")" -ge 1 ]
 }
-WAIT_S=10 wait_for excluded_alert "$EVIL" ||
-  fail "the alert is not marked excluded: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -2)"
-sleep 2
-kill -0 "$EVIL" 2>/dev/null || fail "an excluded process was killed"
-[ -e "$WORK/bin/mamori-e2e-excluded-tool" ] || fail "an excluded program was quarantined"
+# expect_spared PROG HOW: $EVIL, running PROG, raised an alert marked excluded and was neither
+# killed nor quarantined.
+expect_spared() {
+  WAIT_S=30 wait_for alert_for "$EVIL" || fail "no alert for the program excluded $2"
+  WAIT_S=10 wait_for excluded_alert "$EVIL" ||
+    fail "the alert is not excluded $2: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -2)"
+  sleep 2
+  kill -0 "$EVIL" 2>/dev/null || fail "a process excluded $2 was killed"
+  [ -e "$1" ] || fail "a program excluded $2 was quarantined"
+}
+run_evil mamori-e2e-excluded-tool
+expect_spared "$WORK/bin/mamori-e2e-excluded-tool" "by path"
 kill "$EVIL"
 wait "$EVIL" 2>/dev/null || true
 # By hash: the alert carries the executable's hash, which the exclusion names.
 "$WORK/bin/mamori-e2e-hashed" 1000 &
 EVIL=$!
-WAIT_S=30 wait_for alert_for "$EVIL" || fail "no alert for the program excluded by hash"
-WAIT_S=10 wait_for excluded_alert "$EVIL" ||
-  fail "the alert is not excluded by hash: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -2)"
+expect_spared "$WORK/bin/mamori-e2e-hashed" "by hash"
 [ "$(jcount "$WORK/alerts.jsonl" "g(e,'process.pid') == $EVIL and g(e,'process.hash.sha256') == '$HSUM'")" -ge 1 ] ||
   fail "the alert does not carry the executable's hash: $(grep "$EVIL" "$WORK/alerts.jsonl" | head -1)"
-sleep 2
-kill -0 "$EVIL" 2>/dev/null || fail "a process excluded by hash was killed"
-[ -e "$WORK/bin/mamori-e2e-hashed" ] || fail "a program excluded by hash was quarantined"
 kill "$EVIL"
 wait "$EVIL" 2>/dev/null || true
 echo "ok: exclusion (by path, by hash)"
