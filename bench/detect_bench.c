@@ -322,6 +322,8 @@ int main(int argc, char **argv)
 
 	run_pass(&b, PASS_WARMUP, NULL, NULL, &hits);
 	double nev = (double)b.ev.n;
+	uint64_t evaluated, gated; /* in the warm-up pass, which matches every event once */
+	detect_ctx_cand_stats(b.ctx, &evaluated, &gated);
 
 	for (unsigned r = 0; r < rounds; r++) {
 		if (only) {
@@ -361,7 +363,8 @@ int main(int argc, char **argv)
 	detect_ctx_memo_stats(b.ctx, &mhits, &mmiss);
 
 	printf("{\"behaviour\":%s,\"rules\":%u,\"correlations\":%u,\"filters\":%u,\"failed\":%u,"
-	       "\"atoms\":%u,\"unfiltered\":%u,\"load_ms\":%.1f,\"events\":%zu,\"bytes\":%zu,"
+	       "\"atoms\":%u,\"unfiltered\":%u,\"gated_rules\":%u,\"evaluated_per_event\":%.4f,"
+	       "\"gated_per_event\":%.4f,\"load_ms\":%.1f,\"events\":%zu,\"bytes\":%zu,"
 	       "\"rounds\":%u,"
 	       "\"only\":\"%s\",\"parse_ns\":%.1f,\"parse_match_ns\":%.1f,\"match_ns\":%.1f,"
 	       "\"match_events_per_s\":%.0f,\"wall_parse_ns\":%.1f,\"wall_parse_match_ns\":%.1f,"
@@ -370,7 +373,8 @@ int main(int argc, char **argv)
 	       "\"other_values_per_event\":%.1f,\"other_bytes_per_event\":%.1f,"
 	       "\"memo_hit_rate\":%.3f,\"rounds_match_ns\":[",
 	       behaviour ? "true" : "false", st.rules, st.correlations, st.filters, st.failed,
-	       st.atoms, st.unfiltered, load_ms, b.ev.n, b.ev.used, rounds, only ? only : "", p, pm,
+	       st.atoms, st.unfiltered, st.gated, (double)evaluated / nev, (double)gated / nev,
+	       load_ms, b.ev.n, b.ev.used, rounds, only ? only : "", p, pm,
 	       d, d > 0 ? 1e9 / d : 0.0, median(wparse, rounds), median(wboth, rounds),
 	       median(wdiff, rounds), median(timed, rounds), tcost, (unsigned long long)b.hits,
 	       (unsigned long long)b.bad, (double)b.values / nev, (double)b.value_bytes / nev,

@@ -118,12 +118,16 @@ def main():
       "clock per call, minus the timer's own cost: a cross-check, inflated when the host is "
       "busy." % (host["match_events"], host["repeat"], host["rounds"]))
     w("")
-    w("| rules | prefilter literals | rules without literals | values/event (bytes) | parse ns/event | match ns/event | match events/s | match ns, per run | timed ns/call (wall) | hits |")
-    w("|---:|---:|---:|---|---:|---:|---:|---|---:|---:|")
+    w("| rules | prefilter literals | rules without literals | rules with a gate | rules evaluated / gated per event | values/event (bytes) | parse ns/event | match ns/event | match events/s | match ns, per run | timed ns/call (wall) | hits |")
+    w("|---:|---:|---:|---:|---|---|---:|---:|---:|---|---:|---:|")
     def row(label, rs):  # rs: the runs of one set, mamori-detect-bench's objects
         m = med([x["match_ns"] for x in rs])
-        w("| %s | %d | %d | %.1f (%.0f) | %.0f | **%.0f** | %s | %s | %.0f | %d |" % (
-            label, rs[0]["atoms"], rs[0]["unfiltered"], rs[0]["values_per_event"],
+        w("| %s | %d | %d | %s | %s | %.1f (%.0f) | %.0f | **%.0f** | %s | %s | %.0f | %d |" % (
+            label, rs[0]["atoms"], rs[0]["unfiltered"],
+            rs[0].get("gated_rules", "-"),
+            "%.3f / %.3f" % (rs[0]["evaluated_per_event"], rs[0]["gated_per_event"])
+            if "evaluated_per_event" in rs[0] else "-",
+            rs[0]["values_per_event"],
             rs[0]["value_bytes_per_event"], med([x["parse_ns"] for x in rs]), m,
             "{:,.0f}".format(1e9 / m) if m and m > 0 else "-",
             ", ".join("%.0f" % x["match_ns"] for x in rs),

@@ -69,6 +69,7 @@ struct detect_stats {
 	unsigned failed;	/* documents not loaded */
 	unsigned atoms;		/* distinct prefilter literals */
 	unsigned unfiltered;	/* rules the prefilter cannot skip */
+	unsigned gated;		/* rules with a gate: a second literal set they need */
 };
 
 /* Caller owns the result (detect_engine_free). NULL + errno. */
@@ -125,6 +126,9 @@ int detect_ctx_emit(struct detect_ctx *c, struct detect_doc *doc, const uint32_t
 /* For benchmarks: short values this ctx skipped because the same scanner had found nothing in
  * them before (hits), and those it looked up and scanned (misses). */
 void detect_ctx_memo_stats(const struct detect_ctx *c, uint64_t *hits, uint64_t *misses);
+/* For benchmarks and tests: candidate rules this ctx evaluated, and those it dropped unevaluated
+ * because the scan found none of their gate's literals. */
+void detect_ctx_cand_stats(const struct detect_ctx *c, uint64_t *evaluated, uint64_t *gated);
 
 const char *detect_severity_name(enum detect_severity s);
 /* "low" ... "critical" (case-insensitive, "informational" too); -1 when unknown. */

@@ -34,6 +34,7 @@ struct atom {
 	uint8_t where;	 /* enum litscan_where: where the literal must be in a value */
 	uint32_t *rules; /* rule indexes */
 	unsigned nrules, cap;
+	bool filed; /* in its field's (or the keyword) scanners */
 };
 
 /* Characters of hex ids, hashes, numbers, timestamps and addresses, case-folded. Keyword
@@ -98,6 +99,9 @@ struct detect_engine {
 	 * literal found is on the value's field or a keyword. Values of other fields go through the
 	 * keyword scanner when keywords apply. */
 	uint32_t *rule_group; /* per rule: its logsource group */
+	/* Per rule: its gate, gate_ids[gate_off[r], gate_off[r + 1]) (build_gate). */
+	uint32_t *gate_off, *gate_ids;
+	unsigned ngate_ids, capgate_ids;
 	struct field_scan *fscan; /* per field id */
 	unsigned nfscan;
 	struct litscan *kw_scan;
@@ -131,6 +135,7 @@ struct detect_ctx {
 	uint32_t *rule_seen;
 	uint32_t *cand;
 	unsigned ncand;
+	uint64_t evaluated, gated; /* candidates, since the ctx was made */
 	uint32_t rec[SCAN_MEMO_IDS]; /* the first ids the current scan reported (on_literal) */
 	uint32_t nrec;		     /* how many it reported */
 	struct scan_memo memo;
@@ -285,6 +290,8 @@ void detect_engine_free(struct detect_engine *e)
 	}
 	free(e->fscan);
 	free(e->rule_group);
+	free(e->gate_off);
+	free(e->gate_ids);
 	litscan_free(e->kw_scan);
 	free(e->kw_atoms);
 	litscan_free(e->kw_id_scan);
@@ -614,13 +621,14 @@ static unsigned run_weight(const char *s, uint32_t n);
 static uint8_t atom_where(uint32_t field, const struct vmatch *m);
 
 /* How rare a literal is likely to be, in half characters: run_weight's count (separators count
- * half, a lone common path component almost nothing), plus two characters when the literal is
+ * half, a run of common words one per word), plus two characters when the literal is
  * bound to the value's start, end or whole, where it can occur at one position of a value
  * rather than at any. Netcat's `Image|endswith: '/nc'` is rarer than its `CommandLine|contains:
  * ' -c '`, which everyday `sh -c` command lines hold. */
 static unsigned atom_weight(uint32_t field, const struct vmatch *m, const char *lit, uint32_t len)
 {
-	return run_weight(lit, len) + (atom_where(field, m) != LITSCAN_ANYWHERE ? 4u : 0u);
+	unsigned w = run_weight(lit, len);
+	return w + (atom_where(field, m) != LITSCAN_ANYWHERE ? 4u : 0u);
 }
 
 /* Higher is more selective: the least rare literal counts most, then how few there are. */
@@ -652,24 +660,54 @@ static void as_free(struct atomset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Words that everyday events are full of: path components, the programs that builds, package
+ * managers, scripts and administrators run all day, and the values of flags. A run made only of
+ * them ("/usr/bin/", "/var/log", "/grep", "/systemctl", "true") is found in a large share of
+ * events, however long it is. */
+static bool common_word(const char *s, uint32_t n)
+{
+	static const char *const COMMON[] = {
+	    "tmp", "usr", "bin", "sbin", "etc", "var", "dev", "home", "lib", "opt", "proc",
+	    "root", "run", "sys", "local", "share", "null", "log", "sh", "bash", "dash", "env",
+	    "sudo", "su", "cat", "echo", "printf", "grep", "egrep", "sed", "awk", "head", "tail",
+	    "cut", "sort", "uniq", "wc", "tr", "tee", "xargs", "find", "ls", "cp", "mv", "rm",
+	    "mkdir", "touch", "ln", "chmod", "chown", "stat", "readlink", "date", "sleep", "id",
+	    "ps", "kill", "systemctl", "service", "journalctl", "ssh", "curl", "wget", "git",
+	    "make", "cc", "gcc", "python", "python3", "perl", "node", "tar", "gzip", "dpkg",
+	    "apt", "rpm", "yum", "dnf", "which", "test", "more", "less", "vi", "vim",
+	    "true", "false", "yes", "no"};
+	for (size_t i = 0; i < sizeof(COMMON) / sizeof(COMMON[0]); i++)
+		if (strlen(COMMON[i]) == n && strncasecmp(COMMON[i], s, n) == 0)
+			return true;
+	return false;
+}
+
 /* How rare a literal run is likely to be, in half characters: separators count half, and a
- * run that is only a common path component ("/tmp/", " /usr/") counts almost nothing, so that
- * a glob with the runs " /tmp/" and ".b64 " is indexed under ".b64 " (3% of exec events hold
- * " /tmp/"). */
+ * run made only of common words, option letters and separators counts one per word, so that a
+ * glob with the runs " /tmp/" and ".b64 " is indexed under ".b64 " (3% of exec events hold
+ * " /tmp/"), and `Image|endswith: '/systemctl'` weighs less than the `CommandLine|contains:
+ * 'firewalld'` of the same selection. */
 static unsigned run_weight(const char *s, uint32_t n)
 {
-	static const char *const COMMON[] = {"tmp",  "usr",  "bin", "sbin", "etc",   "var",
-					     "dev",  "home", "lib", "opt",  "proc",  "root",
-					     "run",  "sys",  "local", "share", "null", "log"};
 	static const char SEP[] = " /\\.-_,=:'\"";
-	uint32_t a = 0, b = n;
-	while (a < b && s[a] && strchr(SEP, s[a]))
-		a++;
-	while (b > a && s[b - 1] && strchr(SEP, s[b - 1]))
-		b--;
-	for (size_t i = 0; i < sizeof(COMMON) / sizeof(COMMON[0]); i++)
-		if (strlen(COMMON[i]) == b - a && strncasecmp(COMMON[i], s + a, b - a) == 0)
-			return 1;
+	unsigned words = 0;
+	for (uint32_t i = 0; i < n;) {
+		while (i < n && s[i] && strchr(SEP, s[i]))
+			i++;
+		uint32_t w0 = i;
+		while (i < n && !(s[i] && strchr(SEP, s[i])))
+			i++;
+		if (i == w0)
+			break;
+		bool option = i - w0 == 1 && w0 > 0 && s[w0 - 1] == '-'; /* " -c ", "-R" */
+		if (!option && !common_word(s + w0, i - w0)) {
+			words = 0;
+			break;
+		}
+		words++;
+	}
+	if (words)
+		return words;
 	unsigned w = 0;
 	for (uint32_t i = 0; i < n; i++)
 		w += s[i] && strchr(SEP, s[i]) ? 1 : 2;
@@ -1056,6 +1094,129 @@ static int build_scanners(struct detect_engine *e)
 	return 0;
 }
 
+/* ---- finishing: the gate ---- */
+/* A rule whose literals are all common ("/grep" at an executable's end, "/usr/bin/" in a command
+ * line) would be evaluated on a large share of events, although its condition most often needs
+ * a second, independent thing those events lack. Such a rule gets a gate: the literal set of
+ * another operand its condition requires (another side of an AND, another item of a single-map
+ * selection, another identifier of an "all of"). A candidate none of whose gate literals the
+ * scan found is dropped unevaluated. Gate literals are scanned like the others, so they are
+ * limited to the cheap ones: bound to a value's start, end or whole (a probe or two per value),
+ * or four bytes and more (a window of the main tier); no keyword literals (they would go into
+ * every field's scanner). */
+#define GATE_WEAK 8 /* a rule whose rarest set weighs less gets a gate (atom_weight) */
+
+struct gate_pick {
+	const struct atomset *s1; /* the rule's literal set */
+	struct atomset best, tmp;
+	long score;
+};
+
+static bool gate_usable(const struct gate_pick *gp, const struct atomset *s)
+{
+	if (s->none || s->n == 0)
+		return false;
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->v[i].field == FM_KEYWORD)
+			return false;
+		if (atom_where(s->v[i].field, s->v[i].src) == LITSCAN_ANYWHERE && s->v[i].len < 4)
+			return false;
+		for (unsigned j = 0; j < gp->s1->n; j++)
+			if (gp->s1->v[j].src == s->v[i].src) /* the rule's own set */
+				return false;
+	}
+	return true;
+}
+
+static void gate_consider(struct gate_pick *gp)
+{
+	long sc = as_score(&gp->tmp);
+	if (gate_usable(gp, &gp->tmp) && sc > gp->score) {
+		gp->score = sc;
+		as_move(&gp->best, &gp->tmp);
+	}
+}
+
+static int gate_ident(struct gate_pick *gp, const struct ident *id)
+{
+	int rc;
+	if (id->n != 1) {
+		if ((rc = ident_atoms(id, &gp->tmp)) == 0)
+			gate_consider(gp);
+		return rc;
+	}
+	for (unsigned i = 0; i < id->alts[0].n; i++) {
+		if ((rc = fmatch_atoms(&id->alts[0].items[i], &gp->tmp)) < 0)
+			return rc;
+		gate_consider(gp);
+	}
+	return 0;
+}
+
+/* Every operand node n requires, each considered as a gate. */
+static int gate_walk(struct gate_pick *gp, const struct detection *det, uint16_t n,
+		     unsigned depth)
+{
+	const struct cnode *c = &det->nodes[n];
+	int rc = 0;
+	if (depth > 64)
+		return 0;
+	switch (c->kind) {
+	case CN_AND:
+		if ((rc = gate_walk(gp, det, c->a, depth + 1)) == 0)
+			rc = gate_walk(gp, det, c->b, depth + 1);
+		return rc;
+	case CN_IDENT:
+		return gate_ident(gp, &det->idents[c->first]);
+	case CN_ALL_OF:
+		for (uint32_t i = 0; i < c->count && rc == 0; i++)
+			rc = gate_ident(gp, &det->idents[det->refs[c->first + i]]);
+		return rc;
+	default:
+		if ((rc = node_atoms(det, n, &gp->tmp, depth)) == 0)
+			gate_consider(gp);
+		return rc;
+	}
+}
+
+/* Rule r's gate, after its literal set s1 was registered: gate_off[r + 1] set, its literals
+ * interned and filed. 0 or -ENOMEM. */
+static int build_gate(struct detect_engine *e, unsigned r, const struct atomset *s1)
+{
+	const struct detection *det = &e->rules[r]->det;
+	struct gate_pick gp = {.s1 = s1, .score = -1};
+	int rc = 0;
+	e->gate_off[r + 1] = e->ngate_ids;
+	if (s1->none || s1->n == 0 || as_score(s1) >= GATE_WEAK * 1000L)
+		return 0;
+	if ((rc = gate_walk(&gp, det, det->root, 0)) < 0 || gp.score < 0)
+		goto out;
+	struct lsgroup *g = &e->groups[e->rule_group[r]];
+	for (unsigned i = 0; i < gp.best.n; i++) {
+		uint32_t id;
+		if ((rc = atom_intern(e, e->rule_group[r], gp.best.v[i].field,
+				      atom_where(gp.best.v[i].field, gp.best.v[i].src),
+				      gp.best.v[i].lit, gp.best.v[i].len, &id)) < 0)
+			goto out;
+		struct atom *a = &e->atoms[id];
+		if (gp.best.v[i].src->nalt <= 1)
+			gp.best.v[i].src->atom = id + 1;
+		if (!a->filed && (rc = scan_add(e, g, a, id)) < 0)
+			goto out;
+		a->filed = true;
+		if ((rc = grow((void **)&e->gate_ids, &e->capgate_ids, e->ngate_ids,
+			       sizeof(uint32_t))) < 0)
+			goto out;
+		e->gate_ids[e->ngate_ids++] = id;
+	}
+	e->gate_off[r + 1] = e->ngate_ids;
+	e->st.gated++;
+out:
+	as_free(&gp.best);
+	as_free(&gp.tmp);
+	return rc;
+}
+
 static int build_prefilter(struct detect_engine *e)
 {
 	struct atomset s = {0};
@@ -1063,7 +1224,8 @@ static int build_prefilter(struct detect_engine *e)
 	e->nfscan = detect_fields_count(e->fields);
 	e->fscan = calloc(e->nfscan ? e->nfscan : 1, sizeof(*e->fscan));
 	e->rule_group = calloc(e->nrules ? e->nrules : 1, sizeof(uint32_t));
-	if (!e->fscan || !e->rule_group) {
+	e->gate_off = calloc(e->nrules + 1, sizeof(uint32_t));
+	if (!e->fscan || !e->rule_group || !e->gate_off) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1084,6 +1246,7 @@ static int build_prefilter(struct detect_engine *e)
 				goto out;
 			g->always[g->nalways++] = r;
 			e->nalways++;
+			e->gate_off[r + 1] = e->ngate_ids;
 			continue;
 		}
 		for (unsigned i = 0; i < s.n; i++) {
@@ -1103,9 +1266,12 @@ static int build_prefilter(struct detect_engine *e)
 			if ((rc = grow((void **)&a->rules, &a->cap, a->nrules, sizeof(uint32_t))) < 0)
 				goto out;
 			a->rules[a->nrules++] = r;
-			if (a->nrules == 1 && (rc = scan_add(e, g, a, id)) < 0)
+			if (!a->filed && (rc = scan_add(e, g, a, id)) < 0)
 				goto out;
+			a->filed = true;
 		}
+		if ((rc = build_gate(e, r, &s)) < 0)
+			goto out;
 	}
 	if ((rc = build_scanners(e)) < 0)
 		goto out;
@@ -1214,6 +1380,12 @@ void detect_ctx_memo_stats(const struct detect_ctx *c, uint64_t *hits, uint64_t 
 {
 	*hits = c->memo.hits;
 	*misses = c->memo.misses;
+}
+
+void detect_ctx_cand_stats(const struct detect_ctx *c, uint64_t *evaluated, uint64_t *gated)
+{
+	*evaluated = c->evaluated;
+	*gated = c->gated;
 }
 
 struct detect_doc *detect_ctx_doc(struct detect_ctx *c)
@@ -1422,6 +1594,20 @@ static void apply_groups(struct detect_ctx *c, bool *keywords, bool *idish_kw)
 	}
 }
 
+/* Whether candidate r's gate (build_gate) lets it through: it has none, or the scan found one
+ * of its literals. */
+static bool gate_open(const struct detect_ctx *c, uint32_t r)
+{
+	const struct detect_engine *e = c->e;
+	uint32_t lo = e->gate_off[r], hi = e->gate_off[r + 1];
+	if (lo == hi)
+		return true;
+	for (uint32_t i = lo; i < hi; i++)
+		if (c->atom_seen[e->gate_ids[i]] == c->gen)
+			return true;
+	return false;
+}
+
 /* The candidates of c->doc whose detection matches and no filter excludes, compacted into
  * c->cand in rule order; their count. Reads the engine; writes the ctx and the doc's lower-case
  * cache (detect.h, detect_ctx_select). */
@@ -1446,6 +1632,11 @@ static unsigned select_rules(struct detect_ctx *c)
 		const struct sigma_rule *r = e->rules[c->cand[i]];
 		if (!c->gapp[e->rule_group[c->cand[i]]]) /* the rule's logsource is its group's */
 			continue;
+		if (!gate_open(c, c->cand[i])) {
+			c->gated++;
+			continue;
+		}
+		c->evaluated++;
 		if (!sigma_detection_eval(&r->det, doc, &c->ms))
 			continue;
 		bool filtered = false;
