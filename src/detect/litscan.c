@@ -55,6 +55,12 @@ struct entry {
 	uint8_t cls;  /* CLS_* */
 	uint8_t tier; /* anchor width - 1 */
 	bool whole;   /* the literal must be the whole text */
+	/* A literal longer than four bytes: another four of its bytes (from chk_off, ORed with
+	 * 0x20 like keys), compared before the whole literal. Many literals share an anchor
+	 * ("/var" of "/var/run/...", "/var/log/..." bound to the start; "mctl" of
+	 * "/systemctl" and its like at the end): this tells them apart in one load. */
+	uint8_t chk_off;
+	uint32_t chk;
 };
 
 /* Open addressing by key: the range of entries under it (cnt 0: empty slot). */
@@ -373,6 +379,10 @@ struct litscan *litscan_build(const struct litscan_builder *b)
 		} else if (l->len >= 4) {
 			anchor = pick_anchor(f, l->len, common, ncommon);
 		}
+		/* the window after the anchor, else the one before, else the last */
+		uint32_t chk_off = anchor + 8 <= l->len ? anchor + 4
+				   : anchor >= 4	  ? anchor - 4
+							  : l->len - 4;
 		s->entries[k] = (struct entry){
 		    .key = load_upto4(f + anchor, width) | (FOLD4 & tier_mask(width)),
 		    .anchor = anchor,
@@ -382,6 +392,8 @@ struct litscan *litscan_build(const struct litscan_builder *b)
 		    .cls = cls,
 		    .tier = (uint8_t)(width - 1),
 		    .whole = l->where == LITSCAN_WHOLE,
+		    .chk_off = (uint8_t)(l->len > 4 && chk_off < 256 ? chk_off : 0),
+		    .chk = l->len > 4 && chk_off < 256 ? le32_get(f + chk_off) | FOLD4 : 0,
 		};
 	}
 	s->nentries = b->nlits;
@@ -444,6 +456,8 @@ static int verify(const struct litscan *s, const struct tier *tr, uint32_t key,
 
 			if (e->anchor > pos || pos - e->anchor + e->len > len ||
 			    (e->whole && e->len != len))
+				continue;
+			if (e->chk && (le32_get(p + pos - e->anchor + e->chk_off) | FOLD4) != e->chk)
 				continue;
 			if (!same_folded(p + pos - e->anchor, s->folded + e->off, e->len))
 				continue;
