@@ -1053,12 +1053,11 @@ static int scan_add(struct detect_engine *e, struct lsgroup *g, const struct ato
 	return 0;
 }
 
-/* A scanner over the atoms of two lists. NULL + errno. */
-static struct litscan *scanner_of(const struct detect_engine *e, const uint32_t *x, unsigned nx,
-				  const uint32_t *y, unsigned ny)
+/* A builder of the atoms of two lists; NULL + errno. */
+static struct litscan_builder *builder_of(const struct detect_engine *e, const uint32_t *x,
+					  unsigned nx, const uint32_t *y, unsigned ny)
 {
 	struct litscan_builder *b = litscan_builder_new();
-	struct litscan *ls = NULL;
 	int rc = b ? 0 : -ENOMEM;
 	for (unsigned i = 0; i < nx + ny && rc == 0; i++) {
 		uint32_t id = i < nx ? x[i] : y[i - nx];
@@ -1066,32 +1065,79 @@ static struct litscan *scanner_of(const struct detect_engine *e, const uint32_t 
 					    (enum litscan_where)e->atoms[id].where);
 	}
 	if (rc == 0)
-		ls = litscan_build(b);
-	else
-		errno = -rc;
+		return b;
 	litscan_builder_free(b);
+	errno = -rc;
+	return NULL;
+}
+
+/* A scanner over the atoms of two lists. NULL + errno. */
+static struct litscan *scanner_of(const struct detect_engine *e, const uint32_t *x, unsigned nx,
+				  const uint32_t *y, unsigned ny)
+{
+	struct litscan_builder *b = builder_of(e, x, nx, y, ny);
+	struct litscan *ls = b ? litscan_build(b) : NULL;
+	int err = errno;
+	litscan_builder_free(b);
+	errno = err;
 	return ls;
 }
 
+/* A field with at most this many literals of its own has its keyword scanner's bitmaps shared
+ * with the others like it (build_scanners). */
+#define KW_SHARE_MAX 64
+
+/* Per field, its literals' scanner and, when there are keyword literals, one with those too;
+ * the keyword scanners. Every keyword literal is in each field's second scanner, and an event's
+ * values go through a dozen of them: for the fields whose own literals are few, those scanners
+ * and the keyword one are built as a set (litscan_build_set) whose bitmaps are shared, one table
+ * in the cache where there were a dozen of 8 KB. Fields with many literals of their own (the
+ * command line, the executable) keep theirs: their keys would be found in the others' values. */
 static int build_scanners(struct detect_engine *e)
 {
-	if (e->nkw_atoms && !(e->kw_scan = scanner_of(e, e->kw_atoms, e->nkw_atoms, NULL, 0)))
-		return -errno;
-	if (e->nkw_id_atoms &&
+	size_t cap = (size_t)e->nfscan + 1, n = 0;
+	struct litscan_builder **b = calloc(cap, sizeof(*b));
+	struct litscan ***dst = calloc(cap, sizeof(*dst));
+	struct litscan **out = calloc(cap, sizeof(*out));
+	int rc = b && dst && out ? 0 : -ENOMEM;
+	if (rc == 0 && e->nkw_id_atoms &&
 	    !(e->kw_id_scan = scanner_of(e, e->kw_id_atoms, e->nkw_id_atoms, NULL, 0)))
-		return -errno;
-	for (unsigned f = 0; f < e->nfscan; f++) {
+		rc = -errno;
+	if (rc == 0 && e->nkw_atoms) {
+		dst[n] = &e->kw_scan;
+		if (!(b[n++] = builder_of(e, e->kw_atoms, e->nkw_atoms, NULL, 0)))
+			rc = -errno;
+	}
+	for (unsigned f = 0; f < e->nfscan && rc == 0; f++) {
 		struct field_scan *fs = &e->fscan[f];
 		if (!fs->natoms)
 			continue;
-		if (!(fs->own = scanner_of(e, fs->atoms, fs->natoms, NULL, 0)))
-			return -errno;
+		if (!(fs->own = scanner_of(e, fs->atoms, fs->natoms, NULL, 0))) {
+			rc = -errno;
+			break;
+		}
 		fs->with_kw = fs->own;
-		if (e->nkw_atoms &&
-		    !(fs->with_kw = scanner_of(e, fs->atoms, fs->natoms, e->kw_atoms, e->nkw_atoms)))
-			return -errno;
+		if (!e->nkw_atoms)
+			continue;
+		if (fs->natoms > KW_SHARE_MAX) {
+			if (!(fs->with_kw = scanner_of(e, fs->atoms, fs->natoms, e->kw_atoms,
+						       e->nkw_atoms)))
+				rc = -errno;
+			continue;
+		}
+		dst[n] = &fs->with_kw;
+		if (!(b[n++] = builder_of(e, fs->atoms, fs->natoms, e->kw_atoms, e->nkw_atoms)))
+			rc = -errno;
 	}
-	return 0;
+	if (rc == 0 && (rc = litscan_build_set(b, n, out)) == 0)
+		for (size_t i = 0; i < n; i++)
+			*dst[i] = out[i];
+	for (size_t i = 0; b && i < n; i++)
+		litscan_builder_free(b[i]);
+	free(b);
+	free(dst);
+	free(out);
+	return rc;
 }
 
 /* ---- finishing: the gate ---- */

@@ -75,10 +75,18 @@ struct slot {
  * are whole literals, rare in rule sets but each a probe per byte of every value otherwise. */
 #define FEW_KEYS 8
 
+/* A bitmap that the anywhere tiers of one width of several scanners share (litscan_build_set):
+ * freed with the last of them. */
+struct shared_bitmap {
+	uint64_t *bits;
+	size_t refs;
+};
+
 struct tier {
 	uint32_t mask; /* the anchor's bytes of a four-byte load */
 	uint32_t shift;
 	uint64_t *bitmap;
+	struct shared_bitmap *shared; /* NULL: bitmap is the tier's own */
 	struct slot *slots;
 	uint32_t slot_mask;
 	uint32_t slot_shift;
@@ -417,13 +425,88 @@ out:
 	return NULL;
 }
 
+/* The keys of the anywhere tier of width t + 1 of every scanner of out[0, n), distinct, into one
+ * bitmap that each such tier then reads instead of its own. 0 or -ENOMEM. */
+static int share_tier(struct litscan **out, size_t n, unsigned t)
+{
+	size_t nk = 0, k = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = 0; e < out[i]->nentries; e++)
+			nk += out[i]->entries[e].cls == CLS_ANY && out[i]->entries[e].tier == t;
+	if (!nk)
+		return 0;
+	uint32_t *keys = malloc(nk * sizeof(*keys));
+	struct shared_bitmap *sh = calloc(1, sizeof(*sh));
+	if (!keys || !sh)
+		goto nomem;
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = 0; e < out[i]->nentries; e++)
+			if (out[i]->entries[e].cls == CLS_ANY && out[i]->entries[e].tier == t)
+				keys[k++] = out[i]->entries[e].key;
+	qsort(keys, nk, sizeof(*keys), cmp_u32);
+	size_t distinct = 0;
+	for (k = 0; k < nk; k++)
+		distinct += k == 0 || keys[k] != keys[k - 1];
+	unsigned lg = MIN_BITS_LOG2;
+	while (lg < MAX_BITS_LOG2 && ((size_t)1 << lg) < distinct * BITS_PER_KEY)
+		lg++;
+	if (!(sh->bits = calloc((size_t)1 << (lg - 6), sizeof(uint64_t))))
+		goto nomem;
+	for (k = 0; k < nk; k++) {
+		uint32_t h = hash_key(keys[k], 32 - lg);
+		sh->bits[h >> 6] |= UINT64_C(1) << (h & 63);
+	}
+	free(keys);
+	for (size_t i = 0; i < n; i++) {
+		struct tier *tr = &out[i]->tier[CLS_ANY][t];
+		if (!(out[i]->active[CLS_ANY] & (1u << t)))
+			continue;
+		free(tr->bitmap);
+		tr->bitmap = sh->bits;
+		tr->shift = 32 - lg;
+		tr->shared = sh;
+		sh->refs++;
+	}
+	return 0;
+nomem:
+	free(keys);
+	free(sh);
+	return -ENOMEM;
+}
+
+int litscan_build_set(struct litscan_builder *const *b, size_t n, struct litscan **out)
+{
+	int rc = 0;
+	size_t i;
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	for (i = 0; i < n && rc == 0; i++)
+		if (!(out[i] = litscan_build(b[i])))
+			rc = -errno;
+	for (unsigned t = 0; t < NTIERS && rc == 0; t++)
+		rc = share_tier(out, n, t);
+	if (rc == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		litscan_free(out[i]);
+		out[i] = NULL;
+	}
+	return rc;
+}
+
 void litscan_free(struct litscan *s)
 {
 	if (!s)
 		return;
 	for (unsigned c = 0; c < NCLASSES; c++)
 		for (unsigned t = 0; t < NTIERS; t++) {
-			free(s->tier[c][t].bitmap);
+			struct shared_bitmap *sh = s->tier[c][t].shared;
+			if (!sh) {
+				free(s->tier[c][t].bitmap);
+			} else if (--sh->refs == 0) {
+				free(sh->bits);
+				free(sh);
+			}
 			free(s->tier[c][t].slots);
 			free(s->tier[c][t].fewv);
 		}
@@ -672,7 +755,9 @@ size_t litscan_memory_bytes(const struct litscan *s)
 	for (unsigned c = 0; c < NCLASSES; c++)
 		for (unsigned t = 0; t < NTIERS; t++)
 			if (s->active[c] & (1u << t))
-				n += ((size_t)1 << (32 - s->tier[c][t].shift)) / 8 +
+				n += (s->tier[c][t].shared
+					  ? 0
+					  : ((size_t)1 << (32 - s->tier[c][t].shift)) / 8) +
 				     ((size_t)s->tier[c][t].slot_mask + 1) * sizeof(struct slot);
 	return n;
 }

@@ -40,6 +40,12 @@ int litscan_builder_add_at(struct litscan_builder *b, const void *lit, size_t le
  * unchanged. Caller owns the result (litscan_free). NULL + errno (ENOMEM). */
 struct litscan *litscan_build(const struct litscan_builder *b);
 void litscan_free(struct litscan *s); /* NULL is a no-op */
+/* Builds out[i] from b[i] for every i < n, the anywhere bitmaps of the n scanners merged into
+ * one per anchor width that all of them read. Each still finds exactly what it would alone;
+ * texts that go through different scanners of the set then share one table in the cache
+ * instead of one each, at the price of the other scanners' keys in it. Each out[i] is freed by
+ * litscan_free, in any order. 0, or -ENOMEM with every out[i] NULL. */
+int litscan_build_set(struct litscan_builder *const *b, size_t n, struct litscan **out);
 
 /* Called for every occurrence of a literal in text: its id and where it starts. Return nonzero
  * to stop the scan (litscan_scan then returns that value). */

@@ -1,8 +1,8 @@
 /* The literal scanner: overlapping, duplicate, prefix and suffix literals, ASCII case folding,
  * literals of one to three bytes beside longer ones, NUL bytes, literals at both ends of the text,
  * literals bound to the start, the end or the whole text, stopping early, limits, and randomized
- * cross-checks against a naive search (small alphabets so anchors collide, and thousands of
- * literals so the bitmaps are large). */
+ * cross-checks against a naive search (small alphabets so anchors collide, thousands of
+ * literals so the bitmaps are large, and scanners built as a set that share their bitmaps). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -356,6 +356,61 @@ static void random_round(size_t nlit, size_t maxlen, const char *alpha, size_t t
 	free(text);
 }
 
+/* Scanners built as a set (litscan_build_set) share their anywhere bitmaps: each must still
+ * report exactly its own literals, with the others' keys in the table it reads, and each must
+ * free alone, in any order. Overlapping literal sets over a small alphabet, so that most
+ * windows of a text are some scanner's key. */
+static void test_random_set(void **state)
+{
+	(void)state;
+	enum { NSCAN = 5, NLIT = 300, MAXLEN = 9, TEXT = 400 };
+	static const char alpha[] = "abcdAB/. ";
+	for (int round = 0; round < 6; round++) {
+		struct lit *l[NSCAN];
+		size_t nl[NSCAN];
+		char *pool = malloc((size_t)NSCAN * NLIT * MAXLEN), text[TEXT];
+		struct litscan_builder *b[NSCAN];
+		struct litscan *out[NSCAN];
+		assert_non_null(pool);
+		for (int i = 0; i < NSCAN; i++) {
+			/* scanner 0 has no literal in the rounds where round % 3 == 2 */
+			nl[i] = i == 0 && round % 3 == 2 ? 0 : 1 + rnd(NLIT);
+			l[i] = calloc(nl[i] + 1, sizeof(**l));
+			b[i] = litscan_builder_new();
+			assert_non_null(l[i]);
+			assert_non_null(b[i]);
+			for (size_t k = 0; k < nl[i]; k++) {
+				char *p = pool + ((size_t)i * NLIT + k) * MAXLEN;
+				size_t len = 1 + rnd(MAXLEN);
+				for (size_t j = 0; j < len; j++)
+					p[j] = alpha[rnd(sizeof(alpha) - 1)];
+				l[i][k] = (struct lit){p, len, (uint32_t)(i * 1000 + k),
+						       (enum litscan_where)rnd(4)};
+				assert_int_equal(
+				    litscan_builder_add_at(b[i], p, len, l[i][k].id, l[i][k].where),
+				    0);
+			}
+		}
+		assert_int_equal(litscan_build_set(b, NSCAN, out), 0);
+		for (int t = 0; t < 30; t++) {
+			size_t len = rnd(TEXT + 1);
+			for (size_t j = 0; j < len; j++)
+				text[j] = alpha[rnd(sizeof(alpha) - 1)];
+			for (int i = 0; i < NSCAN; i++)
+				expect_naive(out[i], l[i], nl[i], text, len);
+		}
+		/* free from the middle, the last and the first */
+		for (int i = 0; i < NSCAN; i++) {
+			int k = (i + round + 2) % NSCAN;
+			litscan_free(out[k]);
+			litscan_builder_free(b[k]);
+			free(l[k]);
+		}
+		free(pool);
+	}
+	assert_int_equal(litscan_build_set(NULL, 0, NULL), 0);
+}
+
 static void test_random_small_alphabet(void **state)
 {
 	(void)state;
@@ -399,7 +454,7 @@ int main(void)
 	    cmocka_unit_test(test_bound),	   cmocka_unit_test(test_stop),
 	    cmocka_unit_test(test_limits),	   cmocka_unit_test(test_random_small_alphabet),
 	    cmocka_unit_test(test_random_wide),	   cmocka_unit_test(test_random_few_short),
-	    cmocka_unit_test(test_random_many),
+	    cmocka_unit_test(test_random_many),	   cmocka_unit_test(test_random_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
