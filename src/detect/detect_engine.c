@@ -1083,16 +1083,25 @@ static struct litscan *scanner_of(const struct detect_engine *e, const uint32_t 
 	return ls;
 }
 
-/* A field with at most this many literals of its own has its keyword scanner's bitmaps shared
- * with the others like it (build_scanners). */
+/* A field with at most this many literals of its own found anywhere in a value has its keyword
+ * scanner's bitmaps shared with the others like it (build_scanners). */
 #define KW_SHARE_MAX 64
+
+static unsigned anywhere_atoms(const struct detect_engine *e, const struct field_scan *fs)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < fs->natoms; i++)
+		n += e->atoms[fs->atoms[i]].where == LITSCAN_ANYWHERE;
+	return n;
+}
 
 /* Per field, its literals' scanner and, when there are keyword literals, one with those too;
  * the keyword scanners. Every keyword literal is in each field's second scanner, and an event's
- * values go through a dozen of them: for the fields whose own literals are few, those scanners
- * and the keyword one are built as a set (litscan_build_set) whose bitmaps are shared, one table
- * in the cache where there were a dozen of 8 KB. Fields with many literals of their own (the
- * command line, the executable) keep theirs: their keys would be found in the others' values. */
+ * values go through a dozen of them: for the fields with few literals of their own found
+ * anywhere (bound ones have bitmaps of their own), those scanners and the keyword one are built
+ * as a set (litscan_build_set) whose anywhere bitmaps are shared, one table in the cache where
+ * there were a dozen of 8 KB. A field with many (the command line) keeps its own: its keys
+ * would be found in the other fields' values. */
 static int build_scanners(struct detect_engine *e)
 {
 	size_t cap = (size_t)e->nfscan + 1, n = 0;
@@ -1119,7 +1128,7 @@ static int build_scanners(struct detect_engine *e)
 		fs->with_kw = fs->own;
 		if (!e->nkw_atoms)
 			continue;
-		if (fs->natoms > KW_SHARE_MAX) {
+		if (anywhere_atoms(e, fs) > KW_SHARE_MAX) {
 			if (!(fs->with_kw = scanner_of(e, fs->atoms, fs->natoms, e->kw_atoms,
 						       e->nkw_atoms)))
 				rc = -errno;
