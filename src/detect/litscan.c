@@ -565,8 +565,8 @@ static inline int probe(const struct litscan *s, const struct tier *tr, uint32_t
 	return verify(s, tr, key, p, len, pos, fn, ctx);
 }
 
-/* The literals bound to the start or the end: one probe per anchor width, all widths cut from
- * one load at each end. */
+/* The literals bound to the start or the end: one probe per anchor width that has some (and
+ * fits the text), all widths cut from one load at each end. */
 static int scan_ends(const struct litscan *s, const unsigned char *p, size_t len, litscan_hit_fn fn,
 		     void *ctx)
 {
@@ -575,12 +575,15 @@ static int scan_ends(const struct litscan *s, const unsigned char *p, size_t len
 	const uint32_t tail = len >= 4 ? le32_get(p + len - 4) : 0;
 	int rc;
 
-	for (unsigned t = 0; t < NTIERS && t < len; t++) {
-		if ((start & (1u << t)) &&
-		    (rc = probe(s, &s->tier[CLS_START][t], head, p, len, 0, fn, ctx)))
+	const unsigned fits = len >= NTIERS ? (1u << NTIERS) - 1 : (1u << len) - 1; /* widths <= len */
+
+	for (unsigned m = start & fits; m; m &= m - 1) {
+		unsigned t = (unsigned)__builtin_ctz(m);
+		if ((rc = probe(s, &s->tier[CLS_START][t], head, p, len, 0, fn, ctx)))
 			return rc;
-		if (!(end & (1u << t)))
-			continue;
+	}
+	for (unsigned m = end & fits; m; m &= m - 1) {
+		unsigned t = (unsigned)__builtin_ctz(m);
 		uint32_t x = len >= 4 ? tail >> (8 * (3 - t)) : load_upto4(p + len - t - 1, t + 1);
 		if ((rc = probe(s, &s->tier[CLS_END][t], x, p, len, len - t - 1, fn, ctx)))
 			return rc;
