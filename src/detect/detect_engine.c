@@ -591,7 +591,9 @@ static void as_clear(struct atomset *s)
 static int as_add(struct atomset *s, uint32_t field, const char *lit, uint32_t len,
 		  struct vmatch *src)
 {
-	if (s->n >= MAX_RULE_ATOMS) {
+	/* A value may be longer than a scanner takes (sigma_value.c, MAX_VALUE): no literal then,
+	 * rather than a rule set that cannot be built. */
+	if (s->n >= MAX_RULE_ATOMS || len > LITSCAN_MAX_LITERAL) {
 		s->none = true;
 		return 0;
 	}
@@ -1154,12 +1156,13 @@ static int build_scanners(struct detect_engine *e)
  * line) would be evaluated on a large share of events, although its condition most often needs
  * a second, independent thing those events lack. Such a rule gets a gate: the literal set of
  * another operand its condition requires (another side of an AND, another item of a single-map
- * selection, another identifier of an "all of"). A candidate none of whose gate literals the
+ * selection, another identifier of an "all of"; an OR, a "1 of" or a list of maps among them
+ * counts as one operand, its set the union of its sides'). A candidate none of whose gate literals the
  * scan found is dropped unevaluated. Gate literals are scanned like the others, so they are
  * limited to the cheap ones: bound to a value's start, end or whole (a probe or two per value),
  * or four bytes and more (a window of the main tier); no keyword literals (they would go into
  * every field's scanner). */
-#define GATE_WEAK 8 /* a rule whose rarest set weighs less gets a gate (atom_weight) */
+#define GATE_WEAK 8 /* a rule whose rarest set weighs this or less gets a gate (atom_weight) */
 
 struct gate_pick {
 	const struct atomset *s1; /* the rule's literal set */
@@ -1242,7 +1245,7 @@ static int build_gate(struct detect_engine *e, unsigned r, const struct atomset 
 	struct gate_pick gp = {.s1 = s1, .score = -1};
 	int rc = 0;
 	e->gate_off[r + 1] = e->ngate_ids;
-	if (s1->none || s1->n == 0 || as_score(s1) >= GATE_WEAK * 1000L)
+	if (s1->none || s1->n == 0 || as_score(s1) > GATE_WEAK * 1000L)
 		return 0;
 	if ((rc = gate_walk(&gp, det, det->root, 0)) < 0 || gp.score < 0)
 		goto out;

@@ -757,10 +757,12 @@ size_t litscan_memory_bytes(const struct litscan *s)
 	size_t n = sizeof(*s) + s->nentries * sizeof(*s->entries) + s->nfolded;
 	for (unsigned c = 0; c < NCLASSES; c++)
 		for (unsigned t = 0; t < NTIERS; t++)
-			if (s->active[c] & (1u << t))
-				n += (s->tier[c][t].shared
-					  ? 0
-					  : ((size_t)1 << (32 - s->tier[c][t].shift)) / 8) +
-				     ((size_t)s->tier[c][t].slot_mask + 1) * sizeof(struct slot);
+			if (s->active[c] & (1u << t)) {
+				const struct tier *tr = &s->tier[c][t];
+				size_t bits = ((size_t)1 << (32 - tr->shift)) / 8;
+				/* a shared bitmap counts in equal parts in each of its scanners */
+				n += (tr->shared ? bits / tr->shared->refs : bits) +
+				     ((size_t)tr->slot_mask + 1) * sizeof(struct slot);
+			}
 	return n;
 }

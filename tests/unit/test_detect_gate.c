@@ -1,8 +1,10 @@
 /* The prefilter's gate (detect_engine.c, build_gate): a rule whose literals are all common gets
  * the literals of another operand its condition requires, and a candidate none of whose gate
  * literals the scan found is dropped unevaluated. Checks which rules get one (never from a NOT,
- * an OR or a keyword), that gated candidates are counted, and that every event the rules match
- * still matches: case folding, several gate literals, gates on another field. */
+ * a keyword, a short literal or an OR at the top; an OR or a list of maps inside counts as one
+ * operand), that gated candidates are counted, and that every event the rules match still
+ * matches: case folding, several gate literals, gates on another field. Also a literal too long
+ * for a scanner. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -205,11 +207,102 @@ static void test_matches_and_gated_counts(void **state)
 	detect_engine_free(e);
 }
 
+/* Gates whose operand is an OR or a list of maps (the union of their sides), and a literal too
+ * long for a scanner (the rule is then evaluated on every event, and the set still builds). */
+static void test_unions_and_long_literal(void **state)
+{
+	(void)state;
+	static char rules[8192];
+	char big[4200 + 1];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	int n = snprintf(rules, sizeof(rules),
+			 "title: cat, and usr bin or from bash\n"
+			 "id: gate-or\n"
+			 "logsource: {product: linux, category: process_creation}\n"
+			 "detection:\n"
+			 "  sel:\n"
+			 "    Image|endswith: '/cat'\n"
+			 "  a:\n"
+			 "    CommandLine|contains: '/usr/bin/'\n"
+			 "  b:\n"
+			 "    ParentImage|endswith: '/bash'\n"
+			 "  condition: sel and (a or b)\n"
+			 "---\n"
+			 "title: grep, and var log or from bash\n"
+			 "id: gate-list\n"
+			 "logsource: {product: linux, category: process_creation}\n"
+			 "detection:\n"
+			 "  sel:\n"
+			 "    Image|endswith: '/grep'\n"
+			 "  other:\n"
+			 "    - CommandLine|contains: '/var/log'\n"
+			 "    - ParentImage|endswith: '/bash'\n"
+			 "  condition: sel and other\n"
+			 "---\n"
+			 "title: long literal\n"
+			 "id: long\n"
+			 "logsource: {product: linux, category: process_creation}\n"
+			 "detection:\n"
+			 "  sel:\n"
+			 "    CommandLine|contains: '%s'\n"
+			 "  condition: sel\n",
+			 big);
+	assert_true(n > 0 && (size_t)n < sizeof(rules));
+	struct detect_engine *e = detect_engine_new();
+	assert_non_null(e);
+	assert_int_equal(detect_engine_set_behaviour(e, false), 0);
+	assert_int_equal(detect_engine_add_yaml(e, "unions.yml", rules, (size_t)n), 3);
+	assert_int_equal(detect_engine_finish(e), 0);
+	struct detect_stats st;
+	detect_engine_stats(e, &st);
+	assert_int_equal(st.gated, 2);
+	assert_int_equal(st.unfiltered, 1); /* the long literal's rule */
+	struct detect_ctx *c = detect_ctx_new(e);
+	assert_non_null(c);
+	static const struct cse cases[] = {
+	    {"/usr/bin/cat", "cat /usr/bin/x", "/sbin/init", "gate-or", 0},
+	    {"/usr/bin/cat", "cat x", "/usr/bin/bash", "gate-or", 0},
+	    {"/usr/bin/cat", "cat x", "/sbin/init", "", 1},
+	    {"/usr/bin/grep", "grep x /var/log/syslog", "/sbin/init", "gate-list", 0},
+	    {"/usr/bin/grep", "grep x y", "/bin/bash", "gate-list", 0},
+	    {"/usr/bin/grep", "grep x y", "/usr/sbin/sshd", "", 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hits h;
+		uint64_t ev0, g0, ev1, g1;
+		detect_ctx_cand_stats(c, &ev0, &g0);
+		match(c, cases[i].image, cases[i].cmdline, cases[i].parent, &h);
+		detect_ctx_cand_stats(c, &ev1, &g1);
+		if (strcmp(h.ids, cases[i].want) != 0 || g1 - g0 != cases[i].gated)
+			fail_msg("case %zu: hits '%s', want '%s'; gated %llu, want %llu", i, h.ids,
+				 cases[i].want, (unsigned long long)(g1 - g0),
+				 (unsigned long long)cases[i].gated);
+	}
+	/* the long literal, found */
+	static char cmd[sizeof(big) + 8];
+	snprintf(cmd, sizeof(cmd), "echo %s", big);
+	char json[sizeof(cmd) + 256], err[128];
+	n = snprintf(json, sizeof(json),
+		     "{\"event\":{\"category\":[\"process\"],\"type\":[\"start\"]},"
+		     "\"process\":{\"executable\":\"/bin/echo\",\"command_line\":\"%s\"}}",
+		     cmd);
+	assert_true(n > 0 && (size_t)n < sizeof(json));
+	assert_int_equal(detect_doc_from_json(detect_ctx_doc(c), json, (size_t)n, err, sizeof(err)),
+			 0);
+	struct hits h = {{0}};
+	assert_true(detect_ctx_match(c, on_hit, &h) >= 0);
+	assert_string_equal(h.ids, "long");
+	detect_ctx_free(c);
+	detect_engine_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_which_rules_get_a_gate),
 	    cmocka_unit_test(test_matches_and_gated_counts),
+	    cmocka_unit_test(test_unions_and_long_literal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
