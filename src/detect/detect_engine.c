@@ -145,6 +145,7 @@ struct detect_ctx {
 		char key[LS_KEY_MAX];
 		size_t len; /* 0: empty */
 		bool keywords, idish_kw;
+		bool always; /* an applying group has rules without literals */
 	} lsm[LS_MEMO];
 	bool *gapp_all; /* LS_MEMO rows of ngroups */
 	unsigned lsm_next;
@@ -1627,12 +1628,13 @@ static void apply_groups(struct detect_ctx *c, bool *keywords, bool *idish_kw)
 		struct ls_memo *m = &c->lsm[slot = c->lsm_next];
 		bool *gapp = c->gapp_all + (size_t)slot * ng;
 		c->lsm_next = (c->lsm_next + 1) % LS_MEMO;
-		m->keywords = m->idish_kw = false;
+		m->keywords = m->idish_kw = m->always = false;
 		for (unsigned gi = 0; gi < e->ngroups; gi++) {
 			const struct lsgroup *g = &e->groups[gi];
 			gapp[gi] = sigma_logsource_applies(&g->ls, c->doc);
 			m->keywords |= gapp[gi] && g->keywords;
 			m->idish_kw |= gapp[gi] && g->idish_kw;
+			m->always |= gapp[gi] && g->nalways;
 		}
 		m->len = kl; /* 0 (did not fit): computed again next time */
 		memcpy(m->key, key, kl);
@@ -1640,7 +1642,7 @@ static void apply_groups(struct detect_ctx *c, bool *keywords, bool *idish_kw)
 	c->gapp = c->gapp_all + (size_t)slot * ng;
 	*keywords = c->lsm[slot].keywords;
 	*idish_kw = c->lsm[slot].idish_kw;
-	for (unsigned gi = 0; gi < e->ngroups; gi++) {
+	for (unsigned gi = 0; c->lsm[slot].always && gi < e->ngroups; gi++) {
 		const struct lsgroup *g = &e->groups[gi];
 		if (!c->gapp[gi])
 			continue;
