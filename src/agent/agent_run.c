@@ -406,6 +406,7 @@ static void loop(struct agent *ag, struct source *srcs, unsigned seconds, bool r
 		if (finished || (seconds && now - start >= (uint64_t)seconds * 1000000000ull))
 			break;
 	}
+	agent_sched_stop(&sched);
 	close(ep);
 }
 

@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "log.h"
 
@@ -46,6 +49,46 @@ uint64_t agent_sched_lag_mark(unsigned wakeup_ms)
 	return ((uint64_t)wakeup_ms + AGENT_SCHED_LAG_MS) * 1000000ull;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The watchdog: every quarter of the mark, whether the idle-class loop has turned within the
+ * mark; if not, it moves the thread to normal class itself (a thread of the process may raise
+ * another's class with the same right the thread has, can_return) and says so in s->forced. It
+ * runs at the class and nice value the event thread had before it went idle. */
+static void *watch(void *arg)
+{
+	struct agent_sched *s = arg;
+	uint64_t step = s->lag_ns / 4;
+	struct timespec nap = {.tv_sec = (time_t)(step / 1000000000ull),
+			       .tv_nsec = (long)(step % 1000000000ull)};
+
+	while (!atomic_load(&s->stop)) {
+		nanosleep(&nap, NULL);
+		uint64_t now = mono_ns(), beat = atomic_load(&s->beat);
+		if (!atomic_load(&s->idle_now) || atomic_load(&s->forced) || now < beat ||
+		    now - beat < s->lag_ns)
+			continue;
+		struct sched_param p = {.sched_priority = 0};
+		if (sched_setscheduler(s->tid, SCHED_OTHER, &p) == 0)
+			atomic_store(&s->forced, now - beat);
+	}
+	return NULL;
+}
+
+void agent_sched_stop(struct agent_sched *s)
+{
+	if (!s->watching)
+		return;
+	atomic_store(&s->stop, true);
+	pthread_join(s->watch, NULL);
+	s->watching = false;
+}
+
 void agent_sched_start(struct agent_sched *s, bool enabled, const char *why, uint64_t backlog_bytes,
 		       uint64_t lag_ns)
 {
@@ -61,13 +104,25 @@ void agent_sched_start(struct agent_sched *s, bool enabled, const char *why, uin
 				  "CAP_SYS_NICE or RLIMIT_NICE)");
 		return;
 	}
-	int rc = set_class(true);
+	s->tid = (pid_t)syscall(SYS_gettid);
+	atomic_store(&s->beat, mono_ns());
+	/* started before the class changes, so that it runs in the normal one */
+	int rc = pthread_create(&s->watch, NULL, watch, s);
 	if (rc) {
+		log_warn("agent", "cannot start the cpu class watchdog: %s; staying normal",
+			 strerror(rc));
+		return;
+	}
+	s->watching = true;
+	rc = set_class(true);
+	if (rc) {
+		agent_sched_stop(s);
 		log_warn("agent", "cannot run idle-class: %s; staying normal", strerror(-rc));
 		return;
 	}
 	s->enabled = true;
 	s->idle = true;
+	atomic_store(&s->idle_now, true);
 	log_info("agent",
 		 "cpu class idle while the ring drains on time (backlog mark %llu KiB, wait mark "
 		 "%llu ms)",
@@ -88,6 +143,18 @@ void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t lag, u
 {
 	if (!s->enabled)
 		return;
+	atomic_store(&s->beat, now);
+	uint64_t forced = atomic_exchange(&s->forced, 0);
+	if (forced && s->idle) {
+		s->idle = false;
+		atomic_store(&s->idle_now, false);
+		s->switches++;
+		s->normal_until = now + AGENT_SCHED_NORMAL_S * 1000000000ull;
+		log_info("agent", "cpu class normal for %ds: the event loop did not run for %llu ms "
+				  "(mark %llu ms)",
+			 AGENT_SCHED_NORMAL_S, (unsigned long long)(forced / 1000000),
+			 (unsigned long long)(s->lag_ns / 1000000));
+	}
 	bool want = agent_sched_want_idle(s, drained, lag, now);
 
 	if (want == s->idle)
@@ -99,6 +166,7 @@ void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t lag, u
 		return;
 	}
 	s->idle = want;
+	atomic_store(&s->idle_now, want);
 	s->switches++;
 	if (want)
 		log_info("agent", "cpu class idle again: the ring drains on time");

@@ -13,8 +13,11 @@
 #ifndef MAMORI_AGENT_SCHED_H
 #define MAMORI_AGENT_SCHED_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define AGENT_SCHED_NORMAL_S 10
 #define AGENT_SCHED_LAG_MS 250
@@ -26,6 +29,17 @@ struct agent_sched {
 	uint64_t lag_ns;	/* so does an event that waited this long in the ring */
 	uint64_t normal_until;	/* monotonic ns: no idle class before then */
 	uint64_t switches;	/* class changes, for logs and tests */
+	/* The watchdog (agent_sched_start): a normal-class thread that moves the event thread to
+	 * normal class when its loop has not turned for lag_ns. On a host whose CPUs are all busy,
+	 * an idle-class thread can get no CPU at all for many seconds (seen in its own session's
+	 * autogroup), so it cannot notice by itself that its events wait. */
+	pid_t tid;		  /* the event thread */
+	_Atomic uint64_t beat;	  /* monotonic ns of its loop's last turn (agent_sched_update) */
+	_Atomic bool idle_now;	  /* s->idle, for the watchdog */
+	_Atomic uint64_t forced;  /* ns the loop had not turned when the watchdog moved it, 0 */
+	_Atomic bool stop;
+	bool watching;
+	pthread_t watch;
 };
 
 /* The drain size that means falling behind: half the ring, and above the kernel's early-wake
@@ -48,7 +62,12 @@ uint64_t agent_sched_lag_mark(unsigned wakeup_ms);
 bool agent_sched_want_idle(struct agent_sched *s, uint64_t drained, uint64_t lag, uint64_t now);
 
 /* agent_sched_want_idle, then switches the calling thread's class when the answer changed. A
- * switch that fails turns idle class off for good (logged once). */
+ * switch that fails turns idle class off for good (logged once). Call it on every turn of the
+ * loop: it is also the heartbeat the watchdog watches, and where the thread learns that the
+ * watchdog moved it. */
 void agent_sched_update(struct agent_sched *s, uint64_t drained, uint64_t lag, uint64_t now);
+
+/* Stops the watchdog (joins it); the thread keeps its class. Idempotent. */
+void agent_sched_stop(struct agent_sched *s);
 
 #endif

@@ -1,10 +1,14 @@
 /* agent_sched_want_idle: idle while drains stay under the backlog mark and events wait less
  * than the wait mark; a drain at or above the one, or an event that waited the other, makes the
  * thread normal for AGENT_SCHED_NORMAL_S seconds from that drain (each later sign pushes the end
- * back); disabled means never idle. */
+ * back); disabled means never idle. And the watchdog: an idle-class thread whose loop does not
+ * turn within the wait mark is moved to normal class by it, and learns so on its next turn. */
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -72,13 +76,48 @@ static void test_disabled(void **state)
 	assert_false(agent_sched_want_idle(&s, 0, 0, S(100)));
 }
 
+static uint64_t mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void test_watchdog(void **state)
+{
+	struct agent_sched s;
+	(void)state;
+	agent_sched_start(&s, true, NULL, 1024 * 1024, 200 * 1000000ull);
+	if (!s.enabled) {
+		fprintf(stderr, "skip: cannot leave SCHED_IDLE here (not root?)\n");
+		skip();
+	}
+	assert_int_equal(sched_getscheduler(0), SCHED_IDLE);
+	agent_sched_update(&s, 0, 0, mono()); /* a turn: still idle */
+	assert_true(s.idle);
+	/* no turn for well past the mark: the watchdog moves the thread (a busy host may delay the
+	 * watchdog itself, so wait for it up to two seconds) */
+	struct timespec nap = {.tv_nsec = 20 * 1000000L};
+	for (int i = 0; i < 100 && sched_getscheduler(0) != SCHED_OTHER; i++)
+		nanosleep(&nap, NULL);
+	assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+	agent_sched_update(&s, 0, 0, mono());
+	assert_false(s.idle);
+	assert_int_equal(s.switches, 1);
+	nanosleep(&nap, NULL); /* normal: the watchdog leaves it alone */
+	assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+	agent_sched_update(&s, 0, 0, mono());
+	assert_false(s.idle);
+	agent_sched_stop(&s);
+	agent_sched_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_decisions),
-	    cmocka_unit_test(test_wait),
-	    cmocka_unit_test(test_mark),
-	    cmocka_unit_test(test_disabled),
+	    cmocka_unit_test(test_decisions), cmocka_unit_test(test_wait),
+	    cmocka_unit_test(test_mark),      cmocka_unit_test(test_disabled),
+	    cmocka_unit_test(test_watchdog),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
