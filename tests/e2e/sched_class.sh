@@ -62,8 +62,8 @@ echo "ok: backlog switched the thread to normal and back"
 
 # Every CPU busy (a busy loop per CPU and one more, at nice 0): the idle-class thread gets
 # almost no CPU (in its own session's autogroup, often none for many seconds), and a few execs
-# never fill the ring. The wait of those events, or the watchdog seeing the loop not turn, must
-# switch it to normal, so they still arrive within seconds.
+# never fill the ring. The wait of those events, or the watchdog seeing the loop not turn,
+# switches it to normal, so they still arrive within seconds.
 start_capture "$WORK/d.jsonl" --config "$WORK/default.yml"
 wait_log "$WORK/d.jsonl.log" "cpu class idle while" 10
 busy=()
@@ -75,13 +75,28 @@ cleanup_hooks+=("kill ${busy[*]} 2>/dev/null")
 sleep 1
 t0=$(date +%s%N)
 for _ in 1 2 3; do /bin/true; sleep 0.2; done
-wait_log "$WORK/d.jsonl.log" "cpu class normal for 10s: \\(an event waited\\|the event loop did not run\\)" 20
+# The events must arrive within seconds. Whether the class had to switch depends on how much
+# CPU the scheduler gives the idle-class thread (some runs it keeps up; in its own session's
+# autogroup it often gets none, and one of the two signs must then switch it).
+arrived=0
+for _ in $(seq 1 40); do
+  arrived=$(grep -c '"action":"exec".*"executable":"/usr/bin/true"' "$WORK/d.jsonl" || true)
+  [ "$arrived" -ge 3 ] && break
+  sleep 0.5
+done
 t1=$(date +%s%N)
-[ "$(policy)" = 0 ] || fail "policy $(policy) after events waited, want 0"
+if [ "$arrived" -lt 3 ]; then
+  cat "$WORK/d.jsonl.log" >&2
+  fail "$arrived of 3 execs within 20 s on a busy host"
+fi
+sign=$(grep -o -m1 'cpu class normal for 10s: [a-z ]*' "$WORK/d.jsonl.log" || true)
+if [ -n "$sign" ]; then
+  [ "$(policy)" = 0 ] || fail "policy $(policy) after '$sign', want 0"
+fi
 kill "${busy[@]}" 2>/dev/null
 wait "${busy[@]}" 2>/dev/null || true
 stop_capture
 n=$(jcount "$WORK/d.jsonl" 'e["event"]["action"] == "exec" and e["process"]["executable"] == "/usr/bin/true"')
 [ "$n" -ge 3 ] || fail "$n of 3 execs reported under a busy host"
-sign=$(grep -o 'cpu class normal for 10s: [a-z ]*' "$WORK/d.jsonl.log" | head -1)
-echo "ok: on a host with every CPU busy, the events arrived; '$sign' after $(((t1 - t0) / 1000000)) ms"
+echo "ok: on a host with every CPU busy, the execs arrived within $(((t1 - t0) / 1000000)) ms" \
+  "(${sign:-no class switch: the idle-class thread kept up})"
