@@ -789,6 +789,26 @@ static int build_scanners(struct detect_engine *e)
 }
 
 /* ---- finishing: the gate (atomset.c says which rules get one) ---- */
+/* Literal i of set s, of a rule of group gi: interned, filed in its field's (or the keyword)
+ * scanners, and its matcher marked so that evaluation rules it out when the scan did not see
+ * it (detect_match.c vm_field); not a matcher whose literals are a set of several, where the
+ * absence of one of them says nothing. Its atom id in *id. 0 or -ENOMEM. */
+static int register_literal(struct detect_engine *e, uint32_t gi, const struct atomset *s,
+			    unsigned i, uint32_t *id)
+{
+	int rc = atom_intern(e, gi, s->v[i].field, atomset_where(s->v[i].field, s->v[i].src),
+			     s->v[i].lit, s->v[i].len, id);
+	if (rc < 0)
+		return rc;
+	struct atom *a = &e->atoms[*id];
+	if (s->v[i].src->nalt <= 1)
+		s->v[i].src->atom = *id + 1;
+	if (!a->filed && (rc = scan_add(e, &e->groups[gi], a, *id)) < 0)
+		return rc;
+	a->filed = true;
+	return 0;
+}
+
 /* Rule r's gate, after its literal set s1 was registered: gate_off[r + 1] set, its literals
  * interned and filed. 0 or -ENOMEM. */
 static int build_gate(struct detect_engine *e, unsigned r, const struct atomset *s1)
@@ -798,19 +818,10 @@ static int build_gate(struct detect_engine *e, unsigned r, const struct atomset 
 	e->gate_off[r + 1] = e->ngate_ids;
 	if ((rc = atomset_gate(&gate, &e->rules[r]->det, s1)) < 0 || gate.n == 0)
 		goto out;
-	struct lsgroup *g = &e->groups[e->rule_group[r]];
 	for (unsigned i = 0; i < gate.n; i++) {
 		uint32_t id;
-		if ((rc = atom_intern(e, e->rule_group[r], gate.v[i].field,
-				      atomset_where(gate.v[i].field, gate.v[i].src), gate.v[i].lit,
-				      gate.v[i].len, &id)) < 0)
+		if ((rc = register_literal(e, e->rule_group[r], &gate, i, &id)) < 0)
 			goto out;
-		struct atom *a = &e->atoms[id];
-		if (gate.v[i].src->nalt <= 1)
-			gate.v[i].src->atom = id + 1;
-		if (!a->filed && (rc = scan_add(e, g, a, id)) < 0)
-			goto out;
-		a->filed = true;
 		if ((rc = grow((void **)&e->gate_ids, &e->capgate_ids, e->ngate_ids,
 			       sizeof(uint32_t))) < 0)
 			goto out;
@@ -857,24 +868,14 @@ static int build_prefilter(struct detect_engine *e)
 		}
 		for (unsigned i = 0; i < s.n; i++) {
 			uint32_t id;
-			if ((rc = atom_intern(e, (uint32_t)gi, s.v[i].field,
-					      atomset_where(s.v[i].field, s.v[i].src), s.v[i].lit,
-					      s.v[i].len, &id)) < 0)
+			if ((rc = register_literal(e, (uint32_t)gi, &s, i, &id)) < 0)
 				goto out;
 			struct atom *a = &e->atoms[id];
-			/* Every matcher behind a registered literal can be ruled out by its absence
-			 * (detect_match.c vm_field); not one whose literals are a set of several,
-			 * where the absence of one of them says nothing. */
-			if (s.v[i].src->nalt <= 1)
-				s.v[i].src->atom = id + 1;
 			if (a->nrules && a->rules[a->nrules - 1] == r)
 				continue;
 			if ((rc = grow((void **)&a->rules, &a->cap, a->nrules, sizeof(uint32_t))) < 0)
 				goto out;
 			a->rules[a->nrules++] = r;
-			if (!a->filed && (rc = scan_add(e, g, a, id)) < 0)
-				goto out;
-			a->filed = true;
 		}
 		if ((rc = build_gate(e, r, &s)) < 0)
 			goto out;
